@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * h2rec ABI shared by the kernel program (h2rec.bpf.c), the loader
+ * (loader.c) and the Node decoder (src/record/abi.ts).
+ *
+ * Every ring-buffer record starts with struct h2rec_hdr. All fields are
+ * little-endian (x86_64/arm64 hosts) and fixed width with explicit padding,
+ * so the Node side can decode them with fixed offsets. The variable-length
+ * payload is always LAST: a field after it would never be sent.
+ *
+ * Bump H2REC_ABI_VERSION whenever a layout below changes; the journal stores
+ * it so an old journal is never decoded with a new layout.
+ */
+#ifndef H2REC_H
+#define H2REC_H
+
+#define H2REC_ABI_VERSION 1
+
+/* Per-CPU scratch value is capped at 32 KiB by the kernel (PCPU_MIN_UNIT_SIZE),
+ * so header + chunk must fit in it. */
+#define H2REC_CHUNK_DATA 16384
+#define H2REC_DEFAULT_MAX_CALL_BYTES (1u << 20)
+#define H2REC_MAX_FILTER_PIDS 16
+#define H2REC_COMM_LEN 16
+
+enum h2rec_kind {
+	H2REC_KIND_DATA = 1,  /* struct h2rec_data + payload */
+	H2REC_KIND_CLOSE = 2, /* struct h2rec_close: SSL_free / gnutls_deinit */
+	H2REC_KIND_SOCK = 3,  /* struct h2rec_sock: fd and addresses of a conn */
+};
+
+enum h2rec_dir {
+	H2REC_DIR_SEND = 0, /* SSL_write*, gnutls_record_send: app -> peer */
+	H2REC_DIR_RECV = 1, /* SSL_read*, gnutls_record_recv: peer -> app */
+};
+
+enum h2rec_lib {
+	H2REC_LIB_OPENSSL = 1, /* OpenSSL and BoringSSL share the symbol names */
+	H2REC_LIB_GNUTLS = 2,
+};
+
+enum h2rec_flags {
+	H2REC_F_LAST = 1 << 0,      /* last chunk of this call */
+	H2REC_F_TRUNCATED = 1 << 1, /* call_len > bytes copied (max_call_bytes cap) */
+};
+
+/*
+ * Connection identity is (tgid, ptr, gen): ptr is the SSL* or
+ * gnutls_session_t, gen is the ktime at which the kernel side first saw this
+ * (tgid, ptr) since the last SSL_free/gnutls_deinit, so a reused pointer
+ * becomes a new connection.
+ */
+struct h2rec_hdr {
+	__u16 kind;    /* enum h2rec_kind */
+	__u16 hdr_len; /* bytes before the payload (sizeof the kind's struct) */
+	__u32 abi;     /* H2REC_ABI_VERSION */
+	__u32 tgid;    /* process id */
+	__u32 tid;     /* thread id */
+	__u64 ptr;     /* SSL* / gnutls_session_t */
+	__u64 gen;     /* connection generation (ktime ns when first seen) */
+	char comm[H2REC_COMM_LEN];
+};
+
+struct h2rec_data {
+	struct h2rec_hdr h;
+	__u64 ts_entry_ns;  /* bpf_ktime_get_ns() at the uprobe */
+	__u64 ts_return_ns; /* bpf_ktime_get_ns() at the uretprobe */
+	__u64 pos;          /* byte position of the call's first byte in (conn, dir) */
+	__u32 call_len;     /* bytes the call really transferred (return value) */
+	__u32 chunk_off;    /* offset of this chunk within the call */
+	__u32 chunk_len;    /* payload bytes following this struct */
+	__s32 fd;           /* socket fd if seen in a nested syscall, else -1 */
+	__u8 dir;           /* enum h2rec_dir */
+	__u8 lib;           /* enum h2rec_lib */
+	__u16 flags;        /* enum h2rec_flags */
+	__u32 _pad;
+	/* __u8 data[chunk_len] follows */
+};
+
+struct h2rec_close {
+	struct h2rec_hdr h;
+	__u64 ts_ns;
+	__u64 end_pos[2]; /* final byte position per direction (send, recv) */
+};
+
+struct h2rec_sock {
+	struct h2rec_hdr h;
+	__u64 ts_ns;
+	__s32 fd;
+	__u16 family;  /* AF_INET (2) or AF_INET6 (10); 0 when unknown */
+	__u16 lport;   /* host byte order */
+	__u16 rport;   /* host byte order */
+	__u16 _pad[3];
+	__u8 laddr[16]; /* IPv4 uses the first 4 bytes, network order */
+	__u8 raddr[16];
+};
+
+/* Per-CPU loss counters (map "losses", one entry). */
+struct h2rec_loss {
+	__u64 records; /* ring-buffer outputs that failed */
+	__u64 bytes;   /* payload bytes those records carried */
+	__u64 truncated_calls; /* calls cut at max_call_bytes */
+	__u64 truncated_bytes; /* bytes beyond the cap, not copied by design */
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct h2rec_hdr) == 48, "h2rec_hdr layout");
+_Static_assert(sizeof(struct h2rec_data) == 96, "h2rec_data layout");
+_Static_assert(sizeof(struct h2rec_close) == 72, "h2rec_close layout");
+_Static_assert(sizeof(struct h2rec_sock) == 104, "h2rec_sock layout");
+_Static_assert(sizeof(struct h2rec_loss) == 32, "h2rec_loss layout");
+#endif
+
+/*
+ * Loader -> Node stream (loader stdout). Each message:
+ *   u32 type | u32 len | payload[len]        (little-endian)
+ * H2REC_MSG_RECORD: payload is one ring-buffer record, verbatim.
+ * H2REC_MSG_JSON:   payload is one UTF-8 JSON object, see docs/ABI.md:
+ *   {"t":"probe","binary":..,"symbol":..,"ok":true|false,"error":..}
+ *   {"t":"ready","probes":N,"ringbuf_bytes":N,"max_call_bytes":N,"ncpus":N}
+ *   {"t":"loss","cpu":[{"records":N,"bytes":N,"truncated_calls":N,"truncated_bytes":N},...]}
+ *   {"t":"final","tgid":N,"ptr":"0x..","gen":"N","end_pos":["N","N"]}   (open conns at stop)
+ *   {"t":"warn","msg":".."}
+ *   {"t":"stopped"}
+ * 64-bit values in JSON are decimal strings.
+ */
+#define H2REC_MSG_RECORD 1
+#define H2REC_MSG_JSON 2
+
+#endif /* H2REC_H */

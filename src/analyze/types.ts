@@ -1,0 +1,177 @@
+/**
+ * Values that flow between the analyzer stages:
+ *   journal rows -> JournalRecord (decoded, ordered)
+ *   -> StreamEvent (byte streams per conn+dir, with explicit gaps)
+ *   -> frames / messages -> reporters (text, JSON, summary, pcapng, HAR)
+ * Every stage is a generator over these values; nothing here does I/O.
+ */
+
+export type Dir = 'send' | 'recv';
+
+/** Stable key of a connection as recorded by the kernel side. */
+export interface ConnKey {
+  pid: number;
+  /** SSL* / gnutls_session_t as 0x-prefixed hex */
+  ptr: string;
+  /** generation: decimal string of the ktime the kernel first saw (pid, ptr) */
+  gen: string;
+}
+
+export interface SockInfo {
+  fd: number;
+  family: 4 | 6 | 0;
+  laddr: string; // '' when unknown
+  lport: number;
+  raddr: string;
+  rport: number;
+}
+
+/** One ring-buffer record decoded from the journal (stage 1 output). */
+export type JournalRecord = DataRecord | CloseRecord | SockRecord;
+
+interface RecordBase {
+  /** journal row id (arrival order); never used for ordering */
+  id: number;
+  /** ordering time, kernel monotonic ns: entry for writes, return for reads */
+  ktime: bigint;
+  pid: number;
+  tid: number;
+  comm: string;
+  conn: ConnKey;
+}
+
+export interface DataRecord extends RecordBase {
+  kind: 'data';
+  dir: Dir;
+  lib: 'openssl' | 'gnutls' | 'unknown';
+  tsEntry: bigint;
+  tsReturn: bigint;
+  /** byte position of the call's first byte within (conn, dir) */
+  pos: bigint;
+  callLen: number;
+  chunkOff: number;
+  last: boolean;
+  truncated: boolean;
+  fd: number;
+  data: Uint8Array;
+}
+
+export interface CloseRecord extends RecordBase {
+  kind: 'close';
+  endPos: [bigint, bigint]; // [send, recv]
+}
+
+export interface SockRecord extends RecordBase {
+  kind: 'sock';
+  sock: SockInfo;
+}
+
+/** Connection metadata assembled while streaming (stage 3). */
+export interface ConnInfo {
+  /** analyzer-assigned id, 1-based, in order of first appearance by ktime */
+  id: number;
+  key: ConnKey;
+  pid: number;
+  comm: string;
+  tids: number[];
+  sock?: SockInfo;
+  lib: DataRecord['lib'];
+  firstKtime: bigint;
+}
+
+/** Output of the byte-stream stage (stage 3). */
+export type StreamEvent =
+  | { kind: 'conn'; conn: ConnInfo }
+  | {
+      kind: 'bytes';
+      conn: ConnInfo;
+      dir: Dir;
+      /** position of data[0] in the (conn, dir) byte stream */
+      pos: bigint;
+      data: Uint8Array;
+      ktime: bigint;
+      tid: number;
+    }
+  | {
+      kind: 'gap';
+      conn: ConnInfo;
+      dir: Dir;
+      pos: bigint;
+      length: bigint;
+      /** why: 'lost' (missing by position), 'truncated' (cap), 'start' (recording began mid-stream) */
+      reason: 'lost' | 'truncated' | 'start' | 'end';
+      ktime: bigint;
+    }
+  | { kind: 'close'; conn: ConnInfo; ktime: bigint; endPos?: [bigint, bigint] };
+
+export interface Diagnostic {
+  kind: 'diagnostic';
+  conn?: number;
+  dir?: Dir;
+  pos?: string;
+  stream?: number;
+  /** short machine code, e.g. 'FRAME_SIZE_ERROR', 'HPACK_DESYNC' */
+  code: string;
+  /** human text with the RFC section, e.g. 'RFC 9113 §6.1: DATA frames MUST be associated with a stream' */
+  message: string;
+  ktime?: bigint;
+}
+
+/** RFC 9113 §6 frame types, plus the extensions we name. */
+export const FrameType = {
+  DATA: 0x0,
+  HEADERS: 0x1,
+  PRIORITY: 0x2,
+  RST_STREAM: 0x3,
+  SETTINGS: 0x4,
+  PUSH_PROMISE: 0x5,
+  PING: 0x6,
+  GOAWAY: 0x7,
+  WINDOW_UPDATE: 0x8,
+  CONTINUATION: 0x9,
+  ALTSVC: 0xa, // RFC 7838
+  ORIGIN: 0xc, // RFC 8336
+  PRIORITY_UPDATE: 0x10, // RFC 9218
+} as const;
+
+/**
+ * One HTTP/2 frame as parsed from a (conn, dir) byte stream (stage 5 output).
+ * `fields` holds the type-specific fields (padLength, dependency, weight,
+ * exclusive, errorCode, settings, lastStreamId, debugData, windowSizeIncrement,
+ * opaqueData, promisedStreamId, ...), named in camelCase.
+ * For HEADERS/PUSH_PROMISE/CONTINUATION, `fragment` is the header block
+ * fragment with padding and priority fields already stripped.
+ */
+export interface Frame {
+  kind: 'frame';
+  conn: ConnInfo;
+  dir: Dir;
+  /** stream position of the frame's first header byte */
+  pos: bigint;
+  /** ktime / tid of the TLS call that delivered the frame's last byte */
+  ktime: bigint;
+  tid: number;
+  type: number;
+  /** RFC name, or 'UNKNOWN(0xNN)' */
+  typeName: string;
+  /** the 24-bit length field of the frame header */
+  length: number;
+  flags: number;
+  flagNames: string[];
+  stream: number;
+  fields: Record<string, unknown>;
+  /** DATA payload without padding; header block fragment for header frames */
+  payload: Uint8Array;
+  /** set by the HPACK stage on the frame that completes a header block */
+  headers?: HeaderField[];
+}
+
+/** A decoded header list, attached to the frame that completed the block (stage 6 output). */
+export interface HeaderField {
+  name: string;
+  value: string;
+  /** RFC 7541 §6.2.3 never-indexed literal */
+  neverIndex?: boolean;
+  /** set when the field referenced a dynamic-table entry we could not know (mid-connection start / desync) */
+  unknown?: boolean;
+}

@@ -1,0 +1,233 @@
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import { InputError } from '../errors';
+import { decodeRecord } from '../record/abi';
+import type { ConnKey, JournalRecord } from '../analyze/types';
+import { MetaKey, SCHEMA_VERSION } from './schema';
+
+export interface JournalMeta {
+  schemaVersion: number;
+  abi: number;
+  h2recVersion: string;
+  host: string;
+  kernel: string;
+  realtimeOffsetNs: bigint;
+  startedAt: string;
+  stoppedAt?: string;
+  /** false when the recorder was killed or is still running */
+  complete: boolean;
+  options: unknown;
+  summary?: unknown;
+}
+
+export interface LossTotals {
+  records: bigint;
+  bytes: bigint;
+  truncatedCalls: bigint;
+  truncatedBytes: bigint;
+}
+
+export interface RecordFilter {
+  pids?: number[];
+  comm?: string;
+  /**
+   * Called for a row whose raw record fails validation (damaged journal).
+   * Without it such a row ends the read with an InputError.
+   */
+  onBadRecord?: (id: number, reason: string) => void;
+}
+
+const fromI64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+
+/** SQLite's own words for a file that is not (or no longer) a database. */
+function inputErrorFrom(path: string, e: unknown): InputError {
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  if (code === 'SQLITE_NOTADB') return new InputError(`${path} is not an h2rec journal (not an SQLite database)`, { cause: e });
+  if (code.startsWith('SQLITE_CORRUPT')) return new InputError(`${path} is damaged (${err.message}); it may be truncated`, { cause: e });
+  if (code === 'SQLITE_CANTOPEN') return new InputError(`cannot open journal ${path}`, { cause: e });
+  return new InputError(`cannot read journal ${path}: ${err.message ?? String(e)}`, { cause: e });
+}
+
+/**
+ * Read-only access to a journal. Works on a journal that a recorder is still
+ * writing (WAL readers never block the writer).
+ */
+export class JournalReader {
+  private constructor(
+    readonly path: string,
+    private readonly db: Database.Database,
+    readonly meta: JournalMeta,
+  ) {}
+
+  static open(path: string): JournalReader {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(path);
+    } catch {
+      throw new InputError(`no such journal: ${path}`);
+    }
+    if (!st.isFile()) throw new InputError(`${path} is not a file`);
+    if (st.size === 0) throw new InputError(`${path} is empty: not an h2rec journal`);
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      db.defaultSafeIntegers(true);
+    } catch (e) {
+      throw inputErrorFrom(path, e);
+    }
+    try {
+      const version = Number(db.pragma('user_version', { simple: true }));
+      if (version > SCHEMA_VERSION) {
+        throw new InputError(`${path} has journal schema v${version}, newer than this h2rec supports (v${SCHEMA_VERSION}); upgrade h2rec`);
+      }
+      const tables = new Set(
+        (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]),
+      );
+      for (const t of ['meta', 'records', 'probes', 'losses', 'finals']) {
+        if (!tables.has(t)) {
+          throw new InputError(
+            version === 0 && tables.size === 0
+              ? `${path} is an empty database, not an h2rec journal`
+              : `${path} is not an h2rec journal (table ${t} missing)`,
+          );
+        }
+      }
+      if (version < 1) throw new InputError(`${path} has no journal schema version; not an h2rec journal`);
+      const rows = db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[];
+      const m = new Map(rows.map((r) => [r.key, r.value]));
+      const need = (k: string): string => {
+        const v = m.get(k);
+        if (v === undefined) throw new InputError(`${path} is missing journal metadata '${k}'`);
+        return v;
+      };
+      const parse = (k: string): unknown => {
+        const v = m.get(k);
+        try {
+          return v === undefined ? undefined : JSON.parse(v);
+        } catch {
+          throw new InputError(`${path} has unreadable journal metadata '${k}'`);
+        }
+      };
+      let offset: bigint;
+      try {
+        offset = BigInt(need(MetaKey.realtimeOffsetNs));
+      } catch (e) {
+        if (e instanceof InputError) throw e;
+        throw new InputError(`${path} has a bad clock offset in its metadata`);
+      }
+      const meta: JournalMeta = {
+        schemaVersion: version,
+        abi: Number(need(MetaKey.abi)),
+        h2recVersion: need(MetaKey.h2recVersion),
+        host: m.get(MetaKey.host) ?? '',
+        kernel: m.get(MetaKey.kernel) ?? '',
+        realtimeOffsetNs: offset,
+        startedAt: need(MetaKey.startedAt),
+        stoppedAt: m.get(MetaKey.stoppedAt),
+        complete: m.has(MetaKey.stoppedAt),
+        options: parse(MetaKey.options),
+        summary: parse(MetaKey.summary),
+      };
+      return new JournalReader(path, db, meta);
+    } catch (e) {
+      db.close();
+      if (e instanceof InputError) throw e;
+      throw inputErrorFrom(path, e);
+    }
+  }
+
+  /**
+   * Streams records in true order: kernel time, then a total order on the
+   * remaining key so the output never depends on row insertion order.
+   */
+  *records(filter: RecordFilter = {}): IterableIterator<JournalRecord> {
+    const where: string[] = [];
+    const params: number[] = [];
+    if (filter.pids && filter.pids.length > 0) {
+      where.push(`pid IN (${filter.pids.map(() => '?').join(', ')})`);
+      params.push(...filter.pids);
+    }
+    const sql =
+      'SELECT id, raw FROM records' +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ' ORDER BY ktime, pid, ptr, gen, dir, pos, chunk_off, kind';
+    let it: IterableIterator<unknown[]>;
+    try {
+      it = this.db.prepare(sql).raw(true).iterate(...params) as IterableIterator<unknown[]>;
+    } catch (e) {
+      throw inputErrorFrom(this.path, e);
+    }
+    try {
+      yield* this.decodeRows(it, filter);
+    } finally {
+      // Leaves the connection usable if the consumer stops early or we throw.
+      it.return?.();
+    }
+  }
+
+  private *decodeRows(it: IterableIterator<unknown[]>, filter: RecordFilter): IterableIterator<JournalRecord> {
+    for (;;) {
+      let next: IteratorResult<unknown[]>;
+      try {
+        next = it.next();
+      } catch (e) {
+        throw inputErrorFrom(this.path, e);
+      }
+      if (next.done) return;
+      const [id, raw] = next.value as [bigint, Buffer];
+      let rec: JournalRecord;
+      try {
+        rec = decodeRecord(raw, Number(id));
+      } catch (e) {
+        if (!(e instanceof InputError) || !filter.onBadRecord) throw e;
+        filter.onBadRecord(Number(id), e.message);
+        continue;
+      }
+      if (filter.comm !== undefined && rec.comm !== filter.comm) continue;
+      yield rec;
+    }
+  }
+
+  recordCount(): number {
+    return Number(this.db.prepare('SELECT count(*) FROM records').pluck().get() as bigint);
+  }
+
+  /** Sum over CPUs of each CPU's newest counter snapshot. */
+  losses(): LossTotals {
+    const row = this.db
+      .prepare(
+        `SELECT coalesce(sum(records), 0) r, coalesce(sum(bytes), 0) b,
+                coalesce(sum(truncated_calls), 0) tc, coalesce(sum(truncated_bytes), 0) tb
+           FROM losses l WHERE ts_ns = (SELECT max(ts_ns) FROM losses WHERE cpu = l.cpu)`,
+      )
+      .get() as { r: bigint; b: bigint; tc: bigint; tb: bigint };
+    return { records: row.r, bytes: row.b, truncatedCalls: row.tc, truncatedBytes: row.tb };
+  }
+
+  probes(): { binary: string; symbol: string; ok: boolean; error?: string }[] {
+    return (this.db.prepare('SELECT binary, symbol, ok, error FROM probes ORDER BY rowid').all() as {
+      binary: string;
+      symbol: string;
+      ok: bigint;
+      error: string | null;
+    }[]).map((r) => ({ binary: r.binary, symbol: r.symbol, ok: r.ok !== 0n, ...(r.error ? { error: r.error } : {}) }));
+  }
+
+  finals(): { conn: ConnKey; endPos: [bigint, bigint] }[] {
+    return (this.db.prepare('SELECT pid, ptr, gen, end_send, end_recv FROM finals ORDER BY rowid').all() as {
+      pid: bigint;
+      ptr: bigint;
+      gen: bigint;
+      end_send: bigint;
+      end_recv: bigint;
+    }[]).map((r) => ({
+      conn: { pid: Number(r.pid), ptr: '0x' + fromI64(r.ptr).toString(16), gen: fromI64(r.gen).toString() },
+      endPos: [r.end_send, r.end_recv],
+    }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import { indexRecord, type RecordIndex } from '../record/abi';
+import { H2recError, InputError, UsageError, ExitCode } from '../errors';
+import { MIGRATIONS, MetaKey, SCHEMA_VERSION } from './schema';
+
+export interface NewJournalMeta {
+  abi: number;
+  h2recVersion: string;
+  host: string;
+  kernel: string;
+  realtimeOffsetNs: bigint;
+  startedAt: string;
+  options: unknown;
+}
+
+export interface LossSnapshot {
+  tsNs: bigint;
+  cpus: { records: bigint; bytes: bigint; truncatedCalls: bigint; truncatedBytes: bigint }[];
+}
+
+export interface ProbeRow {
+  binary: string;
+  symbol: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface FinalRow {
+  pid: number;
+  ptr: bigint;
+  gen: bigint;
+  endPos: [bigint, bigint];
+}
+
+/** Creates `path` with mode 0600 whatever the umask, refusing to clobber data. */
+export function createPrivateFile(path: string, overwrite = false): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, overwrite ? 'w' : 'wx', 0o600);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EEXIST') throw new UsageError(`${path} already exists; choose another output or pass --force`);
+    if (err.code === 'ENOENT') throw new UsageError(`cannot create ${path}: its directory does not exist`);
+    if (err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EISDIR') {
+      throw new UsageError(`cannot create ${path}: ${err.code}`);
+    }
+    throw new H2recError(`cannot create ${path}: ${err.message}`, ExitCode.ENV, { cause: e });
+  }
+  try {
+    fs.fchmodSync(fd, 0o600);
+    if (overwrite) fs.ftruncateSync(fd, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const toI64 = (v: bigint): bigint => BigInt.asIntN(64, v);
+
+/**
+ * Appends verbatim ring-buffer records to a journal in batched WAL
+ * transactions. With synchronous=NORMAL a committed batch survives a killed
+ * recorder; at most the batch in memory is lost.
+ */
+export class JournalWriter {
+  private pending: { ix: RecordIndex; raw: Uint8Array }[] = [];
+  private pendingBytes = 0;
+  private readonly insert: Database.Statement;
+  private readonly insertBatch: (rows: { ix: RecordIndex; raw: Uint8Array }[]) => void;
+  private closed = false;
+  records = 0;
+  bytes = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly db: Database.Database,
+    readonly batchRecords: number,
+    readonly batchBytes: number,
+  ) {
+    this.insert = db.prepare(
+      'INSERT INTO records (kind, ktime, pid, ptr, gen, dir, pos, chunk_off, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertBatch = db.transaction((rows: { ix: RecordIndex; raw: Uint8Array }[]) => {
+      for (const { ix, raw } of rows) {
+        this.insert.run(ix.kind, ix.ktime, ix.pid, toI64(ix.ptr), toI64(ix.gen), ix.dir, ix.pos, ix.chunkOff, raw);
+      }
+    });
+  }
+
+  static create(path: string, meta: NewJournalMeta, opts: { overwrite?: boolean; batchRecords?: number; batchBytes?: number } = {}): JournalWriter {
+    createPrivateFile(path, opts.overwrite);
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.defaultSafeIntegers(true);
+      db.exec(MIGRATIONS.join('\n'));
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+      db.transaction(() => {
+        put.run(MetaKey.abi, String(meta.abi));
+        put.run(MetaKey.h2recVersion, meta.h2recVersion);
+        put.run(MetaKey.host, meta.host);
+        put.run(MetaKey.kernel, meta.kernel);
+        put.run(MetaKey.realtimeOffsetNs, meta.realtimeOffsetNs.toString());
+        put.run(MetaKey.startedAt, meta.startedAt);
+        put.run(MetaKey.options, JSON.stringify(meta.options));
+      })();
+    } catch (e) {
+      throw new H2recError(`cannot initialise journal ${path}: ${(e as Error).message}`, ExitCode.ENV, { cause: e });
+    }
+    return new JournalWriter(path, db, opts.batchRecords ?? 4096, opts.batchBytes ?? 8 << 20);
+  }
+
+  /** Queues one record; commits when the batch is full. Throws InputError for a record that fails validation. */
+  append(raw: Uint8Array): void {
+    this.pending.push({ ix: indexRecord(raw), raw });
+    this.pendingBytes += raw.byteLength;
+    this.records++;
+    this.bytes += raw.byteLength;
+    if (this.pending.length >= this.batchRecords || this.pendingBytes >= this.batchBytes) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.insertBatch(rows);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+  }
+
+  addProbe(p: ProbeRow): void {
+    this.db.prepare('INSERT INTO probes (binary, symbol, ok, error) VALUES (?, ?, ?, ?)').run(p.binary, p.symbol, p.ok ? 1 : 0, p.error ?? null);
+  }
+
+  addLoss(s: LossSnapshot): void {
+    const ins = this.db.prepare(
+      'INSERT INTO losses (ts_ns, cpu, records, bytes, truncated_calls, truncated_bytes) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      s.cpus.forEach((c, cpu) => ins.run(s.tsNs, cpu, c.records, c.bytes, c.truncatedCalls, c.truncatedBytes));
+    })();
+  }
+
+  addFinal(f: FinalRow): void {
+    this.db
+      .prepare('INSERT INTO finals (pid, ptr, gen, end_send, end_recv) VALUES (?, ?, ?, ?, ?)')
+      .run(f.pid, toI64(f.ptr), toI64(f.gen), f.endPos[0], f.endPos[1]);
+  }
+
+  /** Flushes, marks the journal complete, checkpoints the WAL away and closes. */
+  finish(summary: unknown, stoppedAt: string): void {
+    if (this.closed) return;
+    this.flush();
+    this.setMeta(MetaKey.summary, JSON.stringify(summary, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+    this.setMeta(MetaKey.stoppedAt, stoppedAt);
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+    this.closed = true;
+    fs.chmodSync(this.path, 0o600);
+  }
+
+  /** Closes without marking complete (used on a fatal error, after flushing what we have). */
+  abort(): void {
+    if (this.closed) return;
+    try {
+      this.flush();
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+    } finally {
+      this.db.close();
+      this.closed = true;
+    }
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Decoder/encoder of the ring-buffer records defined in bpf/h2rec.h.
+ * Offsets are fixed by the `_Static_assert`s there; keep both in step and
+ * bump ABI_VERSION with any layout change.
+ */
+import { InputError } from '../errors';
+import type { CloseRecord, ConnKey, DataRecord, Dir, JournalRecord, SockInfo, SockRecord } from '../analyze/types';
+
+export const ABI_VERSION = 1;
+export const KIND_DATA = 1;
+export const KIND_CLOSE = 2;
+export const KIND_SOCK = 3;
+export const HDR_LEN = 48;
+export const DATA_HDR_LEN = 96;
+export const CLOSE_LEN = 72;
+export const SOCK_LEN = 104;
+export const F_LAST = 1;
+export const F_TRUNCATED = 2;
+export const MSG_RECORD = 1;
+export const MSG_JSON = 2;
+
+const LIBS = ['unknown', 'openssl', 'gnutls'] as const;
+
+/** Fields the journal indexes, read without building a full JournalRecord. */
+export interface RecordIndex {
+  kind: number;
+  ktime: bigint;
+  pid: number;
+  ptr: bigint;
+  gen: bigint;
+  dir: number;
+  pos: bigint;
+  chunkOff: number;
+  chunkLen: number;
+}
+
+function view(raw: Uint8Array): DataView {
+  return new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+}
+
+function comm(raw: Uint8Array): string {
+  let end = 16;
+  for (let i = 0; i < 16; i++) {
+    if (raw[32 + i] === 0) {
+      end = i;
+      break;
+    }
+  }
+  return Buffer.from(raw.buffer, raw.byteOffset + 32, end).toString('latin1');
+}
+
+function minLen(kind: number): number {
+  return kind === KIND_DATA ? DATA_HDR_LEN : kind === KIND_CLOSE ? CLOSE_LEN : kind === KIND_SOCK ? SOCK_LEN : -1;
+}
+
+/** Validates the header and returns the indexed fields; throws InputError on a record we cannot trust. */
+export function indexRecord(raw: Uint8Array): RecordIndex {
+  if (raw.byteLength < HDR_LEN) throw new InputError(`record of ${raw.byteLength} bytes is shorter than its header`);
+  const v = view(raw);
+  const kind = v.getUint16(0, true);
+  const abi = v.getUint32(4, true);
+  if (abi !== ABI_VERSION) throw new InputError(`record ABI ${abi} is not the supported ABI ${ABI_VERSION}`);
+  const need = minLen(kind);
+  if (need < 0) throw new InputError(`unknown record kind ${kind}`);
+  if (raw.byteLength < need) throw new InputError(`record of kind ${kind} has ${raw.byteLength} bytes, needs ${need}`);
+  const pid = v.getUint32(8, true);
+  const ptr = v.getBigUint64(16, true);
+  const gen = v.getBigUint64(24, true);
+  if (kind === KIND_DATA) {
+    const dir = raw[88];
+    const tsEntry = v.getBigUint64(48, true);
+    const tsReturn = v.getBigUint64(56, true);
+    const chunkLen = v.getUint32(80, true);
+    if (DATA_HDR_LEN + chunkLen !== raw.byteLength) {
+      throw new InputError(`data record says ${chunkLen} payload bytes but carries ${raw.byteLength - DATA_HDR_LEN}`);
+    }
+    // Writes are ordered by entry and reads by return: those are the moments
+    // the bytes are known to exist, so a peer's read never precedes its write.
+    return {
+      kind,
+      ktime: dir === 0 ? tsEntry : tsReturn,
+      pid,
+      ptr,
+      gen,
+      dir,
+      pos: v.getBigUint64(64, true),
+      chunkOff: v.getUint32(76, true),
+      chunkLen,
+    };
+  }
+  return { kind, ktime: v.getBigUint64(48, true), pid, ptr, gen, dir: 0, pos: 0n, chunkOff: 0, chunkLen: 0 };
+}
+
+function connKey(pid: number, ptr: bigint, gen: bigint): ConnKey {
+  return { pid, ptr: '0x' + ptr.toString(16), gen: gen.toString() };
+}
+
+function ipString(bytes: Uint8Array, family: number): string {
+  if (family === 2) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  if (family === 10) {
+    const parts: string[] = [];
+    for (let i = 0; i < 16; i += 2) parts.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+    const s = parts.join(':');
+    // RFC 5952 §4.2.3: compress the longest run of zero groups.
+    const runs = s.match(/(?:^|:)0(?::0)+(?::|$)/g);
+    if (!runs) return s;
+    const longest = runs.reduce((a, b) => (b.length > a.length ? b : a));
+    return s.replace(longest, '::');
+  }
+  return '';
+}
+
+export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
+  const ix = indexRecord(raw);
+  const v = view(raw);
+  const base = {
+    id,
+    ktime: ix.ktime,
+    pid: ix.pid,
+    tid: v.getUint32(12, true),
+    comm: comm(raw),
+    conn: connKey(ix.pid, ix.ptr, ix.gen),
+  };
+  if (ix.kind === KIND_DATA) {
+    const flags = v.getUint16(90, true);
+    const rec: DataRecord = {
+      ...base,
+      kind: 'data',
+      dir: (ix.dir === 0 ? 'send' : 'recv') as Dir,
+      lib: LIBS[raw[89]] ?? 'unknown',
+      tsEntry: v.getBigUint64(48, true),
+      tsReturn: v.getBigUint64(56, true),
+      pos: ix.pos,
+      callLen: v.getUint32(72, true),
+      chunkOff: ix.chunkOff,
+      last: (flags & F_LAST) !== 0,
+      truncated: (flags & F_TRUNCATED) !== 0,
+      fd: v.getInt32(84, true),
+      data: raw.subarray(DATA_HDR_LEN, DATA_HDR_LEN + ix.chunkLen),
+    };
+    return rec;
+  }
+  if (ix.kind === KIND_CLOSE) {
+    const rec: CloseRecord = {
+      ...base,
+      kind: 'close',
+      endPos: [v.getBigUint64(56, true), v.getBigUint64(64, true)],
+    };
+    return rec;
+  }
+  const family = v.getUint16(60, true);
+  const sock: SockInfo = {
+    fd: v.getInt32(56, true),
+    family: family === 2 ? 4 : family === 10 ? 6 : 0,
+    lport: v.getUint16(62, true),
+    rport: v.getUint16(64, true),
+    laddr: ipString(raw.subarray(72, 88), family),
+    raddr: ipString(raw.subarray(88, 104), family),
+  };
+  const rec: SockRecord = { ...base, kind: 'sock', sock };
+  return rec;
+}
+
+type Encodable<T> = Omit<T, 'id' | 'ktime'>;
+export type EncodableRecord =
+  | (Encodable<DataRecord> & { flags?: number })
+  | Encodable<CloseRecord>
+  | (Encodable<SockRecord> & { ts?: bigint })
+  | (Encodable<CloseRecord> & { ts?: bigint });
+
+function parseIp(s: string, family: number, out: Uint8Array): void {
+  if (!s) return;
+  if (family === 2) {
+    s.split('.').forEach((p, i) => (out[i] = Number(p)));
+    return;
+  }
+  const [head, tail] = s.includes('::') ? s.split('::') : [s, ''];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[i * 2] = n >> 8;
+    out[i * 2 + 1] = n & 0xff;
+  });
+}
+
+/** Builds a record byte-for-byte as the kernel would; used by tests and fixtures. */
+export function encodeRecord(rec: EncodableRecord & { tsNs?: bigint }): Uint8Array {
+  const kindNum = rec.kind === 'data' ? KIND_DATA : rec.kind === 'close' ? KIND_CLOSE : KIND_SOCK;
+  const dataLen = rec.kind === 'data' ? rec.data.byteLength : 0;
+  const len = minLen(kindNum) + dataLen;
+  const raw = new Uint8Array(len);
+  const v = view(raw);
+  v.setUint16(0, kindNum, true);
+  v.setUint16(2, minLen(kindNum), true);
+  v.setUint32(4, ABI_VERSION, true);
+  v.setUint32(8, rec.pid, true);
+  v.setUint32(12, rec.tid, true);
+  v.setBigUint64(16, BigInt(rec.conn.ptr), true);
+  v.setBigUint64(24, BigInt(rec.conn.gen), true);
+  raw.set(Buffer.from(rec.comm, 'latin1').subarray(0, 16), 32);
+  if (rec.kind === 'data') {
+    v.setBigUint64(48, rec.tsEntry, true);
+    v.setBigUint64(56, rec.tsReturn, true);
+    v.setBigUint64(64, rec.pos, true);
+    v.setUint32(72, rec.callLen, true);
+    v.setUint32(76, rec.chunkOff, true);
+    v.setUint32(80, rec.data.byteLength, true);
+    v.setInt32(84, rec.fd, true);
+    raw[88] = rec.dir === 'send' ? 0 : 1;
+    raw[89] = Math.max(0, LIBS.indexOf(rec.lib));
+    v.setUint16(90, (rec.last ? F_LAST : 0) | (rec.truncated ? F_TRUNCATED : 0), true);
+    raw.set(rec.data, DATA_HDR_LEN);
+  } else if (rec.kind === 'close') {
+    v.setBigUint64(48, rec.tsNs ?? 0n, true);
+    v.setBigUint64(56, rec.endPos[0], true);
+    v.setBigUint64(64, rec.endPos[1], true);
+  } else {
+    v.setBigUint64(48, rec.tsNs ?? 0n, true);
+    const fam = rec.sock.family === 4 ? 2 : rec.sock.family === 6 ? 10 : 0;
+    v.setInt32(56, rec.sock.fd, true);
+    v.setUint16(60, fam, true);
+    v.setUint16(62, rec.sock.lport, true);
+    v.setUint16(64, rec.sock.rport, true);
+    parseIp(rec.sock.laddr, fam, raw.subarray(72, 88));
+    parseIp(rec.sock.raddr, fam, raw.subarray(88, 104));
+  }
+  return raw;
+}

@@ -1,0 +1,335 @@
+/**
+ * `h2rec record`: runs the privileged loader, streams its raw records into
+ * the journal and keeps exact loss accounting. This process itself needs no
+ * privileges; only bpf/.output/h2rec-loader touches the kernel.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { EnvError, H2recError, InputError, UsageError, ExitCode } from '../errors';
+import { JournalWriter, type LossSnapshot } from '../journal/writer';
+import { MetaKey } from '../journal/schema';
+import { ABI_VERSION, indexRecord } from './abi';
+import { LoaderStreamParser } from './stream';
+import { VERSION } from '../version';
+
+export interface RecordOptions {
+  output: string;
+  pids?: number[];
+  comm?: string;
+  binaries?: string[];
+  /** seconds */
+  duration?: number;
+  maxCallBytes?: number;
+  ringbufMb?: number;
+  /** skip the system libssl/libgnutls (attach only to --binary / --pid targets) */
+  noSystemLibs?: boolean;
+  /** replace an existing output file */
+  force?: boolean;
+  loaderPath?: string;
+}
+
+export interface RecordIO {
+  stderr: (line: string) => void;
+  isTTY?: boolean;
+  signal?: AbortSignal;
+  onReady?: () => void;
+}
+
+export interface RecordSummary {
+  output: string;
+  records: number;
+  bytes: number;
+  payloadBytes: number;
+  connections: number;
+  lostRecords: bigint;
+  lostBytes: bigint;
+  truncatedCalls: bigint;
+  truncatedBytes: bigint;
+  probesOk: number;
+  probesFailed: number;
+  seconds: number;
+}
+
+export function defaultLoaderPath(): string {
+  return process.env.H2REC_LOADER ?? path.resolve(__dirname, '../../../bpf/.output/h2rec-loader');
+}
+
+/** CLOCK_REALTIME - CLOCK_MONOTONIC, which turns bpf_ktime_get_ns() into wall-clock time. */
+export function realtimeOffsetNs(): bigint {
+  const mono = process.hrtime.bigint();
+  const wallNs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+  return wallNs - mono;
+}
+
+export function loaderArgs(opts: RecordOptions): string[] {
+  const args: string[] = [];
+  for (const p of opts.pids ?? []) args.push('--pid', String(p));
+  if (opts.comm !== undefined) args.push('--comm', opts.comm);
+  for (const b of opts.binaries ?? []) args.push('--binary', b);
+  if (opts.noSystemLibs) args.push('--no-system-libs');
+  if (opts.maxCallBytes !== undefined) args.push('--max-call-bytes', String(opts.maxCallBytes));
+  if (opts.ringbufMb !== undefined) args.push('--ringbuf-mb', String(opts.ringbufMb));
+  return args;
+}
+
+function validate(opts: RecordOptions): void {
+  if (!opts.output) throw new UsageError('record needs -o/--output FILE');
+  for (const p of opts.pids ?? []) {
+    if (!Number.isInteger(p) || p <= 0) throw new UsageError(`--pid ${p} is not a process id`);
+    if (!fs.existsSync(`/proc/${p}`)) throw new UsageError(`--pid ${p}: no such process`);
+  }
+  for (const b of opts.binaries ?? []) {
+    if (!fs.existsSync(b)) throw new UsageError(`--binary ${b}: no such file`);
+  }
+  if (opts.comm !== undefined && (opts.comm.length === 0 || opts.comm.length > 15)) {
+    throw new UsageError('--comm must be 1 to 15 characters (the kernel task name)');
+  }
+  if (opts.duration !== undefined && !(opts.duration > 0)) throw new UsageError('--duration must be > 0 seconds');
+  if (opts.maxCallBytes !== undefined && !(Number.isInteger(opts.maxCallBytes) && opts.maxCallBytes > 0)) {
+    throw new UsageError('--max-call-bytes must be a positive integer');
+  }
+  if (opts.ringbufMb !== undefined && !(Number.isInteger(opts.ringbufMb) && opts.ringbufMb > 0)) {
+    throw new UsageError('--ringbuf-mb must be a positive integer');
+  }
+}
+
+const big = (v: unknown): bigint => {
+  try {
+    return BigInt(v as string | number);
+  } catch {
+    return 0n;
+  }
+};
+
+function mb(n: number): string {
+  return (n / 1e6).toFixed(1);
+}
+
+export function formatSummary(s: RecordSummary): string {
+  return (
+    `recorded ${s.records} records, ${mb(s.payloadBytes)} MB of plaintext in ${s.connections} connections over ${s.seconds.toFixed(1)} s; ` +
+    `lost ${s.lostRecords} records (${s.lostBytes} bytes); ${s.truncatedCalls} truncated calls (${s.truncatedBytes} bytes) -> ${s.output}`
+  );
+}
+
+export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordSummary> {
+  validate(opts);
+  const loader = opts.loaderPath ?? defaultLoaderPath();
+  if (!fs.existsSync(loader)) {
+    throw new EnvError(`the BPF loader is not built (${loader}); run: npm run setup`);
+  }
+  const writer = JournalWriter.create(
+    opts.output,
+    {
+      abi: ABI_VERSION,
+      h2recVersion: VERSION,
+      host: os.hostname(),
+      kernel: os.release(),
+      realtimeOffsetNs: realtimeOffsetNs(),
+      startedAt: new Date().toISOString(),
+      options: { ...opts, loaderPath: undefined },
+    },
+    { overwrite: opts.force },
+  );
+  const started = Date.now();
+  const child = spawn(loader, loaderArgs(opts), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const parser = new LoaderStreamParser();
+  const conns = new Set<string>();
+  let payloadBytes = 0;
+  let probesOk = 0;
+  let probesFailed = 0;
+  let latestLoss: LossSnapshot | undefined;
+  let ready = false;
+  let stopRequested = false;
+  let streamError: H2recError | undefined;
+  const missing = new Map<string, string[]>();
+  const stderrTail: string[] = [];
+
+  const stop = (): void => {
+    if (stopRequested) return;
+    stopRequested = true;
+    // EOF on stdin is the loader's stop signal; SIGINT covers a loader that is busy.
+    child.stdin.end();
+    child.kill('SIGINT');
+  };
+
+  const onJson = (m: Record<string, unknown>): void => {
+    switch (m.t) {
+      case 'probe': {
+        const ok = m.ok === true;
+        writer.addProbe({ binary: String(m.binary), symbol: String(m.symbol), ok, error: m.error ? String(m.error) : undefined });
+        if (ok) probesOk++;
+        else {
+          probesFailed++;
+          const list = missing.get(String(m.binary)) ?? [];
+          list.push(String(m.symbol));
+          missing.set(String(m.binary), list);
+        }
+        break;
+      }
+      case 'ready': {
+        ready = true;
+        writer.setMeta(MetaKey.loader, JSON.stringify(m));
+        for (const [bin, syms] of missing) io.stderr(`warning: ${bin}: no ${syms.join(', ')}; those probes are disabled`);
+        const targets = [...(opts.pids ?? []).map((p) => `pid ${p}`), ...(opts.comm ? [`comm ${opts.comm}`] : [])];
+        io.stderr(
+          `recording: ${probesOk} probes live, ring buffer ${Math.round(Number(m.ringbuf_bytes ?? 0) / 1048576)} MiB, ` +
+            `${targets.length ? targets.join(', ') : 'all processes'} -> ${opts.output} (Ctrl-C to stop)`,
+        );
+        io.onReady?.();
+        break;
+      }
+      case 'loss': {
+        const cpus = Array.isArray(m.cpu) ? (m.cpu as Record<string, unknown>[]) : [];
+        latestLoss = {
+          tsNs: process.hrtime.bigint(),
+          cpus: cpus.map((c) => ({
+            records: big(c.records),
+            bytes: big(c.bytes),
+            truncatedCalls: big(c.truncated_calls),
+            truncatedBytes: big(c.truncated_bytes),
+          })),
+        };
+        writer.addLoss(latestLoss);
+        break;
+      }
+      case 'final':
+        writer.addFinal({
+          pid: Number(m.tgid),
+          ptr: big(m.ptr),
+          gen: big(m.gen),
+          endPos: [big((m.end_pos as unknown[])?.[0]), big((m.end_pos as unknown[])?.[1])],
+        });
+        break;
+      case 'warn':
+        io.stderr(`warning: ${String(m.msg)}`);
+        break;
+      default:
+        break;
+    }
+  };
+
+  child.stdout.on('data', (chunk: Buffer) => {
+    try {
+      for (const msg of parser.push(chunk)) {
+        if (msg.type === 'record') {
+          writer.append(msg.raw);
+          const ix = indexRecord(msg.raw);
+          if (ix.kind === 1) {
+            payloadBytes += ix.chunkLen;
+            conns.add(`${ix.pid}:${ix.ptr}:${ix.gen}`);
+          }
+        } else if (msg.type === 'json') onJson(msg.value);
+        else {
+          streamError = new H2recError(msg.reason, ExitCode.ENV);
+          stop();
+        }
+      }
+    } catch (e) {
+      streamError = e instanceof H2recError ? e : new InputError(String((e as Error).message));
+      stop();
+    }
+  });
+
+  let errBuf = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    errBuf += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = errBuf.indexOf('\n')) >= 0) {
+      const line = errBuf.slice(0, nl);
+      errBuf = errBuf.slice(nl + 1);
+      if (!line) continue;
+      stderrTail.push(line);
+      if (stderrTail.length > 20) stderrTail.shift();
+      // Before readiness the loader's lines explain a failure; the caller prints the last one.
+      if (ready) io.stderr(line);
+    }
+  });
+  child.stdin.on('error', () => undefined);
+
+  const onAbort = (): void => stop();
+  io.signal?.addEventListener('abort', onAbort);
+  const timer = opts.duration ? setTimeout(stop, opts.duration * 1000) : undefined;
+  const flusher = setInterval(() => {
+    try {
+      writer.flush();
+    } catch {
+      // the final flush reports it
+    }
+  }, 200);
+  let lastProgress = { t: Date.now(), records: 0, bytes: 0 };
+  const progress =
+    io.isTTY === true
+      ? setInterval(() => {
+          const now = Date.now();
+          const dt = (now - lastProgress.t) / 1000;
+          const rps = (writer.records - lastProgress.records) / dt;
+          const mbps = (payloadBytes - lastProgress.bytes) / dt / 1e6;
+          const lost = latestLoss ? latestLoss.cpus.reduce((a, c) => a + c.bytes, 0n) : 0n;
+          io.stderr(`\r${writer.records} records  ${rps.toFixed(0)} rec/s  ${mbps.toFixed(2)} MB/s  lost ${lost} bytes\x1b[K`);
+          lastProgress = { t: now, records: writer.records, bytes: payloadBytes };
+        }, 1000)
+      : undefined;
+  if (io.signal?.aborted) stop();
+
+  const exit: { code: number | null; signal: NodeJS.Signals | null } = await new Promise((resolve, reject) => {
+    child.on('error', (e) => reject(new EnvError(`cannot run the BPF loader ${loader}: ${e.message}`)));
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  }).finally(() => {
+    io.signal?.removeEventListener('abort', onAbort);
+    if (timer) clearTimeout(timer);
+    clearInterval(flusher);
+    if (progress) {
+      clearInterval(progress);
+      io.stderr('\n');
+    }
+  }) as { code: number | null; signal: NodeJS.Signals | null };
+
+  if (errBuf.trim()) stderrTail.push(errBuf.trim());
+  const lastLine = (stderrTail[stderrTail.length - 1] ?? '').replace(/^h2rec-loader:\s*(error:\s*)?/, '');
+  if (!ready) {
+    writer.abort();
+    // Nothing was recorded: do not leave an empty journal behind.
+    if (writer.records === 0) for (const suffix of ['', '-wal', '-shm']) fs.rmSync(opts.output + suffix, { force: true });
+    if (streamError) throw streamError;
+    if (exit.code === ExitCode.USAGE) throw new UsageError(lastLine || 'the loader rejected its arguments');
+    if (stopRequested && exit.code === 0) throw new H2recError('stopped before the probes were live', ExitCode.ENV);
+    throw new EnvError(lastLine || `the BPF loader failed (exit ${exit.code ?? exit.signal})`);
+  }
+
+  const loss = latestLoss?.cpus.reduce(
+    (a, c) => ({
+      records: a.records + c.records,
+      bytes: a.bytes + c.bytes,
+      truncatedCalls: a.truncatedCalls + c.truncatedCalls,
+      truncatedBytes: a.truncatedBytes + c.truncatedBytes,
+    }),
+    { records: 0n, bytes: 0n, truncatedCalls: 0n, truncatedBytes: 0n },
+  ) ?? { records: 0n, bytes: 0n, truncatedCalls: 0n, truncatedBytes: 0n };
+  const summary: RecordSummary = {
+    output: opts.output,
+    records: writer.records,
+    bytes: writer.bytes,
+    payloadBytes,
+    connections: conns.size,
+    lostRecords: loss.records,
+    lostBytes: loss.bytes,
+    truncatedCalls: loss.truncatedCalls,
+    truncatedBytes: loss.truncatedBytes,
+    probesOk,
+    probesFailed,
+    seconds: (Date.now() - started) / 1000,
+  };
+  if (parser.pendingBytes > 0) io.stderr(`warning: the loader stream ended inside a message (${parser.pendingBytes} bytes dropped)`);
+  if (streamError || (exit.code !== 0 && exit.code !== null)) {
+    // Keep what was recorded, unmarked as complete, and say why we stopped.
+    writer.abort();
+    throw streamError ?? new EnvError(`the BPF loader stopped unexpectedly (exit ${exit.code}): ${lastLine}; ${writer.records} records kept in ${opts.output}`);
+  }
+  writer.finish(summary, new Date().toISOString());
+  io.stderr(formatSummary(summary));
+  return summary;
+}

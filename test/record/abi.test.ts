@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { decodeRecord, encodeRecord, indexRecord, DATA_HDR_LEN } from '../../src/record/abi';
+import { InputError } from '../../src/errors';
+import { dataRec } from '../helpers/journal';
+
+test('data record round-trips through the kernel layout', () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        pid: fc.integer({ min: 1, max: 2 ** 31 }),
+        dir: fc.constantFrom('send' as const, 'recv' as const),
+        ts: fc.bigInt({ min: 0n, max: 2n ** 63n }),
+        pos: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        data: fc.uint8Array({ maxLength: 64 }),
+        truncated: fc.boolean(),
+        last: fc.boolean(),
+        fd: fc.integer({ min: -1, max: 1 << 20 }),
+      }),
+      (p) => {
+        const rec = dataRec({ ...p, ptr: '0xdeadbeef', gen: '42', comm: 'nghttp' });
+        const back = decodeRecord(encodeRecord(rec), 7);
+        assert.equal(back.kind, 'data');
+        if (back.kind !== 'data') return;
+        assert.equal(back.id, 7);
+        assert.equal(back.pid, p.pid);
+        assert.equal(back.dir, p.dir);
+        assert.equal(back.pos, p.pos);
+        assert.equal(back.truncated, p.truncated);
+        assert.equal(back.last, p.last);
+        assert.equal(back.fd, p.fd);
+        assert.equal(back.comm, 'nghttp');
+        assert.deepEqual(back.conn, { pid: p.pid, ptr: '0xdeadbeef', gen: '42' });
+        assert.deepEqual(Buffer.from(back.data), Buffer.from(p.data));
+        // Writes are ordered at entry, reads at return.
+        assert.equal(back.ktime, p.dir === 'send' ? p.ts : p.ts + 1000n);
+      },
+    ),
+  );
+});
+
+test('sock record keeps IPv4 and IPv6 addresses', () => {
+  for (const [family, l, r] of [
+    [4, '127.0.0.1', '10.1.2.3'],
+    [6, '::1', '2001:db8::7'],
+  ] as const) {
+    const raw = encodeRecord({
+      kind: 'sock',
+      pid: 5,
+      tid: 6,
+      comm: 'curl',
+      conn: { pid: 5, ptr: '0x10', gen: '1' },
+      sock: { fd: 3, family, laddr: l, lport: 40000, raddr: r, rport: 8443 },
+    });
+    const back = decodeRecord(raw, 1);
+    assert.equal(back.kind, 'sock');
+    if (back.kind === 'sock') assert.deepEqual(back.sock, { fd: 3, family, laddr: l, lport: 40000, raddr: r, rport: 8443 });
+  }
+});
+
+test('close record carries end positions', () => {
+  const back = decodeRecord(
+    encodeRecord({ kind: 'close', pid: 1, tid: 1, comm: 'x', conn: { pid: 1, ptr: '0x1', gen: '2' }, endPos: [10n, 20n], tsNs: 99n }),
+    3,
+  );
+  assert.equal(back.kind, 'close');
+  if (back.kind === 'close') {
+    assert.deepEqual(back.endPos, [10n, 20n]);
+    assert.equal(back.ktime, 99n);
+  }
+});
+
+test('damaged records are refused with InputError, never misread', () => {
+  const good = encodeRecord(dataRec({ dir: 'send', ts: 1n, pos: 0n, data: new Uint8Array(10) }));
+  assert.throws(() => indexRecord(good.subarray(0, 20)), InputError);
+  assert.throws(() => indexRecord(good.subarray(0, DATA_HDR_LEN + 5)), InputError);
+  const badAbi = Uint8Array.from(good);
+  badAbi[4] = 9;
+  assert.throws(() => indexRecord(badAbi), /ABI 9/);
+  const badKind = Uint8Array.from(good);
+  badKind[0] = 77;
+  assert.throws(() => indexRecord(badKind), /unknown record kind 77/);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+      try {
+        decodeRecord(bytes, 1);
+      } catch (e) {
+        assert.ok(e instanceof InputError);
+      }
+    }),
+  );
+});
