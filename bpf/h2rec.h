@@ -19,7 +19,7 @@
 /* Per-CPU scratch value is capped at 32 KiB by the kernel (PCPU_MIN_UNIT_SIZE),
  * so header + chunk must fit in it. */
 #define H2REC_CHUNK_DATA 16384
-#define H2REC_DEFAULT_MAX_CALL_BYTES (1u << 20)
+#define H2REC_DEFAULT_MAX_CALL_BYTES (4u << 20)
 #define H2REC_MAX_FILTER_PIDS 16
 #define H2REC_COMM_LEN 16
 

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * h2rec kernel side: uprobes on the TLS libraries' plaintext calls. Every
+ * byte a call really transferred is copied, in chunks, through a per-CPU
+ * scratch buffer into a ring buffer; anything that cannot be delivered is
+ * counted, never dropped silently. Layouts: h2rec.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "h2rec.h"
+
+/* libbpf 1.1 (Debian 12) has no BPF_UPROBE; BPF_KPROBE reads the same registers. */
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Set by the loader before load; the verifier drops branches switched off. */
+const volatile __u32 max_call_bytes = H2REC_DEFAULT_MAX_CALL_BYTES;
+const volatile __u32 n_filter_pids = 0;
+const volatile __u32 filter_pids[H2REC_MAX_FILTER_PIDS] = {};
+const volatile __u8 has_comm_filter = 0;
+const volatile char filter_comm[H2REC_COMM_LEN] = {};
+
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+#define AF_INET 2
+#define AF_INET6 10
+
+/* x86_64 syscall numbers of the calls a TLS library makes on its socket. */
+#define NR_read 0
+#define NR_write 1
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+
+struct call_args {
+	__u64 ptr;     /* SSL* / gnutls_session_t */
+	__u64 buf;     /* user buffer */
+	__u64 len_ptr; /* size_t *written / *readbytes of the _ex calls, else 0 */
+	__u64 ts_entry;
+	__s32 fd;      /* from a nested socket syscall, -1 until seen */
+	__u8 dir;
+	__u8 lib;
+	__u8 ex;
+	__u8 _pad;
+};
+
+/* Thread -> its TLS call in progress. Key: pid_tgid. The uretprobe deletes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct call_args);
+} active SEC(".maps");
+
+struct conn_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ptr;
+};
+
+struct conn_state {
+	__u64 gen;
+	__u64 pos[2]; /* next byte position per direction */
+	__s32 fd;
+	__u32 closed; /* SSL_free seen but its close record was lost */
+};
+
+/*
+ * (tgid, SSL*) -> positions. SSL_free/gnutls_deinit delete the entry so a
+ * reused pointer starts a new generation. LRU bounds the memory of processes
+ * that never free their sessions; the loader dumps what is left at stop.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+struct scratch {
+	struct h2rec_data hdr;
+	__u8 data[H2REC_CHUNK_DATA];
+};
+
+/* The 512-byte BPF stack cannot hold a chunk, so records are built here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct h2rec_loss);
+} losses SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 20); /* the loader resizes it (--ringbuf-mb) */
+} rb SEC(".maps");
+
+static __always_inline void count_loss(__u64 records, __u64 bytes)
+{
+	__u32 zero = 0;
+	struct h2rec_loss *l = bpf_map_lookup_elem(&losses, &zero);
+	if (l) {
+		l->records += records;
+		l->bytes += bytes;
+	}
+}
+
+static __always_inline bool wanted(__u32 tgid)
+{
+	if (n_filter_pids) {
+		bool hit = false;
+		/* Bounded by the array size so the verifier sees a finite loop. */
+		for (int i = 0; i < H2REC_MAX_FILTER_PIDS; i++) {
+			if (i >= n_filter_pids)
+				break;
+			if (filter_pids[i] == tgid)
+				hit = true;
+		}
+		if (!hit)
+			return false;
+	}
+	if (has_comm_filter) {
+		char comm[H2REC_COMM_LEN];
+		bpf_get_current_comm(comm, sizeof(comm));
+		for (int i = 0; i < H2REC_COMM_LEN; i++) {
+			if (comm[i] != filter_comm[i])
+				return false;
+			if (comm[i] == 0)
+				break;
+		}
+	}
+	return true;
+}
+
+static __always_inline int on_entry(__u64 ptr, __u64 buf, __u64 len_ptr, __u8 dir, __u8 lib, __u8 ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!wanted(id >> 32))
+		return 0;
+	struct call_args a = {
+		.ptr = ptr,
+		.buf = buf,
+		.len_ptr = len_ptr,
+		.ts_entry = bpf_ktime_get_ns(),
+		.fd = -1,
+		.dir = dir,
+		.lib = lib,
+		.ex = ex,
+	};
+	bpf_map_update_elem(&active, &id, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline void fill_hdr(struct h2rec_hdr *h, __u16 kind, __u16 len, __u64 id, __u64 ptr, __u64 gen)
+{
+	h->kind = kind;
+	h->hdr_len = len;
+	h->abi = H2REC_ABI_VERSION;
+	h->tgid = id >> 32;
+	h->tid = (__u32)id;
+	h->ptr = ptr;
+	h->gen = gen;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Addresses of the socket behind fd, read with CO-RE from the task's fd table. */
+static __always_inline void emit_sock(__u64 id, __u64 ptr, __u64 gen, __s32 fd)
+{
+	struct h2rec_sock s = {};
+	fill_hdr(&s.h, H2REC_KIND_SOCK, sizeof(s), id, ptr, gen);
+	s.ts_ns = bpf_ktime_get_ns();
+	s.fd = fd;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd >= 0 && (unsigned int)fd < max_fds) {
+		struct file *f = NULL;
+		bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+		umode_t mode = f ? BPF_CORE_READ(f, f_inode, i_mode) : 0;
+		if (f && (mode & S_IFMT) == S_IFSOCK) {
+			struct socket *sock = BPF_CORE_READ(f, private_data);
+			struct sock *sk = BPF_CORE_READ(sock, sk);
+			__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+			if (family == AF_INET || family == AF_INET6) {
+				s.family = family;
+				s.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+				s.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+				if (family == AF_INET) {
+					BPF_CORE_READ_INTO(&s.laddr, sk, __sk_common.skc_rcv_saddr);
+					BPF_CORE_READ_INTO(&s.raddr, sk, __sk_common.skc_daddr);
+				} else {
+					BPF_CORE_READ_INTO(&s.laddr, sk, __sk_common.skc_v6_rcv_saddr);
+					BPF_CORE_READ_INTO(&s.raddr, sk, __sk_common.skc_v6_daddr);
+				}
+			}
+		}
+	}
+	if (bpf_ringbuf_output(&rb, &s, sizeof(s), 0))
+		count_loss(1, 0);
+}
+
+struct emit_ctx {
+	__u64 buf;
+	__u32 copy_len;
+	__u32 call_len;
+};
+
+static long emit_chunk(__u32 i, struct emit_ctx *c)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 1;
+	/* 64-bit arithmetic: a 32-bit n leaves the verifier unsure of the upper half. */
+	__u64 off = (__u64)i * H2REC_CHUNK_DATA;
+	if (off >= c->copy_len)
+		return 1;
+	__u64 n = c->copy_len - off;
+	if (n > H2REC_CHUNK_DATA)
+		n = H2REC_CHUNK_DATA;
+	/* Keep clang from folding the clamp away so the verifier sees n <= the buffer. */
+	barrier_var(n);
+	if (n > H2REC_CHUNK_DATA)
+		return 1;
+	__u16 flags = 0;
+	if (off + n >= c->copy_len) {
+		flags |= H2REC_F_LAST;
+		if (c->call_len > c->copy_len)
+			flags |= H2REC_F_TRUNCATED;
+	}
+	s->hdr.chunk_off = off;
+	s->hdr.chunk_len = n;
+	s->hdr.flags = flags;
+	if (bpf_probe_read_user(s->data, n, (void *)(c->buf + off))) {
+		/* Unreadable user memory: the bytes are lost, and counted as such. */
+		count_loss(1, n);
+		return 0;
+	}
+	if (bpf_ringbuf_output(&rb, s, sizeof(s->hdr) + n, 0))
+		count_loss(1, n);
+	return 0;
+}
+
+static __always_inline int on_return(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *a = bpf_map_lookup_elem(&active, &id);
+	if (!a)
+		return 0;
+	__u64 len = 0;
+	if (a->ex) {
+		/* SSL_*_ex return 1 on success; the length is in written/readbytes. */
+		if ((int)ret == 1 && a->len_ptr) {
+			__u64 n = 0;
+			bpf_probe_read_user(&n, sizeof(n), (void *)a->len_ptr);
+			len = n;
+		}
+	} else if (a->lib == H2REC_LIB_OPENSSL) {
+		/* SSL_read/SSL_write return int: only the low 32 bits are meaningful. */
+		if ((int)ret > 0)
+			len = (__u32)(int)ret;
+	} else if (ret > 0) {
+		len = ret; /* gnutls_record_* return ssize_t */
+	}
+	if (len == 0 || len > 0xffffffffULL)
+		goto done;
+
+	struct conn_key k = { .tgid = id >> 32, .ptr = a->ptr };
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
+	if (st && st->closed) {
+		bpf_map_delete_elem(&conns, &k);
+		st = NULL;
+	}
+	if (!st) {
+		struct conn_state z = { .gen = bpf_ktime_get_ns(), .fd = -1 };
+		bpf_map_update_elem(&conns, &k, &z, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&conns, &k);
+		if (!st)
+			goto done;
+	}
+	__u8 dir = a->dir & 1;
+	__u64 pos = __sync_fetch_and_add(&st->pos[dir], len);
+	__u64 gen = st->gen;
+	if (a->fd >= 0 && st->fd < 0) {
+		st->fd = a->fd;
+		emit_sock(id, a->ptr, gen, a->fd);
+	}
+
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		goto done;
+	fill_hdr(&s->hdr.h, H2REC_KIND_DATA, sizeof(s->hdr), id, a->ptr, gen);
+	s->hdr.ts_entry_ns = a->ts_entry;
+	s->hdr.ts_return_ns = bpf_ktime_get_ns();
+	s->hdr.pos = pos;
+	s->hdr.call_len = len;
+	s->hdr.fd = st->fd;
+	s->hdr.dir = dir;
+	s->hdr.lib = a->lib;
+	s->hdr._pad = 0;
+
+	__u32 copy = len;
+	if (copy > max_call_bytes) {
+		struct h2rec_loss *l = bpf_map_lookup_elem(&losses, &zero);
+		if (l) {
+			l->truncated_calls += 1;
+			l->truncated_bytes += len - max_call_bytes;
+		}
+		copy = max_call_bytes;
+	}
+	struct emit_ctx c = { .buf = a->buf, .copy_len = copy, .call_len = len };
+	bpf_loop((copy + H2REC_CHUNK_DATA - 1) / H2REC_CHUNK_DATA, emit_chunk, &c, 0);
+done:
+	bpf_map_delete_elem(&active, &id);
+	return 0;
+}
+
+static __always_inline int on_free(__u64 ptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct conn_key k = { .tgid = id >> 32, .ptr = ptr };
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
+	if (!st)
+		return 0;
+	struct h2rec_close c = {};
+	fill_hdr(&c.h, H2REC_KIND_CLOSE, sizeof(c), id, ptr, st->gen);
+	c.ts_ns = bpf_ktime_get_ns();
+	c.end_pos[0] = st->pos[0];
+	c.end_pos[1] = st->pos[1];
+	if (bpf_ringbuf_output(&rb, &c, sizeof(c), 0)) {
+		/* Keep the end positions for the loader's final dump; the next call on a reused pointer starts anew. */
+		count_loss(1, 0);
+		st->closed = 1;
+		return 0;
+	}
+	bpf_map_delete_elem(&conns, &k);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_entry, void *ssl, const void *buf, int num)
+{
+	return on_entry((__u64)ssl, (__u64)buf, 0, H2REC_DIR_SEND, H2REC_LIB_OPENSSL, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_entry, void *ssl, void *buf, int num)
+{
+	return on_entry((__u64)ssl, (__u64)buf, 0, H2REC_DIR_RECV, H2REC_LIB_OPENSSL, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return on_entry((__u64)ssl, (__u64)buf, (__u64)written, H2REC_DIR_SEND, H2REC_LIB_OPENSSL, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_entry, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return on_entry((__u64)ssl, (__u64)buf, (__u64)readbytes, H2REC_DIR_RECV, H2REC_LIB_OPENSSL, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gnutls_send_entry, void *session, const void *data, size_t size)
+{
+	return on_entry((__u64)session, (__u64)data, 0, H2REC_DIR_SEND, H2REC_LIB_GNUTLS, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gnutls_recv_entry, void *session, void *data, size_t size)
+{
+	return on_entry((__u64)session, (__u64)data, 0, H2REC_DIR_RECV, H2REC_LIB_GNUTLS, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tls_return, long ret)
+{
+	return on_return(ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_entry, void *ssl)
+{
+	return on_free((__u64)ssl);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gnutls_deinit_entry, void *session)
+{
+	return on_free((__u64)session);
+}
+
+/*
+ * The fd of a TLS connection is the one its library reads or writes during
+ * the call. tp_btf needs no tracefs and one program covers all syscalls; the
+ * id test comes first so other syscalls cost almost nothing.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_fd, struct pt_regs *regs, long nr)
+{
+	switch (nr) {
+	case NR_read: case NR_write: case NR_readv: case NR_writev:
+	case NR_sendto: case NR_recvfrom: case NR_sendmsg: case NR_recvmsg:
+		break;
+	default:
+		return 0;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *a = bpf_map_lookup_elem(&active, &id);
+	if (a && a->fd < 0)
+		a->fd = (__s32)BPF_CORE_READ(regs, di);
+	return 0;
+}

@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: MIT
+/*
+ * h2rec-loader: the only privileged part of h2rec. Loads h2rec.bpf.o,
+ * attaches the TLS uprobes and streams raw ring-buffer records to stdout in
+ * the framing of h2rec.h. Stops on SIGINT, SIGTERM or EOF on stdin.
+ *
+ *   h2rec-loader [--pid N]... [--comm NAME] [--binary PATH]... [--no-system-libs]
+ *                [--max-call-bytes N] [--ringbuf-mb N] [--loss-interval-ms N] [--check]
+ * Exit: 0 ok, 2 usage, 3 environment or privileges.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "h2rec.h"
+#include "h2rec.skel.h"
+
+#define MAX_TARGETS 64
+#define EXIT_USAGE 2
+#define EXIT_ENV 3
+
+static volatile sig_atomic_t stopping;
+static FILE *out;
+static bool out_broken;
+
+static void on_signal(int sig) { (void)sig; stopping = 1; }
+
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "h2rec-loader: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static void warnx(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "h2rec-loader: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void emit(__u32 type, const void *data, __u32 len)
+{
+	if (out_broken)
+		return;
+	__u32 hdr[2] = { type, len };
+	if (fwrite(hdr, sizeof(hdr), 1, out) != 1 || (len && fwrite(data, len, 1, out) != 1)) {
+		/* The reader went away (EPIPE): nothing left to deliver to. */
+		out_broken = true;
+		stopping = 1;
+	}
+}
+
+static void emit_json(const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n >= (int)sizeof(buf))
+		n = sizeof(buf) - 1;
+	emit(H2REC_MSG_JSON, buf, (__u32)n);
+}
+
+/* JSON string escaping for paths and libbpf messages. */
+static const char *jstr(const char *s, char *buf, size_t cap)
+{
+	size_t j = 0;
+	for (; *s && j + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			buf[j++] = '\\';
+			buf[j++] = c;
+		} else if (c < 0x20) {
+			j += snprintf(buf + j, cap - j, "\\u%04x", c);
+		} else {
+			buf[j++] = c;
+		}
+	}
+	buf[j] = 0;
+	return buf;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG || getenv("H2REC_LOADER_QUIET"))
+		return 0;
+	if (level == LIBBPF_INFO && !getenv("H2REC_LOADER_VERBOSE"))
+		return 0;
+	fprintf(stderr, "h2rec-loader: ");
+	return vfprintf(stderr, fmt, args);
+}
+
+struct target {
+	char path[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+};
+
+static struct target targets[MAX_TARGETS];
+static int n_targets;
+
+static void add_target(const char *path, bool required)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	if (!realpath(path, real) || stat(real, &st) != 0) {
+		if (required)
+			die(EXIT_USAGE, "--binary %s: no such file", path);
+		return;
+	}
+	for (int i = 0; i < n_targets; i++)
+		if (targets[i].dev == st.st_dev && targets[i].ino == st.st_ino)
+			return;
+	if (n_targets == MAX_TARGETS) {
+		warnx("too many targets; ignoring %s", real);
+		return;
+	}
+	snprintf(targets[n_targets].path, PATH_MAX, "%s", real);
+	targets[n_targets].dev = st.st_dev;
+	targets[n_targets].ino = st.st_ino;
+	n_targets++;
+}
+
+static void add_system_libs(void)
+{
+	static const char *dirs[] = { "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+				      "/usr/lib64", "/lib64", "/usr/lib", "/lib" };
+	static const char *libs[] = { "libssl.so.3", "libssl.so.1.1", "libgnutls.so.30" };
+	char p[PATH_MAX];
+	for (size_t l = 0; l < sizeof(libs) / sizeof(libs[0]); l++)
+		for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+			snprintf(p, sizeof(p), "%s/%s", dirs[d], libs[l]);
+			if (access(p, R_OK) == 0) {
+				add_target(p, false);
+				break;
+			}
+		}
+}
+
+/* The TLS libraries mapped into a process, and its executable (static TLS). */
+static void add_pid_targets(int pid)
+{
+	char p[64], line[PATH_MAX + 256];
+	snprintf(p, sizeof(p), "/proc/%d/maps", pid);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		die(EXIT_USAGE, "--pid %d: no such process", pid);
+	while (fgets(line, sizeof(line), f)) {
+		char *path = strchr(line, '/');
+		if (!path)
+			continue;
+		path[strcspn(path, "\n")] = 0;
+		if (strstr(path, "libssl.so") || strstr(path, "libgnutls.so")) {
+			char rooted[PATH_MAX + 32];
+			/* Through /proc/PID/root so a process in another mount namespace works too. */
+			snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, path);
+			add_target(access(rooted, R_OK) == 0 ? rooted : path, false);
+		}
+	}
+	fclose(f);
+	snprintf(p, sizeof(p), "/proc/%d/exe", pid);
+	add_target(p, false);
+}
+
+struct probe_def {
+	const char *symbol;
+	bool ret;
+	struct bpf_program *(*prog)(struct h2rec_bpf *);
+};
+
+static struct bpf_program *p_ssl_write(struct h2rec_bpf *s) { return s->progs.ssl_write_entry; }
+static struct bpf_program *p_ssl_read(struct h2rec_bpf *s) { return s->progs.ssl_read_entry; }
+static struct bpf_program *p_ssl_write_ex(struct h2rec_bpf *s) { return s->progs.ssl_write_ex_entry; }
+static struct bpf_program *p_ssl_read_ex(struct h2rec_bpf *s) { return s->progs.ssl_read_ex_entry; }
+static struct bpf_program *p_gnutls_send(struct h2rec_bpf *s) { return s->progs.gnutls_send_entry; }
+static struct bpf_program *p_gnutls_recv(struct h2rec_bpf *s) { return s->progs.gnutls_recv_entry; }
+static struct bpf_program *p_ret(struct h2rec_bpf *s) { return s->progs.tls_return; }
+static struct bpf_program *p_ssl_free(struct h2rec_bpf *s) { return s->progs.ssl_free_entry; }
+static struct bpf_program *p_gnutls_deinit(struct h2rec_bpf *s) { return s->progs.gnutls_deinit_entry; }
+
+/* The first symbol of a family decides whether the target has that library at all. */
+static const struct probe_def openssl_probes[] = {
+	{ "SSL_write", false, p_ssl_write },	   { "SSL_write", true, p_ret },
+	{ "SSL_read", false, p_ssl_read },	   { "SSL_read", true, p_ret },
+	{ "SSL_write_ex", false, p_ssl_write_ex }, { "SSL_write_ex", true, p_ret },
+	{ "SSL_read_ex", false, p_ssl_read_ex },   { "SSL_read_ex", true, p_ret },
+	{ "SSL_free", false, p_ssl_free },
+};
+static const struct probe_def gnutls_probes[] = {
+	{ "gnutls_record_send", false, p_gnutls_send }, { "gnutls_record_send", true, p_ret },
+	{ "gnutls_record_recv", false, p_gnutls_recv }, { "gnutls_record_recv", true, p_ret },
+	{ "gnutls_deinit", false, p_gnutls_deinit },
+};
+
+#define MAX_LINKS 512
+static struct bpf_link *links[MAX_LINKS];
+static int n_links;
+
+static int attach_family(struct h2rec_bpf *skel, const char *path, const struct probe_def *defs, size_t n)
+{
+	char ebuf[PATH_MAX * 2], ebuf2[256];
+	int ok = 0;
+	for (size_t i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = defs[i].symbol, .retprobe = defs[i].ret);
+		struct bpf_link *l = NULL;
+		int err = 0;
+		if (n_links < MAX_LINKS) {
+			l = bpf_program__attach_uprobe_opts(defs[i].prog(skel), -1, path, 0, &o);
+			err = l ? 0 : -errno;
+		} else {
+			err = -E2BIG;
+		}
+		if (i == 0 && !l)
+			return 0; /* this target does not contain the library at all */
+		/* Entry and return probes are reported as one probe per symbol. */
+		bool report = (i + 1 == n) || strcmp(defs[i + 1].symbol, defs[i].symbol) != 0;
+		if (l) {
+			links[n_links++] = l;
+			ok++;
+		}
+		if (!l || report) {
+			if (!l) {
+				emit_json("{\"t\":\"probe\",\"binary\":\"%s\",\"symbol\":\"%s%s\",\"ok\":false,\"error\":\"%s\"}",
+					  jstr(path, ebuf, sizeof(ebuf)), defs[i].symbol, defs[i].ret ? ":return" : "",
+					  jstr(strerror(-err), ebuf2, sizeof(ebuf2)));
+			} else if (report) {
+				emit_json("{\"t\":\"probe\",\"binary\":\"%s\",\"symbol\":\"%s\",\"ok\":true}",
+					  jstr(path, ebuf, sizeof(ebuf)), defs[i].symbol);
+			}
+		}
+	}
+	return ok;
+}
+
+static void emit_losses(struct h2rec_bpf *skel, int ncpus)
+{
+	struct h2rec_loss *vals = calloc(ncpus, sizeof(*vals));
+	__u32 zero = 0;
+	if (!vals || bpf_map_lookup_elem(bpf_map__fd(skel->maps.losses), &zero, vals)) {
+		free(vals);
+		return;
+	}
+	size_t cap = 128 + (size_t)ncpus * 160, n = 0;
+	char *buf = malloc(cap);
+	if (!buf) {
+		free(vals);
+		return;
+	}
+	n += snprintf(buf + n, cap - n, "{\"t\":\"loss\",\"cpu\":[");
+	for (int i = 0; i < ncpus; i++)
+		n += snprintf(buf + n, cap - n,
+			      "%s{\"records\":\"%llu\",\"bytes\":\"%llu\",\"truncated_calls\":\"%llu\",\"truncated_bytes\":\"%llu\"}",
+			      i ? "," : "", (unsigned long long)vals[i].records, (unsigned long long)vals[i].bytes,
+			      (unsigned long long)vals[i].truncated_calls, (unsigned long long)vals[i].truncated_bytes);
+	n += snprintf(buf + n, cap - n, "]}");
+	emit(H2REC_MSG_JSON, buf, (__u32)n);
+	free(buf);
+	free(vals);
+}
+
+struct conn_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ptr;
+};
+struct conn_state {
+	__u64 gen;
+	__u64 pos[2];
+	__s32 fd;
+	__u32 closed;
+};
+
+/* End positions of every connection still known at stop, so trailing loss is exact. */
+static void emit_finals(struct h2rec_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.conns);
+	struct conn_key k, next;
+	struct conn_state st;
+	void *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &st) == 0)
+			emit_json("{\"t\":\"final\",\"tgid\":%u,\"ptr\":\"0x%llx\",\"gen\":\"%llu\",\"end_pos\":[\"%llu\",\"%llu\"]}",
+				  next.tgid, (unsigned long long)next.ptr, (unsigned long long)st.gen,
+				  (unsigned long long)st.pos[0], (unsigned long long)st.pos[1]);
+		k = next;
+		prev = &k;
+	}
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	emit(H2REC_MSG_RECORD, data, (__u32)size);
+	return 0;
+}
+
+static unsigned long parse_num(const char *flag, const char *v, unsigned long max)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v ? v : "", &end, 10);
+	if (!v || errno || *end || n == 0 || n > max)
+		die(EXIT_USAGE, "%s needs a number between 1 and %lu", flag, max);
+	return n;
+}
+
+static bool is_pow2(unsigned long n) { return n && !(n & (n - 1)); }
+
+int main(int argc, char **argv)
+{
+	int pids[H2REC_MAX_FILTER_PIDS], n_pids = 0;
+	const char *comm = NULL;
+	const char *binaries[MAX_TARGETS];
+	int n_bins = 0;
+	bool system_libs = true, check = false;
+	unsigned long max_call = H2REC_DEFAULT_MAX_CALL_BYTES, ringbuf_mb = 64, loss_ms = 1000;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--pid")) {
+			if (n_pids == H2REC_MAX_FILTER_PIDS)
+				die(EXIT_USAGE, "at most %d --pid", H2REC_MAX_FILTER_PIDS);
+			pids[n_pids++] = (int)parse_num(a, v, INT_MAX);
+			i++;
+		} else if (!strcmp(a, "--comm")) {
+			if (!v || !*v || strlen(v) >= H2REC_COMM_LEN)
+				die(EXIT_USAGE, "--comm needs 1 to %d characters", H2REC_COMM_LEN - 1);
+			comm = v;
+			i++;
+		} else if (!strcmp(a, "--binary")) {
+			if (!v || n_bins == MAX_TARGETS)
+				die(EXIT_USAGE, "--binary needs a path");
+			binaries[n_bins++] = v;
+			i++;
+		} else if (!strcmp(a, "--no-system-libs")) {
+			system_libs = false;
+		} else if (!strcmp(a, "--max-call-bytes")) {
+			max_call = parse_num(a, v, 1UL << 30);
+			i++;
+		} else if (!strcmp(a, "--ringbuf-mb")) {
+			ringbuf_mb = parse_num(a, v, 4096);
+			i++;
+		} else if (!strcmp(a, "--loss-interval-ms")) {
+			loss_ms = parse_num(a, v, 3600000);
+			i++;
+		} else if (!strcmp(a, "--check")) {
+			check = true;
+		} else {
+			die(EXIT_USAGE, "unknown argument %s", a);
+		}
+	}
+	if (!is_pow2(ringbuf_mb))
+		die(EXIT_USAGE, "--ringbuf-mb must be a power of two (1, 2, 4, ... MiB)");
+
+	const char *btf = getenv("H2REC_BTF");
+	if (!btf)
+		btf = "/sys/kernel/btf/vmlinux";
+	if (access(btf, R_OK) != 0)
+		die(EXIT_ENV, "no kernel BTF at %s: this kernel needs CONFIG_DEBUG_INFO_BTF=y for CO-RE", btf);
+
+	for (int i = 0; i < n_bins; i++)
+		add_target(binaries[i], true);
+	for (int i = 0; i < n_pids; i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "/proc/%d", pids[i]);
+		if (access(p, F_OK) != 0)
+			die(EXIT_USAGE, "--pid %d: no such process", pids[i]);
+		add_pid_targets(pids[i]);
+	}
+	if (system_libs)
+		add_system_libs();
+
+	libbpf_set_print(libbpf_print);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = getenv("H2REC_BTF"));
+	struct h2rec_bpf *skel = h2rec_bpf__open_opts(&oo);
+	if (!skel)
+		die(EXIT_ENV, "cannot open the BPF object: %s", strerror(errno));
+	skel->rodata->max_call_bytes = (__u32)max_call;
+	skel->rodata->n_filter_pids = n_pids;
+	for (int i = 0; i < n_pids; i++)
+		skel->rodata->filter_pids[i] = pids[i];
+	if (comm) {
+		skel->rodata->has_comm_filter = 1;
+		strncpy((char *)skel->rodata->filter_comm, comm, H2REC_COMM_LEN - 1);
+	}
+	bpf_map__set_max_entries(skel->maps.rb, ringbuf_mb << 20);
+
+	int err = h2rec_bpf__load(skel);
+	if (err) {
+		h2rec_bpf__destroy(skel);
+		/* EPERM is the bpf() syscall refusing us; EACCES would be the verifier. */
+		if (err == -EPERM)
+			die(EXIT_ENV, "missing privileges: need CAP_BPF and CAP_PERFMON (and CAP_SYS_ADMIN for uprobes on this kernel); run as root or setcap the loader");
+		die(EXIT_ENV, "cannot load the BPF program: %s", strerror(-err));
+	}
+	if (check) {
+		h2rec_bpf__destroy(skel);
+		puts("ok");
+		return 0;
+	}
+
+	out = stdout;
+	static char obuf[4 << 20];
+	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	int live = 0;
+	for (int i = 0; i < n_targets; i++) {
+		int n = attach_family(skel, targets[i].path, openssl_probes, sizeof(openssl_probes) / sizeof(openssl_probes[0]));
+		n += attach_family(skel, targets[i].path, gnutls_probes, sizeof(gnutls_probes) / sizeof(gnutls_probes[0]));
+		if (n == 0)
+			warnx("%s has no OpenSSL/BoringSSL or GnuTLS symbols", targets[i].path);
+		live += n;
+	}
+	struct bpf_link *fd_link = bpf_program__attach(skel->progs.sys_enter_fd);
+	if (!fd_link)
+		warnx("cannot attach the socket fd tracer (%s); addresses will be unknown", strerror(errno));
+	if (live == 0) {
+		fflush(out);
+		h2rec_bpf__destroy(skel);
+		die(EXIT_ENV, "no TLS library probe could be attached (targets: %d); use --binary PATH for statically linked programs", n_targets);
+	}
+
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), on_record, NULL, NULL);
+	if (!rb)
+		die(EXIT_ENV, "cannot open the ring buffer: %s", strerror(errno));
+	int ncpus = libbpf_num_possible_cpus();
+	emit_json("{\"t\":\"ready\",\"probes\":%d,\"targets\":%d,\"ringbuf_bytes\":%lu,\"max_call_bytes\":%lu,\"ncpus\":%d,\"abi\":%d}",
+		  live, n_targets, ringbuf_mb << 20, max_call, ncpus, H2REC_ABI_VERSION);
+	fflush(out);
+
+	struct timespec last, now;
+	clock_gettime(CLOCK_MONOTONIC, &last);
+	struct pollfd in = { .fd = 0, .events = POLLIN };
+	while (!stopping) {
+		err = ring_buffer__poll(rb, 100);
+		if (err < 0 && err != -EINTR) {
+			warnx("ring buffer poll failed: %s", strerror(-err));
+			break;
+		}
+		if (fflush(out) != 0)
+			break;
+		/* EOF on stdin means the Node side wants us to stop (or died). */
+		if (poll(&in, 1, 0) > 0) {
+			char b[256];
+			ssize_t r = read(0, b, sizeof(b));
+			if (r <= 0)
+				stopping = 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >= (long)loss_ms) {
+			emit_losses(skel, ncpus);
+			last = now;
+		}
+	}
+	/* Detach first so nothing new arrives, then drain what the kernel holds. */
+	for (int i = 0; i < n_links; i++)
+		bpf_link__destroy(links[i]);
+	bpf_link__destroy(fd_link);
+	ring_buffer__consume(rb);
+	emit_losses(skel, ncpus);
+	emit_finals(skel);
+	emit_json("{\"t\":\"stopped\"}");
+	fflush(out);
+	ring_buffer__free(rb);
+	h2rec_bpf__destroy(skel);
+	return 0;
+}
