@@ -177,12 +177,16 @@ static __always_inline void fill_hdr(struct h2rec_hdr *h, __u16 kind, __u16 len,
 }
 
 /* Addresses of the socket behind fd, read with CO-RE from the task's fd table. */
-static __always_inline void emit_sock(__u64 id, __u64 ptr, __u64 gen, __s32 fd)
+static __always_inline void emit_sock(__u64 id, __u64 ptr, __u64 gen, __s32 fd, __u64 ts_entry, __u8 lib)
 {
 	struct h2rec_sock s = {};
 	fill_hdr(&s.h, H2REC_KIND_SOCK, sizeof(s), id, ptr, gen);
-	s.ts_ns = bpf_ktime_get_ns();
+	/* The socket was known when the call began: stamping it just before the
+	 * call's entry sorts it ahead of that call's data, so the analyzer can
+	 * name the connection's addresses before its first byte. */
+	s.ts_ns = ts_entry - 1;
 	s.fd = fd;
+	s.lib = lib;
 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
@@ -297,7 +301,7 @@ static __always_inline int on_return(long ret)
 	__u64 gen = st->gen;
 	if (a->fd >= 0 && st->fd < 0) {
 		st->fd = a->fd;
-		emit_sock(id, a->ptr, gen, a->fd);
+		emit_sock(id, a->ptr, gen, a->fd, a->ts_entry, a->lib);
 	}
 
 	__u32 zero = 0;

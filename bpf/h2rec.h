@@ -90,7 +90,9 @@ struct h2rec_sock {
 	__u16 family;  /* AF_INET (2) or AF_INET6 (10); 0 when unknown */
 	__u16 lport;   /* host byte order */
 	__u16 rport;   /* host byte order */
-	__u16 _pad[3];
+	__u8 lib;      /* enum h2rec_lib of the call that found the socket */
+	__u8 _pad1;
+	__u16 _pad[2];
 	__u8 laddr[16]; /* IPv4 uses the first 4 bytes, network order */
 	__u8 raddr[16];
 };

@@ -64,6 +64,8 @@ export interface CloseRecord extends RecordBase {
 export interface SockRecord extends RecordBase {
   kind: 'sock';
   sock: SockInfo;
+  /** TLS library of the call that found the socket */
+  lib?: DataRecord['lib'];
 }
 
 /** Connection metadata assembled while streaming (stage 3). */
@@ -175,3 +177,23 @@ export interface HeaderField {
   /** set when the field referenced a dynamic-table entry we could not know (mid-connection start / desync) */
   unknown?: boolean;
 }
+
+export type Protocol = 'h2' | 'http1' | 'opaque';
+
+/** Output of the frame stage (stage 5): frames, findings, and the stream events they sit between. */
+export type FrameEvent =
+  | Frame
+  | Diagnostic
+  | Extract<StreamEvent, { kind: 'conn' | 'gap' | 'close' }>
+  | { kind: 'protocol'; conn: ConnInfo; dir: Dir; protocol: Protocol; pos: bigint; ktime: bigint; note: string }
+  | {
+      kind: 'http1';
+      conn: ConnInfo;
+      dir: Dir;
+      pos: bigint;
+      ktime: bigint;
+      tid: number;
+      startLine: string;
+      headers: [string, string][];
+    }
+  | { kind: 'opaque'; conn: ConnInfo; dir: Dir; pos: bigint; length: number; ktime: bigint };

@@ -157,7 +157,7 @@ export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
     laddr: ipString(raw.subarray(72, 88), family),
     raddr: ipString(raw.subarray(88, 104), family),
   };
-  const rec: SockRecord = { ...base, kind: 'sock', sock };
+  const rec: SockRecord = { ...base, kind: 'sock', sock, lib: LIBS[raw[66]] ?? 'unknown' };
   return rec;
 }
 
@@ -223,6 +223,7 @@ export function encodeRecord(rec: EncodableRecord & { tsNs?: bigint }): Uint8Arr
     v.setUint16(60, fam, true);
     v.setUint16(62, rec.sock.lport, true);
     v.setUint16(64, rec.sock.rport, true);
+    raw[66] = Math.max(0, LIBS.indexOf(rec.lib ?? 'unknown'));
     parseIp(rec.sock.laddr, fam, raw.subarray(72, 88));
     parseIp(rec.sock.raddr, fam, raw.subarray(88, 104));
   }
