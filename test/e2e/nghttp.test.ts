@@ -1,0 +1,116 @@
+/**
+ * End-to-end (issue 4): the analyzer agrees frame for frame with what
+ * `nghttp -v` printed for its own session, recorded for real against
+ * nghttpd. nghttp's output is the ground truth of what that client sent and
+ * received; we compare each direction separately.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { analyze } from '../../src/analyze/analyze';
+import { tmpDir, makeCert, randomFile, startNghttpd, run, recordDuring, type Server, type RunResult } from '../helpers/peers';
+import { parseNghttpVerbose, type NghttpFrame } from '../helpers/nghttpv';
+
+const dir = tmpDir('e2e-nghttp');
+let server: Server;
+let journal: string;
+const runs = new Map<string, RunResult>();
+
+const SCENARIOS: Record<string, (base: string) => string[]> = {
+  'plain GET': (b) => [`${b}/small.bin`],
+  '1 MiB body': (b) => [`${b}/1m.bin`],
+  '20 concurrent streams (-m 20)': (b) => ['-m', '20', `${b}/small.bin`],
+  'CONTINUATION (--continuation)': (b) => ['--continuation', `${b}/small.bin`],
+  'padding (-b 20)': (b) => ['-b', '20', `${b}/small.bin`],
+  'small header table (-c 128)': (b) => ['-c', '128', '-m', '3', '-H', 'x-big: ' + 'v'.repeat(60), `${b}/small.bin`],
+  'upload (-d)': (b) => ['-d', path.join(dir, 'upload.bin'), `${b}/small.bin`],
+  'trailers (--trailer)': (b) => ['-d', path.join(dir, 'upload.bin'), '--trailer', 'x-checksum: abc123', `${b}/small.bin`],
+};
+
+before(async () => {
+  const tls = makeCert(dir);
+  const www = path.join(dir, 'www');
+  fs.mkdirSync(www);
+  randomFile(path.join(www, 'small.bin'), 3000);
+  randomFile(path.join(www, '1m.bin'), 1 << 20);
+  randomFile(path.join(dir, 'upload.bin'), 100_000);
+  server = await startNghttpd(www, tls);
+  journal = path.join(dir, 'nghttp.db');
+  const base = `https://127.0.0.1:${server.port}`;
+  await recordDuring({ output: journal, comm: 'nghttp' }, async () => {
+    for (const [name, args] of Object.entries(SCENARIOS)) {
+      const r = await run('nghttp', ['-nv', ...args(base)]);
+      assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+      runs.set(name, r);
+    }
+  });
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+interface Seen {
+  type: string;
+  stream: number;
+  flags: number;
+  length: number;
+  headers: [string, string][];
+}
+
+const FLAG_BITS: Record<string, number> = { END_STREAM: 1, ACK: 1, END_HEADERS: 4, PADDED: 8, PRIORITY: 0x20 };
+
+/** The analyzer's JSON for one pid, with HEADERS+CONTINUATION merged the way nghttp prints them. */
+function analyzed(pid: number): Record<'send' | 'recv', Seen[]> {
+  let out = '';
+  const res = analyze({ journal, format: 'json', pids: [pid] }, (s) => (out += s));
+  assert.equal(res.gaps, 0, 'no gaps');
+  const objs = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const diags = objs.filter((o) => o.kind === 'diagnostic');
+  assert.deepEqual(diags, [], 'no diagnostics');
+  const seen: Record<'send' | 'recv', Seen[]> = { send: [], recv: [] };
+  for (const o of objs) {
+    if (o.kind !== 'frame') continue;
+    const list = seen[o.dir as 'send' | 'recv'];
+    const flags = (o.flags as string[]).reduce((a, f) => a | FLAG_BITS[f], 0);
+    const headers = (o.headers as [string, string][] | undefined) ?? [];
+    if (o.type === 'CONTINUATION') {
+      // nghttp prints a header block as one frame: summed length, END_HEADERS from the last piece.
+      const last = list[list.length - 1];
+      last.length += o.length as number;
+      last.flags |= flags;
+      last.headers = headers;
+      continue;
+    }
+    list.push({ type: o.type as string, stream: o.stream as number, flags, length: o.length as number, headers });
+  }
+  return seen;
+}
+
+function truth(frames: NghttpFrame[], dir: 'send' | 'recv'): Seen[] {
+  return frames.filter((f) => f.dir === dir).map((f) => ({ type: f.type, stream: f.stream, flags: f.flags, length: f.length, headers: f.headers }));
+}
+
+for (const name of Object.keys(SCENARIOS)) {
+  test(`nghttp -v and h2rec agree frame for frame: ${name}`, () => {
+    const r = runs.get(name)!;
+    const printed = parseNghttpVerbose(r.stdout);
+    assert.ok(printed.length > 3, 'nghttp printed frames');
+    const got = analyzed(r.pid);
+    for (const dirName of ['send', 'recv'] as const) {
+      const want = truth(printed, dirName);
+      const have = got[dirName];
+      assert.deepEqual(
+        have.map(({ type, stream, flags, length }) => ({ type, stream, flags, length })),
+        want.map(({ type, stream, flags, length }) => ({ type, stream, flags, length })),
+        `${dirName}: (type, stream, flags, length) sequence`,
+      );
+      assert.deepEqual(
+        have.filter((f) => f.headers.length).map((f) => f.headers),
+        want.filter((f) => f.headers.length).map((f) => f.headers),
+        `${dirName}: decoded headers`,
+      );
+    }
+  });
+}
