@@ -5,7 +5,7 @@
  * the framing of h2rec.h. Stops on SIGINT, SIGTERM or EOF on stdin.
  *
  *   h2rec-loader [--pid N]... [--comm NAME] [--binary PATH]... [--no-system-libs]
- *                [--max-call-bytes N] [--ringbuf-mb N] [--loss-interval-ms N] [--check]
+ *                [--max-call-bytes N] [--ringbuf-mb N | --ringbuf-bytes N] [--loss-interval-ms N] [--check]
  * Exit: 0 ok, 2 usage, 3 environment or privileges.
  */
 #include <errno.h>
@@ -335,7 +335,7 @@ int main(int argc, char **argv)
 	const char *binaries[MAX_TARGETS];
 	int n_bins = 0;
 	bool system_libs = true, check = false;
-	unsigned long max_call = H2REC_DEFAULT_MAX_CALL_BYTES, ringbuf_mb = 64, loss_ms = 1000;
+	unsigned long max_call = H2REC_DEFAULT_MAX_CALL_BYTES, ringbuf_bytes = 64UL << 20, loss_ms = 1000;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -360,7 +360,10 @@ int main(int argc, char **argv)
 			max_call = parse_num(a, v, 1UL << 30);
 			i++;
 		} else if (!strcmp(a, "--ringbuf-mb")) {
-			ringbuf_mb = parse_num(a, v, 4096);
+			ringbuf_bytes = parse_num(a, v, 4096) << 20;
+			i++;
+		} else if (!strcmp(a, "--ringbuf-bytes")) {
+			ringbuf_bytes = parse_num(a, v, 4096UL << 20);
 			i++;
 		} else if (!strcmp(a, "--loss-interval-ms")) {
 			loss_ms = parse_num(a, v, 3600000);
@@ -371,8 +374,9 @@ int main(int argc, char **argv)
 			die(EXIT_USAGE, "unknown argument %s", a);
 		}
 	}
-	if (!is_pow2(ringbuf_mb))
-		die(EXIT_USAGE, "--ringbuf-mb must be a power of two (1, 2, 4, ... MiB)");
+	/* The kernel wants a power-of-two multiple of the page size; one record must fit. */
+	if (!is_pow2(ringbuf_bytes) || ringbuf_bytes < 32768)
+		die(EXIT_USAGE, "the ring buffer size must be a power of two of at least 32 KiB");
 
 	const char *btf = getenv("H2REC_BTF");
 	if (!btf)
@@ -405,7 +409,7 @@ int main(int argc, char **argv)
 		skel->rodata->has_comm_filter = 1;
 		strncpy((char *)skel->rodata->filter_comm, comm, H2REC_COMM_LEN - 1);
 	}
-	bpf_map__set_max_entries(skel->maps.rb, ringbuf_mb << 20);
+	bpf_map__set_max_entries(skel->maps.rb, ringbuf_bytes);
 
 	int err = h2rec_bpf__load(skel);
 	if (err) {
@@ -451,7 +455,7 @@ int main(int argc, char **argv)
 		die(EXIT_ENV, "cannot open the ring buffer: %s", strerror(errno));
 	int ncpus = libbpf_num_possible_cpus();
 	emit_json("{\"t\":\"ready\",\"probes\":%d,\"targets\":%d,\"ringbuf_bytes\":%lu,\"max_call_bytes\":%lu,\"ncpus\":%d,\"abi\":%d}",
-		  live, n_targets, ringbuf_mb << 20, max_call, ncpus, H2REC_ABI_VERSION);
+		  live, n_targets, ringbuf_bytes, max_call, ncpus, H2REC_ABI_VERSION);
 	fflush(out);
 
 	struct timespec last, now;

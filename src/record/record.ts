@@ -71,7 +71,7 @@ export function loaderArgs(opts: RecordOptions): string[] {
   for (const b of opts.binaries ?? []) args.push('--binary', b);
   if (opts.noSystemLibs) args.push('--no-system-libs');
   if (opts.maxCallBytes !== undefined) args.push('--max-call-bytes', String(opts.maxCallBytes));
-  if (opts.ringbufMb !== undefined) args.push('--ringbuf-mb', String(opts.ringbufMb));
+  if (opts.ringbufMb !== undefined) args.push('--ringbuf-bytes', String(Math.round(opts.ringbufMb * 1048576)));
   return args;
 }
 
@@ -91,8 +91,12 @@ function validate(opts: RecordOptions): void {
   if (opts.maxCallBytes !== undefined && !(Number.isInteger(opts.maxCallBytes) && opts.maxCallBytes > 0)) {
     throw new UsageError('--max-call-bytes must be a positive integer');
   }
-  if (opts.ringbufMb !== undefined && !(Number.isInteger(opts.ringbufMb) && opts.ringbufMb > 0)) {
-    throw new UsageError('--ringbuf-mb must be a positive integer');
+  if (opts.ringbufMb !== undefined) {
+    const bytes = opts.ringbufMb * 1048576;
+    // The kernel wants a power-of-two multiple of the page size, and one chunk record must fit.
+    if (!(Number.isInteger(bytes) && bytes >= 32768 && (bytes & (bytes - 1)) === 0)) {
+      throw new UsageError('--ringbuf-mb must be a power of two (0.03125 = 32 KiB is the smallest)');
+    }
   }
 }
 
@@ -176,7 +180,7 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
         for (const [bin, syms] of missing) io.stderr(`warning: ${bin}: no ${syms.join(', ')}; those probes are disabled`);
         const targets = [...(opts.pids ?? []).map((p) => `pid ${p}`), ...(opts.comm ? [`comm ${opts.comm}`] : [])];
         io.stderr(
-          `recording: ${probesOk} probes live, ring buffer ${Math.round(Number(m.ringbuf_bytes ?? 0) / 1048576)} MiB, ` +
+          `recording: ${probesOk} probes live, ring buffer ${Number(m.ringbuf_bytes ?? 0) / 1048576} MiB, ` +
             `${targets.length ? targets.join(', ') : 'all processes'} -> ${opts.output} (Ctrl-C to stop)`,
         );
         io.onReady?.();

@@ -5,7 +5,9 @@
  *   node node-h2.js FILE KEY CERT [--wait]
  * Serves FILE at /file, fetches it once, POSTs 64 KiB, and prints
  * {"serverPid","clientPid","sha256"}. With --wait it prints "ready" and
- * waits for a line on stdin before making requests.
+ * waits for a line on stdin before making requests. With --late it makes
+ * one request first, then prints "ready" and waits, so a recording started
+ * then joins a connection (and HPACK tables) already in use.
  */
 const http2 = require('node:http2');
 const crypto = require('node:crypto');
@@ -55,7 +57,12 @@ async function main() {
     await new Promise((r) => process.stdin.once('data', r));
   }
   const client = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
-  const got = await request(client, { ':path': '/file' });
+  if (flag === '--late') {
+    await request(client, { ':path': '/file', 'x-session': 'before-recording' });
+    process.stdout.write('ready\n');
+    await new Promise((r) => process.stdin.once('data', r));
+  }
+  const got = await request(client, { ':path': '/file', 'x-session': 'before-recording' });
   await request(client, { ':path': '/upload', ':method': 'POST' }, crypto.randomBytes(65536));
   await new Promise((r) => client.close(r));
   child.disconnect();
