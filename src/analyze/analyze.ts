@@ -1,17 +1,20 @@
 /**
- * The analyzer: journal -> ordered records -> byte streams -> frames ->
- * HPACK -> reporters. `pipeline()` is shared with the exporters.
+ * The analyzer: journal (read-only) -> records in true order -> byte streams
+ * -> frames -> HPACK -> filters -> a reporter (text, JSON Lines, summary).
+ * `pipeline()` is the same decoded stream for the exporters.
+ * Output is batched into large strings for the writer; per-event work is
+ * small and nothing grows with the journal except per-connection state.
  */
-import { JournalReader, type RecordFilter } from '../journal/reader';
-import type { Diagnostic, FrameEvent } from './types';
+import { JournalReader } from '../journal/reader';
+import { UsageError } from '../errors';
+import type { Diagnostic, FrameEvent, JournalRecord } from './types';
 import { byteStreams } from './streams';
 import { frames, TYPE_NAMES } from './frames';
-import { decodeHeaders } from './hpack';
+import { decodeHeaders, mergeHeaderBlocks, type DecodeHeadersOptions } from './hpack';
 import { TextReporter } from './text';
-import { toJson } from './json';
+import { jsonLine } from './json';
 import { exchanges } from './messages';
-import { SUMMARY_HEADER, summaryRow, summaryText } from './summary';
-import { UsageError } from '../errors';
+import { SUMMARY_HEADER, summaryLine, summaryRow } from './summary';
 
 export interface AnalyzeOptions {
   journal: string;
@@ -25,159 +28,278 @@ export interface AnalyzeOptions {
   streams?: number[];
   types?: string[];
   failOn?: ('diagnostic' | 'gap')[];
+  /** JSON only: show HEADERS/PUSH_PROMISE + CONTINUATION as one frame, as text (and nghttp) do */
+  mergeContinuations?: boolean;
 }
 
-export interface AnalyzeResult {
+export interface AnalyzeCounts {
+  /** connections shown */
   conns: number;
+  /** frames shown (text: CONTINUATION sequences count once) */
   frames: number;
+  /** summary rows shown */
+  streams: number;
   gaps: number;
   gapBytes: bigint;
   diagnostics: number;
-  badRecords: number;
+}
+
+export interface AnalyzeResult extends AnalyzeCounts {
+  counts: AnalyzeCounts;
+  /** the journal has no stop mark: recorder killed or still running */
   incomplete: boolean;
+  /** journal rows that failed validation and were skipped */
+  badRecords: number;
+  /** kernel-side losses recorded in the journal (ring buffer full) */
   lostRecords: bigint;
   lostBytes: bigint;
+  truncatedCalls: bigint;
+  truncatedBytes: bigint;
 }
 
-/** Decoded events of a journal, in true order; `onBad` hears about damaged rows. */
-export function* pipeline(reader: JournalReader, filter: Omit<RecordFilter, 'onBadRecord'> = {}, onBad?: (d: Diagnostic) => void): Generator<FrameEvent> {
-  const records = reader.records({
-    ...filter,
-    onBadRecord: (id, reason) => onBad?.({ kind: 'diagnostic', code: 'BAD_RECORD', message: `journal row ${id} skipped: ${reason}` }),
-  });
-  yield* decodeHeaders(frames(byteStreams(records, { finals: reader.finals() })));
+export interface PipelineOptions {
+  pids?: number[];
+  comm?: string;
+  conns?: number[];
+  streams?: number[];
+  /** RFC frame type names (or UNKNOWN(0xNN)); frames of other types are dropped */
+  types?: string[];
+  hpack?: DecodeHeadersOptions;
+  /** a damaged journal row; the pipeline also yields it as a BAD_RECORD diagnostic */
+  onBadRecord?: (d: Diagnostic) => void;
 }
 
-function typeSet(types?: string[]): Set<string> | undefined {
+/** Upper-cased, validated `--type` names; UsageError for a name that is no frame type. */
+export function frameTypeSet(types?: string[]): Set<string> | undefined {
   if (!types || types.length === 0) return undefined;
   const known = new Set(Object.values(TYPE_NAMES));
-  const set = new Set(types.map((t) => t.trim().toUpperCase()).filter(Boolean));
-  for (const t of set) if (!known.has(t) && !/^UNKNOWN\(0x[0-9A-F]{2}\)$/.test(t)) throw new UsageError(`--type ${t}: not an HTTP/2 frame type (${[...known].join(', ')})`);
-  return set;
+  const set = new Set<string>();
+  for (const raw of types) {
+    const t = raw.trim().toUpperCase();
+    if (t === '') continue;
+    const m = /^UNKNOWN\(0X([0-9A-F]{1,2})\)$/.exec(t);
+    if (m) set.add(`UNKNOWN(0x${m[1].toLowerCase().padStart(2, '0')})`);
+    else if (known.has(t)) set.add(t);
+    else throw new UsageError(`--type ${raw}: not an HTTP/2 frame type (${[...known].join(', ')}, or UNKNOWN(0xNN))`);
+  }
+  return set.size ? set : undefined;
 }
 
-export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): AnalyzeResult {
-  const types = typeSet(opts.types);
-  const reader = JournalReader.open(opts.journal);
-  const res: AnalyzeResult = {
-    conns: 0,
-    frames: 0,
-    gaps: 0,
-    gapBytes: 0n,
-    diagnostics: 0,
-    badRecords: 0,
-    incomplete: !reader.meta.complete,
-    lostRecords: 0n,
-    lostBytes: 0n,
+/**
+ * The event filter behind --conn/--stream/--type. Gaps, diagnostics and
+ * connection events stay unless their connection (or stream) is filtered
+ * out; protocol, HTTP/1 and opaque lines go when streams or types are chosen.
+ */
+export function eventFilter(opts: Pick<PipelineOptions, 'conns' | 'streams' | 'types'>): ((e: FrameEvent) => boolean) | undefined {
+  const conns = opts.conns?.length ? new Set(opts.conns) : undefined;
+  const streams = opts.streams?.length ? new Set(opts.streams) : undefined;
+  const types = frameTypeSet(opts.types);
+  if (!conns && !streams && !types) return undefined;
+  return (e) => {
+    if (conns) {
+      const id = e.kind === 'diagnostic' ? e.conn : e.conn.id;
+      if (id !== undefined && !conns.has(id)) return false;
+    }
+    switch (e.kind) {
+      case 'frame':
+        return (!streams || streams.has(e.stream)) && (!types || types.has(e.typeName));
+      case 'diagnostic':
+        return !streams || e.stream === undefined || streams.has(e.stream);
+      case 'protocol':
+      case 'http1':
+      case 'opaque':
+        return !streams && !types;
+      default:
+        return true;
+    }
   };
-  const offset = reader.meta.realtimeOffsetNs;
-  const json = opts.format === 'json';
+}
+
+/**
+ * Decoded events of a journal in true order (records -> byte streams ->
+ * frames -> HPACK), then the conn/stream/type filters. HPACK runs before
+ * filtering: dropping frames first would break the dynamic tables.
+ */
+export function* pipeline(reader: JournalReader, opts: PipelineOptions = {}): Generator<FrameEvent> {
+  const bad: Diagnostic[] = [];
+  const records = reader.records({
+    pids: opts.pids,
+    comm: opts.comm,
+    onBadRecord: (id, reason) => {
+      const d: Diagnostic = { kind: 'diagnostic', code: 'BAD_RECORD', message: `journal row ${id} skipped: ${reason}` };
+      opts.onBadRecord?.(d);
+      bad.push(d);
+    },
+  });
+  const keep = eventFilter(opts);
+  for (const e of decodeHeaders(frames(byteStreams(records, { finals: reader.finals() })), opts.hpack)) {
+    while (bad.length) yield bad.shift()!;
+    if (!keep || keep(e)) yield e;
+  }
+  while (bad.length) yield bad.shift()!;
+}
+
+/** ktime of the journal's first record (the origin of relative times), whatever the filters. */
+export function firstKtime(reader: JournalReader): bigint | undefined {
+  let first: JournalRecord | undefined;
+  for (const r of reader.records({ onBadRecord: () => {} })) {
+    first = r;
+    break;
+  }
+  return first?.ktime;
+}
+
+/** What `--fail-on` finds in a result: empty when the run is clean. */
+export function failOnFindings(r: AnalyzeResult, failOn: AnalyzeOptions['failOn']): string[] {
+  const found: string[] = [];
+  if (failOn?.includes('gap') && r.gaps > 0) found.push(`${r.gaps} gap(s)`);
+  if (failOn?.includes('diagnostic') && r.diagnostics > 0) found.push(`${r.diagnostics} diagnostic(s)`);
+  return found;
+}
+
+const CHUNK = 1 << 20;
+
+export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): AnalyzeResult {
+  const streamSet = opts.streams?.length ? new Set(opts.streams) : undefined;
+  // Validate --type before touching the journal.
+  frameTypeSet(opts.types);
+  const reader = JournalReader.open(opts.journal);
   let buf = '';
   const out = (s: string): void => {
     buf += s;
-    if (buf.length > 1 << 16) {
+    if (buf.length >= CHUNK) {
       write(buf);
       buf = '';
     }
   };
-  const emitObj = (o: Record<string, unknown>): void => out(JSON.stringify(o) + '\n');
+  const counts: AnalyzeCounts = { conns: 0, frames: 0, streams: 0, gaps: 0, gapBytes: 0n, diagnostics: 0 };
+  let badRecords = 0;
+  const json = opts.format === 'json';
   try {
+    const meta = reader.meta;
     const loss = reader.losses();
-    res.lostRecords = loss.records;
-    res.lostBytes = loss.bytes;
-    const head = {
-      kind: 'journal',
-      path: opts.journal,
-      h2recVersion: reader.meta.h2recVersion,
-      host: reader.meta.host,
-      kernel: reader.meta.kernel,
-      startedAt: reader.meta.startedAt,
-      stoppedAt: reader.meta.stoppedAt ?? null,
-      complete: reader.meta.complete,
-      lostRecords: loss.records.toString(),
-      lostBytes: loss.bytes.toString(),
-      truncatedCalls: loss.truncatedCalls.toString(),
-      truncatedBytes: loss.truncatedBytes.toString(),
-    };
-    if (json) emitObj(head);
-    else {
-      out(`# journal ${opts.journal}: recorded on ${head.host} (${head.kernel}) from ${head.startedAt}${head.stoppedAt ? ` to ${head.stoppedAt}` : ''} by h2rec ${head.h2recVersion}\n`);
-      if (!reader.meta.complete) out('# INCOMPLETE: the recorder was killed or is still running; the end of the journal may be missing\n');
-      out(`# capture loss: ${loss.records} records (${loss.bytes} bytes) lost; ${loss.truncatedCalls} calls truncated (${loss.truncatedBytes} bytes)\n`);
+    const offset = meta.realtimeOffsetNs;
+    const origin = firstKtime(reader) ?? 0n;
+
+    if (json) {
+      out(
+        JSON.stringify({
+          kind: 'journal',
+          path: opts.journal,
+          h2recVersion: meta.h2recVersion,
+          host: meta.host,
+          kernel: meta.kernel,
+          startedAt: meta.startedAt,
+          stoppedAt: meta.stoppedAt ?? null,
+          complete: meta.complete,
+          ...(meta.complete ? {} : { warning: 'incomplete journal: the recorder was killed or is still running' }),
+          originTsNs: (origin + offset).toString(),
+          lostRecords: loss.records.toString(),
+          lostBytes: loss.bytes.toString(),
+          truncatedCalls: loss.truncatedCalls.toString(),
+          truncatedBytes: loss.truncatedBytes.toString(),
+        }) + '\n',
+      );
+    } else {
+      out(`# journal ${opts.journal}: ${meta.host} (${meta.kernel}), recorded from ${meta.startedAt}${meta.stoppedAt ? ` to ${meta.stoppedAt}` : ''} by h2rec ${meta.h2recVersion}\n`);
+      if (!meta.complete) out('# INCOMPLETE journal: the recorder was killed or is still running; its last records may be missing\n');
+      if (loss.records > 0n || loss.truncatedCalls > 0n) {
+        out(`# capture loss: ${loss.records} records (${loss.bytes} bytes) dropped in the kernel; ${loss.truncatedCalls} calls truncated (${loss.truncatedBytes} bytes)\n`);
+      } else out('# capture loss: none\n');
     }
-    const text = new TextReporter({ time: opts.time ?? 'rel', data: opts.data === true, realtimeOffsetNs: offset });
-    const keep = (e: FrameEvent): boolean => {
-      const connId = e.kind === 'diagnostic' ? e.conn : 'conn' in e ? e.conn.id : undefined;
-      if (opts.conns?.length && connId !== undefined && !opts.conns.includes(connId)) return false;
-      if (e.kind === 'frame') {
-        if (opts.streams?.length && !opts.streams.includes(e.stream)) return false;
-        if (types && !types.has(e.typeName)) return false;
-      } else if ((opts.streams?.length || types) && e.kind !== 'conn' && e.kind !== 'diagnostic' && e.kind !== 'gap') {
-        return false;
-      }
-      return true;
-    };
+
     const count = (e: FrameEvent): void => {
-      if (e.kind === 'frame') res.frames++;
-      else if (e.kind === 'conn') res.conns++;
-      else if (e.kind === 'gap') {
-        res.gaps++;
-        res.gapBytes += e.length;
-      } else if (e.kind === 'diagnostic') {
-        res.diagnostics++;
-        if (e.code === 'BAD_RECORD') res.badRecords++;
+      switch (e.kind) {
+        case 'frame':
+          counts.frames++;
+          break;
+        case 'conn':
+          counts.conns++;
+          break;
+        case 'gap':
+          counts.gaps++;
+          counts.gapBytes += e.length;
+          break;
+        case 'diagnostic':
+          counts.diagnostics++;
+          break;
+        default:
+          break;
       }
     };
-    const bad: FrameEvent[] = [];
-    const events = pipeline(reader, { pids: opts.pids, comm: opts.comm }, (d) => bad.push(d));
-    const counted = (function* () {
-      for (const e of events) {
-        while (bad.length) {
-          const d = bad.shift()!;
-          count(d);
-          yield d;
-        }
-        count(e);
-        yield e;
-      }
-      for (const d of bad) {
-        count(d);
-        yield d;
-      }
-    })();
+    const onBadRecord = (): void => {
+      badRecords++;
+    };
+
     if (opts.summary) {
-      if (!json) out(SUMMARY_HEADER.join('\t') + '\n');
-      for (const x of exchanges((function* () {
-        for (const e of counted) if (keep(e)) yield e;
-      })())) {
-        if (opts.streams?.length && !opts.streams.includes(x.stream)) continue;
+      // Stream and type filters pick rows, not frames: a row needs all of its stream's frames.
+      const events = pipeline(reader, { pids: opts.pids, comm: opts.comm, conns: opts.conns, onBadRecord });
+      const counted = (function* () {
+        for (const e of events) {
+          if (e.kind !== 'frame') count(e);
+          yield e;
+        }
+      })();
+      const textOpts = { time: opts.time, realtimeOffsetNs: offset, originKtime: origin };
+      if (!json) out(SUMMARY_HEADER + '\n');
+      for (const x of exchanges(counted)) {
+        if (streamSet && !streamSet.has(x.stream)) continue;
+        counts.streams++;
         const row = summaryRow(x, offset);
-        if (json) emitObj({ kind: 'stream', ...row });
-        else out(summaryText(row) + '\n');
+        out(json ? JSON.stringify({ kind: 'stream', ...row }) + '\n' : summaryLine(row, textOpts) + '\n');
       }
     } else {
-      for (const e of counted) {
-        if (!keep(e)) continue;
-        if (json) {
-          const o = toJson(e, offset);
-          if (o) emitObj(o);
-        } else out(text.format(e));
+      const base = { pids: opts.pids, comm: opts.comm, onBadRecord };
+      const filter = eventFilter(opts);
+      let events: Iterable<FrameEvent>;
+      // Merge before filtering so that `--type HEADERS` shows whole blocks.
+      if (!json || opts.mergeContinuations) events = mergeHeaderBlocks(pipeline(reader, base));
+      else events = pipeline(reader, base);
+      if (json) {
+        const jopts = { realtimeOffsetNs: offset, data: opts.data };
+        for (const e of events) {
+          if (filter && !filter(e)) continue;
+          count(e);
+          out(jsonLine(e, jopts));
+        }
+      } else {
+        const text = new TextReporter({ time: opts.time, data: opts.data, realtimeOffsetNs: offset, originKtime: origin });
+        for (const e of events) {
+          if (filter && !filter(e)) continue;
+          count(e);
+          out(text.format(e));
+        }
       }
     }
-    const tail = {
-      kind: 'end',
-      conns: res.conns,
-      frames: res.frames,
-      gaps: res.gaps,
-      gapBytes: res.gapBytes.toString(),
-      diagnostics: res.diagnostics,
-      complete: reader.meta.complete,
+
+    const tail = `${counts.conns} connection(s), ${opts.summary ? `${counts.streams} stream(s)` : `${counts.frames} frame(s)`}, ${counts.gaps} gap(s) (${counts.gapBytes} bytes), ${counts.diagnostics} diagnostic(s)`;
+    if (json) {
+      out(
+        JSON.stringify({
+          kind: 'end',
+          conns: counts.conns,
+          ...(opts.summary ? { streams: counts.streams } : { frames: counts.frames }),
+          gaps: counts.gaps,
+          gapBytes: counts.gapBytes.toString(),
+          diagnostics: counts.diagnostics,
+          badRecords,
+          complete: meta.complete,
+        }) + '\n',
+      );
+    } else out(`# ${tail}${badRecords ? `, ${badRecords} damaged journal row(s) skipped` : ''}${meta.complete ? '' : '; journal INCOMPLETE'}\n`);
+
+    return {
+      ...counts,
+      counts,
+      incomplete: !meta.complete,
+      badRecords,
+      lostRecords: loss.records,
+      lostBytes: loss.bytes,
+      truncatedCalls: loss.truncatedCalls,
+      truncatedBytes: loss.truncatedBytes,
     };
-    if (json) emitObj(tail);
-    else out(`# ${res.conns} connections, ${res.frames} frames, ${res.gaps} gaps (${res.gapBytes} bytes), ${res.diagnostics} diagnostics${reader.meta.complete ? '' : ', journal INCOMPLETE'}\n`);
   } finally {
     if (buf) write(buf);
     reader.close();
   }
-  return res;
 }

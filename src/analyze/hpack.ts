@@ -1,29 +1,46 @@
 /**
  * Stage 6: HPACK (RFC 7541). One passive decoder per (connection,
- * direction). The decoder never guesses: after a gap or a mid-stream start
- * the entries that existed before are unknown, and a reference to one is
- * shown as unknown. Entries inserted since are known exactly.
- * The static table and Huffman code come from hpack.js.
+ * direction), fed the header blocks the frame stage found.
+ *
+ * The decoder never guesses. After a gap or a mid-connection start the
+ * dynamic table holds entries we never saw, and their number is unknown, so
+ * every entry we held is dropped and the table becomes "unknown below": a
+ * reference past the entries inserted since then is shown as unknown.
+ * The direction is trusted again once the encoder provably forgot all older
+ * entries (RFC 7541 §4.2-§4.4: a size update, or insertions, that leave no
+ * room for even one 32-octet entry).
+ *
+ * The decoder is ours rather than hpack.js's Decompressor because that one
+ * throws on an index it does not hold, which is exactly the case we must
+ * show as unknown; the static table and Huffman code are hpack.js's, and
+ * hpack.js's Compressor is the oracle in the tests.
  */
+import { encode as HUFFMAN_CODE } from 'hpack.js/lib/hpack/huffman';
+import { table as STATIC_TABLE } from 'hpack.js/lib/hpack/static-table';
 import type { Diagnostic, Dir, Frame, FrameEvent, HeaderField } from './types';
 import { FrameType } from './types';
-
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const STATIC: { name: string; value: string }[] = require('hpack.js/lib/hpack/static-table').table;
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const HUFFMAN_CODES: [number, number][] = require('hpack.js/lib/hpack/huffman').encode;
+import { flagNames } from './frames';
 
 export const UNKNOWN = '<unknown>';
+/** RFC 9113 §6.5.2: the initial value of SETTINGS_HEADER_TABLE_SIZE. */
+export const DEFAULT_TABLE_SIZE = 4096;
+const STATIC_LEN = STATIC_TABLE.length; // 61
+const END_STREAM = 0x1;
+const END_HEADERS = 0x4;
+const ACK = 0x1;
+const SETTINGS_HEADER_TABLE_SIZE = 0x1;
 
-/** Binary trie of the RFC 7541 Appendix B code: node*2 (+1) -> child, negative = leaf symbol. */
+/**
+ * Huffman trie of RFC 7541 Appendix B: children of node n at [2n] and
+ * [2n+1]; > 0 is an inner node, < 0 is the leaf -(symbol + 1).
+ */
 const TRIE: Int32Array = (() => {
-  const t = new Int32Array(2 * 1024).fill(0);
+  const t = new Int32Array(2 * 512);
   let nodes = 1;
-  HUFFMAN_CODES.forEach(([bits, code], sym) => {
+  HUFFMAN_CODE.forEach(([bits, code], sym) => {
     let n = 0;
     for (let i = bits - 1; i >= 0; i--) {
-      const b = (code >>> i) & 1;
-      const slot = n * 2 + b;
+      const slot = 2 * n + ((code >>> i) & 1);
       if (i === 0) t[slot] = -(sym + 1);
       else {
         if (t[slot] === 0) t[slot] = nodes++;
@@ -34,187 +51,382 @@ const TRIE: Int32Array = (() => {
   return t;
 })();
 
-export class HpackError extends Error {}
+export class HpackError extends Error {
+  override name = 'HpackError';
+}
 
-export function huffmanDecode(b: Uint8Array): Uint8Array {
-  const out: number[] = [];
+/** RFC 7541 §5.2 Huffman string literal -> octets. Throws HpackError. */
+export function huffmanDecode(src: Uint8Array): Buffer {
+  // The shortest code is 5 bits, so that bounds the output.
+  const out = Buffer.allocUnsafe(Math.floor((src.length * 8) / 5));
+  let o = 0;
   let n = 0;
   let depth = 0;
   let ones = true;
-  for (let i = 0; i < b.length; i++) {
+  for (let i = 0; i < src.length; i++) {
+    const byte = src[i];
     for (let s = 7; s >= 0; s--) {
-      const bit = (b[i] >> s) & 1;
-      const next = TRIE[n * 2 + bit];
-      depth++;
-      ones = ones && bit === 1;
+      const bit = (byte >> s) & 1;
+      const next = TRIE[2 * n + bit];
       if (next < 0) {
         const sym = -next - 1;
-        // RFC 7541 §5.2: an EOS symbol in the string is a decoding error.
-        if (sym === 256) throw new HpackError('RFC 7541 §5.2: EOS symbol inside a Huffman string');
-        out.push(sym);
+        // RFC 7541 §5.2: a Huffman-encoded string literal containing the EOS symbol MUST be treated as a decoding error.
+        if (sym === 256) throw new HpackError('RFC 7541 §5.2: EOS symbol inside a Huffman-encoded string');
+        out[o++] = sym;
         n = 0;
         depth = 0;
         ones = true;
-      } else if (next === 0) {
-        throw new HpackError('RFC 7541 §5.2: invalid Huffman code');
-      } else n = next;
+      } else {
+        n = next;
+        depth++;
+        if (bit === 0) ones = false;
+      }
     }
   }
-  // RFC 7541 §5.2: padding longer than 7 bits, or not the EOS prefix, is an error.
-  if (depth > 7 || !ones) throw new HpackError('RFC 7541 §5.2: bad Huffman padding');
-  return Uint8Array.from(out);
+  // RFC 7541 §5.2: padding longer than 7 bits, or not the most significant bits of EOS, MUST be treated as a decoding error.
+  if (depth > 7) throw new HpackError('RFC 7541 §5.2: Huffman padding longer than 7 bits');
+  if (!ones) throw new HpackError('RFC 7541 §5.2: Huffman padding is not a prefix of EOS');
+  return out.subarray(0, o);
 }
 
 interface Entry {
   name: string;
   value: string;
+  /** RFC 7541 §4.1 size; a lower bound when the name is unknown */
   size: number;
+  unknown?: boolean;
 }
 
-/** Decoder state of one direction; `desynced` means older entries may exist that we never saw. */
+export interface DecodeResult {
+  fields: HeaderField[];
+  /** a decoding error (RFC 7541 reason) that stopped the block; the table is then unknown */
+  error?: string;
+  /** findings that did not stop decoding */
+  warnings: string[];
+  /** true when this block made an unknown table fully known again */
+  resynced: boolean;
+}
+
+export interface HpackDecoderOptions {
+  /** the table starts empty and known (start of a connection); false: mid-connection */
+  synced?: boolean;
+  /** RFC 9113 §6.5.2 SETTINGS_HEADER_TABLE_SIZE in effect (the encoder's upper bound) */
+  limit?: number;
+  /** decoded header list octets kept per block; the rest is decoded but not returned */
+  maxHeaderListBytes?: number;
+  /** dynamic-table octets held in memory whatever the peer announced */
+  maxTableBytes?: number;
+}
+
+const utf8 = (b: Uint8Array, start: number, end: number): string => {
+  for (let i = start; i < end; i++) {
+    if (b[i] >= 0x80) return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
+  }
+  return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+};
+
+/**
+ * A passive RFC 7541 decoder whose dynamic table may be partly unknown.
+ * `maxSize` is always an upper bound of the encoder's current table size
+ * (exact after a size update), which is all eviction and re-sync need:
+ * evicting only what provably left keeps every entry the encoder can still
+ * reference, and entries we keep longer are never referenced.
+ */
 export class HpackDecoder {
-  entries: Entry[] = []; // newest first
+  /** oldest first; live entries are ring[head..] */
+  private ring: Entry[] = [];
+  private head = 0;
+  /** sum of live entry sizes (a lower bound when some names are unknown) */
   size = 0;
-  maxSize = 4096;
-  /** upper bound from the receiver's SETTINGS_HEADER_TABLE_SIZE */
-  limit = 4096;
-  desynced = false;
+  maxSize: number;
+  /** the protocol limit (acknowledged SETTINGS_HEADER_TABLE_SIZE); Infinity when unknown */
+  limit: number;
+  /** older entries we never saw may exist below the ones we hold */
+  unknownBelow: boolean;
+  private readonly maxList: number;
+  private readonly maxTable: number;
 
-  private evict(): void {
-    while (this.size > this.maxSize && this.entries.length > 0) this.size -= this.entries.pop()!.size;
+  constructor(opts: HpackDecoderOptions = {}) {
+    this.limit = opts.limit ?? (opts.synced === false ? Infinity : DEFAULT_TABLE_SIZE);
+    this.maxSize = this.limit;
+    this.unknownBelow = opts.synced === false;
+    this.maxList = opts.maxHeaderListBytes ?? 1 << 20;
+    this.maxTable = opts.maxTableBytes ?? 4 << 20;
   }
 
-  private insert(name: string, value: string): void {
-    // RFC 7541 §4.1: entry size is name + value octets + 32.
-    const size = Buffer.byteLength(name, 'latin1') + Buffer.byteLength(value, 'latin1') + 32;
-    this.entries.unshift({ name, value, size });
+  get synced(): boolean {
+    return !this.unknownBelow;
+  }
+
+  get desynced(): boolean {
+    return this.unknownBelow;
+  }
+
+  get length(): number {
+    return this.ring.length - this.head;
+  }
+
+  /** Entries newest first, as [name, value] (for tests and debugging). */
+  entries(): [string, string][] {
+    const out: [string, string][] = [];
+    for (let i = this.ring.length - 1; i >= this.head; i--) out.push([this.ring[i].name, this.ring[i].value]);
+    return out;
+  }
+
+  /** Forget everything: bytes that may have changed the table were not seen. */
+  desync(limitKnown = true): void {
+    this.ring = [];
+    this.head = 0;
+    this.size = 0;
+    this.unknownBelow = true;
+    if (!limitKnown) this.limit = Infinity;
+    this.maxSize = this.limit;
+  }
+
+  /**
+   * An acknowledged SETTINGS_HEADER_TABLE_SIZE. RFC 7541 §4.2: a reduction
+   * binds the encoder at once (it must signal it in its next block), so the
+   * table shrinks now, as nghttp2's inflater does; an increase only raises
+   * what a later size update may ask for.
+   */
+  setLimit(v: number): void {
+    this.limit = v;
+    if (this.maxSize > v) {
+      this.maxSize = v;
+      this.evictTo(v);
+      this.checkKnown();
+    }
+  }
+
+  private dropOldest(): void {
+    this.size -= this.ring[this.head].size;
+    this.ring[this.head] = undefined as unknown as Entry;
+    this.head++;
+    if (this.head > 64 && this.head * 2 > this.ring.length) {
+      this.ring = this.ring.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** RFC 7541 §4.3/§4.4: entries are evicted from the end (oldest) until the size fits. */
+  private evictTo(room: number): void {
+    // Entries below ours are older, so they leave first: if ours alone overflow, none are left.
+    if (this.size > room) this.unknownBelow = false;
+    while (this.size > room && this.length > 0) this.dropOldest();
+  }
+
+  /** No older entry can remain once there is no room for the smallest possible one (32 octets, §4.1). */
+  private checkKnown(): boolean {
+    if (this.unknownBelow && this.maxSize - this.size < 32) {
+      this.unknownBelow = false;
+      return true;
+    }
+    return false;
+  }
+
+  private insert(name: string, value: string, size: number, unknown: boolean): void {
+    if (size > this.maxSize) {
+      // RFC 7541 §4.4: an entry larger than the maximum size empties the table and is not added.
+      this.ring = [];
+      this.head = 0;
+      this.size = 0;
+      this.unknownBelow = false;
+      return;
+    }
+    this.evictTo(this.maxSize - size);
+    this.ring.push(unknown ? { name, value, size, unknown } : { name, value, size });
     this.size += size;
-    this.evict();
-    if (size > this.maxSize) this.entries = []; // §4.4: an entry larger than the table empties it
+    this.checkKnown();
+    // A peer may announce a huge table; past our memory bound the oldest become unknown.
+    while (this.size > this.maxTable && this.length > 1) {
+      this.dropOldest();
+      this.unknownBelow = true;
+    }
   }
 
-  /** The field at index i, or undefined when it is one we cannot know. */
-  private lookup(i: number): { name: string; value: string } | undefined {
+  /** Field at index i (RFC 7541 §2.3.3), or undefined when it lies in the unknown part. */
+  private lookup(i: number): Entry | { name: string; value: string; size: number; unknown?: undefined } | undefined {
+    // RFC 7541 §6.1: the index value of 0 is not used; it MUST be treated as a decoding error.
     if (i === 0) throw new HpackError('RFC 7541 §6.1: index 0 is not a valid index');
-    if (i <= STATIC.length) return STATIC[i - 1];
-    const d = i - STATIC.length;
-    if (d <= this.entries.length) return this.entries[d - 1];
-    if (this.desynced) return undefined;
-    throw new HpackError(`RFC 7541 §2.3.3: index ${i} is beyond the dynamic table (${this.entries.length} entries)`);
+    if (i <= STATIC_LEN) {
+      const s = STATIC_TABLE[i - 1];
+      return { name: s.name, value: s.value, size: s.totalSize };
+    }
+    const d = i - STATIC_LEN;
+    if (d <= this.length) return this.ring[this.ring.length - d];
+    if (this.unknownBelow) return undefined;
+    // RFC 7541 §2.3.3: indices strictly greater than the sum of both tables MUST be treated as a decoding error.
+    throw new HpackError(`RFC 7541 §2.3.3: index ${i} is beyond the dynamic table (${this.length} entries)`);
   }
 
-  /** Decodes one complete header block; throws HpackError on a malformed one. */
-  decode(block: Uint8Array, maxHeaderListBytes = 1 << 20): HeaderField[] {
-    const out: HeaderField[] = [];
+  /** Decodes one complete header block (RFC 7541 §3), updating the table. */
+  decode(block: Uint8Array, limit = this.limit): DecodeResult {
+    const fields: HeaderField[] = [];
+    const warnings: string[] = [];
+    const wasKnown = !this.unknownBelow;
     let o = 0;
     let listBytes = 0;
+    let sawField = false;
+    let listFull = false;
+
+    // RFC 7541 §5.1 integer with an N-bit prefix.
     const int = (prefix: number): number => {
-      if (o >= block.length) throw new HpackError('RFC 7541 §5.1: truncated integer');
       const max = (1 << prefix) - 1;
       let v = block[o++] & max;
       if (v < max) return v;
       let m = 0;
       for (;;) {
-        if (o >= block.length) throw new HpackError('RFC 7541 §5.1: truncated integer');
+        if (o >= block.length) throw new HpackError('RFC 7541 §5.1: integer runs past the end of the header block');
         const b = block[o++];
         v += (b & 0x7f) * 2 ** m;
         m += 7;
-        if (!(b & 0x80)) break;
-        if (m > 28) throw new HpackError('RFC 7541 §5.1: integer too large');
+        if (v > 0xffffffff) throw new HpackError('RFC 7541 §5.1: integer value too large');
+        if ((b & 0x80) === 0) return v;
       }
-      return v;
     };
-    const str = (): string => {
-      if (o >= block.length) throw new HpackError('RFC 7541 §5.2: truncated string');
-      const huff = (block[o] & 0x80) !== 0;
+    // RFC 7541 §5.2 string literal -> [text, octet length].
+    const str = (): [string, number] => {
+      if (o >= block.length) throw new HpackError('RFC 7541 §5.2: string literal missing at the end of the header block');
+      const huffman = (block[o] & 0x80) !== 0;
       const len = int(7);
-      if (o + len > block.length) throw new HpackError('RFC 7541 §5.2: string runs past the header block');
-      const raw = block.subarray(o, o + len);
+      if (o + len > block.length) throw new HpackError(`RFC 7541 §5.2: string literal of ${len} octets runs past the end of the header block`);
+      const start = o;
       o += len;
-      return Buffer.from(huff ? huffmanDecode(raw) : raw).toString('latin1');
+      if (!huffman) return [utf8(block, start, o), len];
+      const raw = huffmanDecode(block.subarray(start, o));
+      return [utf8(raw, 0, raw.length), raw.length];
     };
-    let sawField = false;
-    while (o < block.length) {
-      const b = block[o];
-      let field: HeaderField;
-      if (b & 0x80) {
-        const e = this.lookup(int(7));
-        field = e ? { name: e.name, value: e.value } : { name: UNKNOWN, value: UNKNOWN, unknown: true };
-      } else if ((b & 0xe0) === 0x20) {
-        // RFC 7541 §4.2: a size update must come at the beginning of a block.
-        if (sawField) throw new HpackError('RFC 7541 §4.2: dynamic table size update after a header field');
-        const size = int(5);
-        if (size > this.limit) throw new HpackError(`RFC 7541 §6.3: table size update ${size} exceeds the SETTINGS_HEADER_TABLE_SIZE ${this.limit}`);
-        this.maxSize = size;
-        this.evict();
-        // An empty table is fully known again: the encoder itself forgot everything older.
-        if (size === 0) this.desynced = false;
-        continue;
-      } else {
-        const incremental = (b & 0xc0) === 0x40;
-        const neverIndex = (b & 0xf0) === 0x10;
-        const idx = int(incremental ? 6 : 4);
-        let name: string;
-        let unknownName = false;
-        if (idx === 0) name = str();
-        else {
-          const e = this.lookup(idx);
-          unknownName = e === undefined;
-          name = e ? e.name : UNKNOWN;
-        }
-        const value = str();
-        if (incremental) {
-          if (unknownName) {
-            // We cannot know the name, so the entry is unknown too; keep its place in the table.
-            this.entries.unshift({ name: UNKNOWN, value, size: 32 + Buffer.byteLength(value, 'latin1') });
-            this.size += this.entries[0].size;
-            this.evict();
-          } else this.insert(name, value);
-        }
-        field = { name, value, ...(neverIndex ? { neverIndex: true } : {}), ...(unknownName ? { unknown: true } : {}) };
-      }
+    const push = (f: HeaderField, octets: number): void => {
       sawField = true;
-      listBytes += field.name.length + field.value.length + 32;
-      if (listBytes > maxHeaderListBytes) throw new HpackError(`header list larger than ${maxHeaderListBytes} bytes (HPACK bomb?)`);
-      out.push(field);
+      if (listFull) return;
+      // RFC 7541 §4.1 / RFC 9113 §6.5.2: list size counts octets plus 32 per field.
+      listBytes += octets + 32;
+      if (listBytes > this.maxList) {
+        listFull = true;
+        warnings.push(`header list exceeds ${this.maxList} octets; later fields decoded for the table but not shown`);
+        return;
+      }
+      fields.push(f);
+    };
+
+    try {
+      while (o < block.length) {
+        const b = block[o];
+        if (b & 0x80) {
+          // RFC 7541 §6.1 Indexed Header Field
+          const e = this.lookup(int(7));
+          if (!e) push({ name: UNKNOWN, value: UNKNOWN, unknown: true }, 0);
+          else push(e.unknown ? { name: UNKNOWN, value: e.value, unknown: true } : { name: e.name, value: e.value }, e.size - 32);
+        } else if ((b & 0xe0) === 0x20) {
+          // RFC 7541 §6.3 Dynamic Table Size Update
+          // §4.2: it MUST occur at the beginning of the first header block following the change.
+          if (sawField) warnings.push('RFC 7541 §4.2: dynamic table size update after a header field');
+          const size = int(5);
+          // §6.3: the new maximum size MUST be lower than or equal to the limit.
+          if (size > limit) warnings.push(`RFC 7541 §6.3: dynamic table size update to ${size} exceeds SETTINGS_HEADER_TABLE_SIZE ${limit}`);
+          this.maxSize = size;
+          this.evictTo(size);
+          this.checkKnown();
+        } else {
+          // §6.2.1 with incremental indexing (01), §6.2.2 without (0000), §6.2.3 never indexed (0001)
+          const incremental = (b & 0xc0) === 0x40;
+          const neverIndex = !incremental && (b & 0x10) !== 0;
+          const idx = int(incremental ? 6 : 4);
+          let name: string;
+          let nameLen = 0;
+          let unknownName = false;
+          if (idx === 0) [name, nameLen] = str();
+          else {
+            const e = this.lookup(idx);
+            unknownName = !e || e.unknown === true;
+            name = unknownName ? UNKNOWN : e!.name;
+            nameLen = unknownName ? 0 : Buffer.byteLength(e!.name, 'utf8');
+          }
+          const [value, valueLen] = str();
+          if (incremental) this.insert(name, value, nameLen + valueLen + 32, unknownName);
+          const f: HeaderField = { name, value };
+          if (neverIndex) f.neverIndex = true;
+          if (unknownName) f.unknown = true;
+          push(f, nameLen + valueLen);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof HpackError)) throw err;
+      // The rest of the block may have changed the table: it is unknown from here on.
+      this.desync();
+      return { fields, error: err.message, warnings, resynced: false };
     }
-    return out.map((f) => ({ ...f, name: utf8(f.name), value: utf8(f.value) }));
+    return { fields, warnings, resynced: !wasKnown && !this.unknownBelow };
   }
 }
 
-/** hpack strings are octets; header values in practice are UTF-8. */
-function utf8(latin1: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[^\x00-\x7f]/.test(latin1) ? Buffer.from(latin1, 'latin1').toString('utf8') : latin1;
-}
+// ---------------------------------------------------------------------------
+// The stage
 
-export interface HpackOptions {
-  /** bytes a decoded header list may reach before it is reported and dropped */
+export interface DecodeHeadersOptions {
+  /** decoded header list octets shown per block (RFC 9113 §6.5.2 MAX_HEADER_LIST_SIZE analogue) */
   maxHeaderListBytes?: number;
-  /** bytes a header block may reach across CONTINUATIONs */
+  /** header block octets buffered across CONTINUATIONs before we give up on the block */
   maxBlockBytes?: number;
+  /** settings sent but not yet acknowledged, kept per direction */
+  maxPendingSettings?: number;
 }
 
 interface DirState {
   dec: HpackDecoder;
+  /** fragments of the open header block */
   block: Uint8Array[];
   blockBytes: number;
+  /** stream of the open block; 0 = none */
   blockStream: number;
-  blockBroken: boolean;
+  blockOverflow: boolean;
+  /**
+   * SETTINGS_HEADER_TABLE_SIZE values the other side sent, waiting for this
+   * side's ACK (RFC 9113 §6.5.3); undefined = a SETTINGS without that entry.
+   */
+  pending: (number | undefined)[];
+  /** ACKs or SETTINGS may have been lost: the limit is only an upper bound */
+  limitUncertain: boolean;
+  /** the frame stage said a gap cut a DATA frame: the coming gap may be harmless */
+  dataCut: boolean;
+  /** a gap inside a DATA frame, harmless unless framing must be resynchronised */
+  pendingGap: boolean;
 }
 
-export function* decodeHeaders(events: Iterable<FrameEvent>, opts: HpackOptions = {}): Generator<FrameEvent> {
-  const maxList = opts.maxHeaderListBytes ?? 1 << 20;
-  const maxBlock = opts.maxBlockBytes ?? 1 << 20;
-  const state = new Map<string, DirState>();
-  const get = (conn: number, dir: Dir): DirState => {
-    const k = `${conn}:${dir}`;
-    let s = state.get(k);
-    if (!s) {
-      s = { dec: new HpackDecoder(), block: [], blockBytes: 0, blockStream: 0, blockBroken: false };
-      state.set(k, s);
+interface ConnState {
+  dirs: [DirState, DirState];
+}
+
+const di = (d: Dir): 0 | 1 => (d === 'send' ? 0 : 1);
+
+/**
+ * Decodes every header block and attaches `headers` to the frame that
+ * completes it (END_HEADERS). Passes every event through, in order, adding
+ * Diagnostic values for HPACK decoding errors right after the frame.
+ */
+export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeadersOptions = {}): Generator<FrameEvent> {
+  const maxBlock = opts.maxBlockBytes ?? 16 << 20;
+  const maxPending = opts.maxPendingSettings ?? 64;
+  const conns = new Map<number, ConnState>();
+
+  const newDir = (): DirState => ({
+    dec: new HpackDecoder({ maxHeaderListBytes: opts.maxHeaderListBytes }),
+    block: [],
+    blockBytes: 0,
+    blockStream: 0,
+    blockOverflow: false,
+    pending: [],
+    limitUncertain: false,
+    dataCut: false,
+    pendingGap: false,
+  });
+  const connState = (id: number): ConnState => {
+    let c = conns.get(id);
+    if (!c) {
+      c = { dirs: [newDir(), newDir()] };
+      conns.set(id, c);
     }
-    return s;
+    return c;
   };
   const diag = (f: Frame, code: string, message: string): Diagnostic => ({
     kind: 'diagnostic',
@@ -226,24 +438,183 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: HpackOptions 
     message,
     ktime: f.ktime,
   });
+  const closeBlock = (s: DirState): void => {
+    s.block = [];
+    s.blockBytes = 0;
+    s.blockStream = 0;
+    s.blockOverflow = false;
+  };
+  /** Bytes of direction d were lost (or never seen): what that can have changed is unknown. */
+  const lose = (c: ConnState, d: 0 | 1, start: boolean): void => {
+    const s = c.dirs[d];
+    const other = c.dirs[1 - d];
+    closeBlock(s);
+    s.dataCut = false;
+    s.pendingGap = false;
+    // ACKs sent in d may be among the lost bytes: the limit is now at most the largest pending value.
+    if (s.pending.length) {
+      for (const v of s.pending) if (v !== undefined && v > s.dec.limit) s.dec.limit = v;
+      s.pending = [];
+      s.limitUncertain = true;
+    }
+    s.dec.desync(!start);
+    if (start) s.limitUncertain = true;
+    // SETTINGS sent in d may be among the lost bytes: the other decoder's limit is unknown.
+    other.dec.limit = Infinity;
+    other.limitUncertain = true;
+  };
 
   for (const e of events) {
-    if (e.kind === 'gap') {
-      const s = get(e.conn.id, e.dir);
-      // Lost bytes may have held header blocks that changed the dynamic table.
-      s.dec.desynced = true;
-      if (s.blockStream !== 0) s.blockBroken = true;
-      yield e;
+    switch (e.kind) {
+      case 'conn':
+        connState(e.conn.id);
+        yield e;
+        continue;
+      case 'close':
+        conns.delete(e.conn.id);
+        yield e;
+        continue;
+      case 'gap': {
+        const c = connState(e.conn.id);
+        const s = c.dirs[di(e.dir)];
+        if (s.dataCut && s.blockStream === 0) {
+          // Only DATA payload may be lost; confirmed when framing resumes without a resync.
+          s.dataCut = false;
+          s.pendingGap = true;
+        } else lose(c, di(e.dir), false);
+        yield e;
+        continue;
+      }
+      case 'diagnostic': {
+        if (e.conn !== undefined && e.dir !== undefined) {
+          const c = connState(e.conn);
+          const s = c.dirs[di(e.dir)];
+          if (e.code === 'MID_STREAM_START') lose(c, di(e.dir), true);
+          // Framing was lost, so whole frames may have been: the gap was not harmless after all.
+          else if (e.code === 'RESYNC') lose(c, di(e.dir), false);
+          else if (e.code === 'INCOMPLETE_FRAME') s.dataCut = e.message.startsWith('DATA frame ');
+        }
+        yield e;
+        continue;
+      }
+      case 'frame':
+        break;
+      default:
+        yield e;
+        continue;
+    }
+    const f = e;
+    const c = connState(f.conn.id);
+    const d = di(f.dir);
+    const s = c.dirs[d];
+    s.pendingGap = false;
+    s.dataCut = false;
+
+    if (f.type === FrameType.SETTINGS) {
+      if (f.flags & ACK) {
+        // RFC 9113 §6.5.3: the ACK says the sender of this direction applied the oldest unacknowledged SETTINGS.
+        // After a loss the queue may not line up with the ACKs, so an uncertain limit is never lowered.
+        const v = s.pending.shift();
+        if (v !== undefined && !s.limitUncertain) s.dec.setLimit(v);
+      } else {
+        // RFC 9113 §6.5.2: SETTINGS_HEADER_TABLE_SIZE bounds the peer's encoder, i.e. the other direction.
+        let v: number | undefined;
+        for (const [id, val] of (f.fields.settings as [number, number][] | undefined) ?? []) if (id === SETTINGS_HEADER_TABLE_SIZE) v = val;
+        const o = c.dirs[1 - d];
+        o.pending.push(v);
+        if (o.pending.length > maxPending) {
+          const old = o.pending.shift();
+          if (old !== undefined) o.dec.setLimit(old);
+        }
+      }
+      yield f;
       continue;
     }
-    if (e.kind === 'diagnostic' && e.code === 'MID_STREAM_START' && e.conn !== undefined && e.dir) {
-      get(e.conn, e.dir).dec.desynced = true;
+
+    const starts = f.type === FrameType.HEADERS || f.type === FrameType.PUSH_PROMISE;
+    if (!starts && f.type !== FrameType.CONTINUATION) {
+      if (s.blockStream !== 0) {
+        // RFC 9113 §6.10 (reported by the frame stage): the block never completed, so what it did to the table is unknown.
+        closeBlock(s);
+        s.dec.desync();
+      }
+      yield f;
+      continue;
+    }
+    if (starts) {
+      if (s.blockStream !== 0) s.dec.desync(); // an interrupted block, as above
+      closeBlock(s);
+      s.blockStream = f.stream;
+    } else if (s.blockStream === 0 || s.blockStream !== f.stream) {
+      // A stray CONTINUATION (the frame stage reported it) or the tail of a block cut by a gap.
+      if (s.blockStream !== 0) {
+        closeBlock(s);
+        s.dec.desync();
+      }
+      yield f;
+      continue;
+    }
+    if (!s.blockOverflow) {
+      s.blockBytes += f.payload.byteLength;
+      if (s.blockBytes > maxBlock) {
+        s.blockOverflow = true;
+        s.block = [];
+      } else s.block.push(f.payload);
+    }
+    if (!(f.flags & END_HEADERS)) {
+      yield f;
+      continue;
+    }
+    const overflow = s.blockOverflow;
+    const block = s.block.length === 1 ? s.block[0] : Buffer.concat(s.block);
+    closeBlock(s);
+    if (overflow) {
+      s.dec.desync();
+      yield f;
+      yield diag(f, 'HEADER_BLOCK_TOO_LARGE', `header block on stream ${f.stream} exceeds ${maxBlock} octets; not decoded, dynamic table now unknown`);
+      continue;
+    }
+    // A size update may already use a value the peer announced but this side has not acknowledged yet.
+    let allowed = s.limitUncertain ? Infinity : s.dec.limit;
+    for (const v of s.pending) if (v !== undefined && v > allowed) allowed = v;
+    const r = s.dec.decode(block, allowed);
+    f.headers = r.fields;
+    yield f;
+    for (const w of r.warnings) yield diag(f, 'COMPRESSION_ERROR', w);
+    if (r.error) yield diag(f, 'COMPRESSION_ERROR', `${r.error}; header block on stream ${f.stream} decoded only up to here, dynamic table now unknown`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// nghttp's view of header blocks
+
+/**
+ * Merges HEADERS/PUSH_PROMISE + CONTINUATION... into one frame the way
+ * nghttp2 reports it (nghttp2_session.c adds each CONTINUATION's length to
+ * the first frame header and ORs in END_HEADERS): the merged frame sits
+ * where the block completed, with the summed length, the first frame's
+ * fields and the decoded headers. A block that never completes is passed
+ * through frame by frame.
+ */
+export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<FrameEvent> {
+  const open = new Map<string, Frame[]>();
+  const key = (conn: number, dir: Dir): string => `${conn}:${dir}`;
+  function* flush(k: string): Generator<FrameEvent> {
+    const held = open.get(k);
+    if (held) {
+      open.delete(k);
+      yield* held;
+    }
+  }
+  for (const e of events) {
+    if (e.kind === 'gap') {
+      yield* flush(key(e.conn.id, e.dir));
       yield e;
       continue;
     }
     if (e.kind === 'close') {
-      state.delete(`${e.conn.id}:send`);
-      state.delete(`${e.conn.id}:recv`);
+      yield* flush(key(e.conn.id, 'send'));
+      yield* flush(key(e.conn.id, 'recv'));
       yield e;
       continue;
     }
@@ -251,56 +622,38 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: HpackOptions 
       yield e;
       continue;
     }
-    const f = e;
-    if (f.type === FrameType.SETTINGS && !(f.flags & 1)) {
-      // RFC 9113 §6.5.2: HEADER_TABLE_SIZE bounds the peer's encoder, i.e. the opposite direction.
-      for (const [id, v] of (f.fields.settings as [number, number][]) ?? []) {
-        if (id === 0x1) get(f.conn.id, f.dir === 'send' ? 'recv' : 'send').dec.limit = v;
+    const k = key(e.conn.id, e.dir);
+    const held = open.get(k);
+    if (held) {
+      if (e.type === FrameType.CONTINUATION && e.stream === held[0].stream) {
+        held.push(e);
+        if (!(e.flags & END_HEADERS)) continue;
+        open.delete(k);
+        const first = held[0];
+        const flags = first.flags | END_HEADERS;
+        const merged: Frame = {
+          ...first,
+          ktime: e.ktime,
+          tid: e.tid,
+          length: held.reduce((n, x) => n + x.length, 0),
+          flags,
+          flagNames: flagNames(first.type, flags),
+          fields: { ...first.fields, continuations: held.length - 1 },
+          payload: Buffer.concat(held.map((x) => x.payload)),
+        };
+        if (e.headers) merged.headers = e.headers;
+        yield merged;
+        continue;
       }
-      yield f;
+      yield* flush(k);
+    }
+    if ((e.type === FrameType.HEADERS || e.type === FrameType.PUSH_PROMISE) && !(e.flags & END_HEADERS)) {
+      open.set(k, [e]);
       continue;
     }
-    const isStart = f.type === FrameType.HEADERS || f.type === FrameType.PUSH_PROMISE;
-    if (!isStart && f.type !== FrameType.CONTINUATION) {
-      yield f;
-      continue;
-    }
-    const s = get(f.conn.id, f.dir);
-    if (isStart) {
-      s.block = [];
-      s.blockBytes = 0;
-      s.blockBroken = false;
-      s.blockStream = f.stream;
-    } else if (s.blockStream === 0 || s.blockStream !== f.stream) {
-      yield f; // the frame stage already reported the stray CONTINUATION
-      continue;
-    }
-    s.blockBytes += f.payload.byteLength;
-    if (s.blockBytes > maxBlock) {
-      if (!s.blockBroken) yield diag(f, 'HEADER_BLOCK_TOO_LARGE', `header block on stream ${f.stream} exceeds ${maxBlock} bytes; not decoded`);
-      s.blockBroken = true;
-      s.block = [];
-    } else if (!s.blockBroken) s.block.push(f.payload);
-    if (!(f.flags & 0x4)) {
-      yield f;
-      continue;
-    }
-    s.blockStream = 0;
-    if (s.blockBroken) {
-      // The table may have changed in the part we could not decode.
-      s.dec.desynced = true;
-      yield f;
-      continue;
-    }
-    const block = s.block.length === 1 ? s.block[0] : Buffer.concat(s.block);
-    s.block = [];
-    try {
-      f.headers = s.dec.decode(block, maxList);
-      yield f;
-    } catch (err) {
-      s.dec.desynced = true;
-      yield f;
-      yield diag(f, 'COMPRESSION_ERROR', (err as Error).message);
-    }
+    yield e;
   }
+  for (const k of [...open.keys()]) yield* flush(k);
 }
+
+export { END_STREAM as FLAG_END_STREAM, END_HEADERS as FLAG_END_HEADERS };

@@ -1,67 +1,151 @@
 /**
- * JSON Lines reporter: one object per wire frame (CONTINUATION is not
- * merged), plus conn, gap, diagnostic, protocol and http1 objects.
- * 64-bit values are decimal strings.
+ * JSON Lines reporter: one object per wire frame (CONTINUATION kept as its
+ * own object unless the caller merged blocks), plus conn, close, gap,
+ * diagnostic, protocol, http1 and opaque objects. Integers that can exceed
+ * 2^53 (times, byte positions) are decimal strings.
  */
-import type { FrameEvent } from './types';
-import { SETTINGS_NAMES } from './frames';
+import type { ConnInfo, FrameEvent } from './types';
+import { FrameType } from './types';
+import { ERROR_NAMES, SETTINGS_NAMES } from './frames';
 
-export function toJson(e: FrameEvent, realtimeOffsetNs: bigint): Record<string, unknown> | undefined {
-  const ts = (k: bigint): string => (k + realtimeOffsetNs).toString();
+export interface JsonOptions {
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC from the journal: tsNs = ktime + this */
+  realtimeOffsetNs: bigint;
+  /** add `dataHex` with the first `dataBytes` bytes of DATA payloads */
+  data?: boolean;
+  dataBytes?: number;
+}
+
+const hexName = (n: number): string => `UNKNOWN(0x${n.toString(16).padStart(2, '0')})`;
+export const errorCodeName = (n: number): string => ERROR_NAMES[n] ?? hexName(n);
+export const settingName = (id: number): string => SETTINGS_NAMES[id] ?? hexName(id);
+
+function endpoints(c: ConnInfo): Record<string, unknown> {
+  const k = c.sock;
+  if (!k || k.family === 0 || k.laddr === '') return { fd: k?.fd ?? null, local: null, remote: null };
+  return { fd: k.fd, family: k.family, local: `${k.laddr}:${k.lport}`, remote: `${k.raddr}:${k.rport}` };
+}
+
+/** The JSON object for one event, or undefined for events that have none. */
+export function toJson(e: FrameEvent, opts: JsonOptions): Record<string, unknown> | undefined {
+  const ts = (k: bigint): string => (k + opts.realtimeOffsetNs).toString();
   switch (e.kind) {
+    case 'frame': {
+      const o: Record<string, unknown> = {
+        kind: 'frame',
+        tsNs: ts(e.ktime),
+        conn: e.conn.id,
+        pid: e.conn.pid,
+        tid: e.tid,
+        comm: e.conn.comm,
+        dir: e.dir,
+        pos: e.pos.toString(),
+        type: e.typeName,
+        length: e.length,
+        flags: e.flagNames,
+        flagBits: e.flags,
+        stream: e.stream,
+      };
+      for (const k in e.fields) {
+        const v = e.fields[k];
+        if (k === 'errorName') continue;
+        if (k === 'errorCode' && typeof v === 'number') o.errorCode = errorCodeName(v);
+        else if (k === 'settings' && Array.isArray(v)) o.settings = (v as [number, number][]).map(([id, val]) => [settingName(id), val]);
+        else o[k] = v;
+      }
+      if (e.type === FrameType.DATA) {
+        o.dataLength = e.payload.byteLength;
+        if (opts.data) o.dataHex = Buffer.from(e.payload.buffer, e.payload.byteOffset, Math.min(e.payload.byteLength, opts.dataBytes ?? 64)).toString('hex');
+      }
+      if (e.headers) {
+        o.headers = e.headers.map((h) => [h.name, h.value]);
+        const unknown: number[] = [];
+        const sensitive: number[] = [];
+        e.headers.forEach((h, i) => {
+          if (h.unknown) unknown.push(i);
+          if (h.neverIndex) sensitive.push(i);
+        });
+        // Indices into `headers`: fields that referenced dynamic-table entries we never saw.
+        if (unknown.length) o.unknownHeaders = unknown;
+        // RFC 7541 §6.2.3 never-indexed literals: what the sender considers sensitive.
+        if (sensitive.length) o.neverIndexed = sensitive;
+      }
+      return o;
+    }
     case 'conn': {
       const c = e.conn;
       return {
         kind: 'conn',
-        conn: c.id,
         tsNs: ts(c.firstKtime),
+        conn: c.id,
         pid: c.pid,
         comm: c.comm,
         tids: c.tids,
         lib: c.lib,
         ptr: c.key.ptr,
         gen: c.key.gen,
-        ...(c.sock && c.sock.family
-          ? { fd: c.sock.fd, local: `${c.sock.laddr}:${c.sock.lport}`, remote: `${c.sock.raddr}:${c.sock.rport}` }
-          : { local: null, remote: null }),
+        ...endpoints(c),
       };
     }
-    case 'frame': {
-      const f = e;
-      const fields: Record<string, unknown> = { ...f.fields };
-      if (Array.isArray(fields.settings)) {
-        fields.settings = (fields.settings as [number, number][]).map(([id, v]) => [SETTINGS_NAMES[id] ?? `0x${id.toString(16)}`, v]);
-      }
+    case 'close': {
+      // Threads and addresses are complete only now.
+      const c = e.conn;
       return {
-        kind: 'frame',
-        tsNs: ts(f.ktime),
-        conn: f.conn.id,
-        pid: f.conn.pid,
-        tid: f.tid,
-        comm: f.conn.comm,
-        dir: f.dir,
-        pos: f.pos.toString(),
-        type: f.typeName,
-        length: f.length,
-        flags: f.flagNames,
-        stream: f.stream,
-        ...fields,
-        ...(f.type === 0 ? { dataLength: f.payload.byteLength } : {}),
-        ...(f.headers ? { headers: f.headers.map((h) => [h.name, h.value]) } : {}),
-        ...(f.headers?.some((h) => h.unknown) ? { unknownHeaders: f.headers.flatMap((h, i) => (h.unknown ? [i] : [])) } : {}),
+        kind: 'close',
+        tsNs: ts(e.ktime),
+        conn: c.id,
+        pid: c.pid,
+        tids: c.tids,
+        ...endpoints(c),
+        ...(e.endPos ? { endPos: e.endPos.map(String) } : {}),
       };
     }
     case 'gap':
-      return { kind: 'gap', tsNs: ts(e.ktime), conn: e.conn.id, pid: e.conn.pid, dir: e.dir, pos: e.pos.toString(), length: e.length.toString(), reason: e.reason };
-    case 'diagnostic':
-      return { kind: 'diagnostic', ...(e.ktime !== undefined ? { tsNs: ts(e.ktime) } : {}), conn: e.conn, dir: e.dir, pos: e.pos, stream: e.stream, code: e.code, message: e.message };
+      return {
+        kind: 'gap',
+        tsNs: ts(e.ktime),
+        conn: e.conn.id,
+        pid: e.conn.pid,
+        dir: e.dir,
+        pos: e.pos.toString(),
+        length: e.length.toString(),
+        reason: e.reason,
+      };
+    case 'diagnostic': {
+      const o: Record<string, unknown> = { kind: 'diagnostic' };
+      if (e.ktime !== undefined) o.tsNs = ts(e.ktime);
+      if (e.conn !== undefined) o.conn = e.conn;
+      if (e.dir !== undefined) o.dir = e.dir;
+      if (e.pos !== undefined) o.pos = e.pos;
+      if (e.stream !== undefined) o.stream = e.stream;
+      o.code = e.code;
+      o.message = e.message;
+      return o;
+    }
     case 'protocol':
       return { kind: 'protocol', tsNs: ts(e.ktime), conn: e.conn.id, dir: e.dir, protocol: e.protocol, pos: e.pos.toString(), note: e.note };
     case 'http1':
-      return { kind: 'http1', tsNs: ts(e.ktime), conn: e.conn.id, pid: e.conn.pid, tid: e.tid, comm: e.conn.comm, dir: e.dir, startLine: e.startLine, headers: e.headers };
+      return {
+        kind: 'http1',
+        tsNs: ts(e.ktime),
+        conn: e.conn.id,
+        pid: e.conn.pid,
+        tid: e.tid,
+        comm: e.conn.comm,
+        dir: e.dir,
+        pos: e.pos.toString(),
+        startLine: e.startLine,
+        headers: e.headers,
+      };
     case 'opaque':
       return { kind: 'opaque', tsNs: ts(e.ktime), conn: e.conn.id, dir: e.dir, pos: e.pos.toString(), length: e.length };
     default:
       return undefined;
   }
+}
+
+/** One JSON line (with '\n'), or '' for events without an object. */
+export function jsonLine(e: FrameEvent, opts: JsonOptions): string {
+  const o = toJson(e, opts);
+  return o ? JSON.stringify(o) + '\n' : '';
 }

@@ -1,25 +1,80 @@
-/** --summary: one row per stream. */
+/**
+ * --summary: one row per stream (exchange), as text columns or a JSON
+ * object. Duration runs from the first request frame to the response's
+ * END_STREAM (or the RST_STREAM).
+ */
 import type { Exchange } from './messages';
+import { absStamp, relStamp } from './text';
 
-export const SUMMARY_HEADER = ['conn', 'stream', 'method', 'authority', 'path', 'status', 'req_bytes', 'resp_bytes', 'start', 'duration_ms'];
+export interface SummaryRow {
+  conn: number;
+  pid: number;
+  comm: string;
+  stream: number;
+  method: string | null;
+  authority: string | null;
+  path: string | null;
+  /** final status; null when none was seen */
+  status: number | null;
+  /** RST_STREAM error name, when the stream was reset */
+  reset: string | null;
+  requestBytes: number;
+  responseBytes: number;
+  /** wall-clock ns of the first request frame, decimal */
+  startNs: string;
+  /** ns from the first request frame to the end; null when the stream never ended in the journal */
+  durationNs: string | null;
+  state: Exchange['state'];
+  pushedBy: number | null;
+  /** a gap or diagnostic on the connection while the stream was open */
+  lossy: boolean;
+}
 
-export function summaryRow(x: Exchange, realtimeOffsetNs: bigint): Record<string, unknown> {
-  const startNs = x.startKtime + realtimeOffsetNs;
+export function summaryRow(x: Exchange, realtimeOffsetNs: bigint): SummaryRow {
   return {
     conn: x.conn.id,
+    pid: x.conn.pid,
+    comm: x.conn.comm,
     stream: x.stream,
-    method: x.method ?? '',
-    authority: x.authority ?? '',
-    path: x.path ?? '',
-    status: x.reset ? `RST(${x.reset})` : (x.status ?? ''),
-    req_bytes: x.requestBodyBytes,
-    resp_bytes: x.responseBodyBytes,
-    start: new Date(Number(startNs / 1_000_000n)).toISOString(),
-    duration_ms: x.endKtime !== undefined ? Number(x.endKtime - x.startKtime) / 1e6 : null,
+    method: x.method ?? null,
+    authority: x.authority ?? null,
+    path: x.path ?? null,
+    status: x.status ?? null,
+    reset: x.reset ? x.reset.errorName : null,
+    requestBytes: x.requestBodyBytes,
+    responseBytes: x.responseBodyBytes,
+    startNs: (x.startKtime + realtimeOffsetNs).toString(),
+    durationNs: x.endKtime !== undefined ? (x.endKtime - x.startKtime).toString() : null,
+    state: x.state,
+    pushedBy: x.pushedBy ?? null,
+    lossy: x.lossy,
   };
 }
 
-export function summaryText(row: Record<string, unknown>): string {
-  const d = row.duration_ms === null ? 'open' : (row.duration_ms as number).toFixed(3);
-  return [row.conn, row.stream, row.method, row.authority, row.path, row.status, row.req_bytes, row.resp_bytes, row.start, d].join('\t');
+export interface SummaryTextOptions {
+  time?: 'rel' | 'abs';
+  realtimeOffsetNs: bigint;
+  /** ktime origin of rel times */
+  originKtime: bigint;
+}
+
+/** Short, fixed-width columns first; authority and path (unbounded) last. */
+export const SUMMARY_HEADER = `${'conn'.padStart(4)} ${'stream'.padStart(6)} ${'status'.padEnd(12)} ${'method'.padEnd(7)} ${'req_bytes'.padStart(10)} ${'resp_bytes'.padStart(10)} ${'start'.padEnd(9)} ${'dur_ms'.padStart(10)}  authority  path`;
+
+const ms = (ns: bigint): string => {
+  const us = ns / 1000n;
+  return `${us / 1000n}.${String(us % 1000n).padStart(3, '0')}`;
+};
+
+export function summaryLine(r: SummaryRow, o: SummaryTextOptions): string {
+  const status = r.reset ? `RST(${r.reset})` : r.status !== null ? String(r.status) : r.state === 'incomplete' ? 'incomplete' : '-';
+  const startK = BigInt(r.startNs) - o.realtimeOffsetNs;
+  const start = o.time === 'abs' ? absStamp(BigInt(r.startNs)).slice(1, -1) : relStamp(startK - o.originKtime).slice(1, -1).trim();
+  const dur = r.durationNs === null ? '-' : ms(BigInt(r.durationNs));
+  const flags = (r.pushedBy !== null ? ` (pushed by ${r.pushedBy})` : '') + (r.lossy ? ' (gap/diagnostic while open)' : '');
+  return (
+    `${String(r.conn).padStart(4)} ${String(r.stream).padStart(6)} ${status.padEnd(12)} ${(r.method ?? '-').padEnd(7)} ` +
+    `${String(r.requestBytes).padStart(10)} ${String(r.responseBytes).padStart(10)} ${start.padEnd(9)} ${dur.padStart(10)}  ` +
+    `${r.authority ?? '-'}  ${r.path ?? '-'}${flags}`
+  );
 }

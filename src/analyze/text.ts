@@ -1,155 +1,313 @@
 /**
- * Text reporter in the style of `nghttp -v` (nghttp2 src/app_helper.cc).
- * A pure function of events; state is only the clock origin and the last
- * connection printed.
+ * Text reporter in the style of `nghttp -v` (nghttp2 src/app_helper.cc,
+ * print_frame): the same frame line, flag names, field lines and 10-space
+ * indent, so people who read nghttp output read this without a legend.
+ * Differences, on purpose: headers are printed under the frame that
+ * completed the block in both directions (nghttp prints received ones
+ * before it), several connections are told apart by a header and `-- conn N`
+ * lines, and gaps, diagnostics and non-HTTP/2 traffic get lines of their own.
+ * Feed it mergeHeaderBlocks() output: nghttp shows HEADERS + CONTINUATION as
+ * one frame.
  */
-import type { ConnInfo, FrameEvent, Frame } from './types';
+import type { ConnInfo, Frame, FrameEvent, HeaderField } from './types';
 import { FrameType } from './types';
 import { SETTINGS_NAMES, errorName } from './frames';
 
 export interface TextOptions {
-  time: 'rel' | 'abs';
-  data: boolean;
+  /** rel: `[  0.003]` seconds since originKtime (nghttp's timer); abs: wall-clock ISO time with microseconds */
+  time?: 'rel' | 'abs';
+  /** hex/ASCII preview of DATA payloads */
+  data?: boolean;
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC from the journal */
   realtimeOffsetNs: bigint;
+  /** origin of rel time: the journal's first record; defaults to the first event shown */
+  originKtime?: bigint;
+  /** DATA preview length */
+  dataBytes?: number;
 }
 
-const IND = '          ';
+export const INDENT = '          ';
+const END_STREAM = 0x1;
+const END_HEADERS = 0x4;
+const PADDED = 0x8;
+const PRIORITY = 0x20;
 
-export function connLine(c: ConnInfo): string {
-  const addr = c.sock && c.sock.family ? `  ${c.sock.laddr}:${c.sock.lport} -> ${c.sock.raddr}:${c.sock.rport} (fd ${c.sock.fd})` : '  addresses unknown (memory BIO)';
-  return `conn ${c.id}  pid ${c.pid} (${c.comm})  threads ${c.tids.join(',')}${addr}  ${c.lib}`;
+const hex2 = (n: number): string => '0x' + n.toString(16).padStart(2, '0');
+
+/** util::ascii_dump in nghttp2: printable ASCII kept, everything else '.' */
+export function asciiDump(s: string | Uint8Array): string {
+  let out = '';
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = typeof s === 'string' ? s.charCodeAt(i) : s[i];
+    out += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.';
+  }
+  return out;
 }
 
-function hex2(n: number): string {
-  return '0x' + n.toString(16).padStart(2, '0');
+/** `[  0.003]`: nghttp's `[%3ld.%03ld]` of milliseconds. */
+export function relStamp(ns: bigint): string {
+  const ms = ns < 0n ? 0n : ns / 1_000_000n;
+  return `[${String(ms / 1000n).padStart(3, ' ')}.${String(ms % 1000n).padStart(3, '0')}]`;
 }
 
-export function frameLines(f: Frame): string[] {
-  const out: string[] = [];
-  out.push(`${f.dir} ${f.typeName} frame <length=${f.length}, flags=${hex2(f.flags)}, stream_id=${f.stream}>`);
-  const fl = f.flagNames;
-  if (fl.length) out.push(`${IND}; ${fl.join(' | ')}`);
+/** `[2026-01-01T00:00:00.123456Z]` from wall-clock ns. */
+export function absStamp(wallNs: bigint): string {
+  const iso = new Date(Number(wallNs / 1_000_000n)).toISOString(); // ...ss.mmmZ
+  const us = String((wallNs / 1000n) % 1000n).padStart(3, '0');
+  return `[${iso.slice(0, -1)}${us}Z]`;
+}
+
+export function connHeader(c: ConnInfo, protocol?: string): string {
+  let s = `conn ${c.id}  pid ${c.pid} (${c.comm}) threads ${c.tids.join(',')}`;
+  const k = c.sock;
+  if (k && k.family !== 0 && k.laddr !== '' && k.raddr !== '') {
+    const a = (addr: string, port: number): string => (k.family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`);
+    s += `  ${a(k.laddr, k.lport)} -> ${a(k.raddr, k.rport)}`;
+  }
+  s += `  lib=${c.lib}`;
+  if (protocol) s += `  ${protocol}`;
+  return s;
+}
+
+const PROTOCOL_NAME: Record<string, string> = { h2: 'http2', http1: 'http/1.x', opaque: 'not http' };
+
+/**
+ * The nghttp detail lines of one frame (everything after `send `/`recv `),
+ * without the timestamp. `category` is nghttp's `; Open new stream` line.
+ */
+export function frameLines(f: Frame, category?: string): string[] {
   const x = f.fields;
+  const out = [`${f.dir} ${f.typeName} frame <length=${f.length}, flags=${hex2(f.flags)}, stream_id=${f.stream}>`];
+  // print_flags(): printed whenever flags != 0, naming only the flags the type defines.
+  if (f.flags) out.push(`${INDENT}; ${f.flagNames.join(' | ')}`);
+  // nghttp2's padlen counts the Pad Length octet itself (nghttp2_frame_add_pad / inbound_frame_compute_pad).
+  const padlen = f.flags & PADDED && typeof x.padLength === 'number' ? x.padLength + 1 : 0;
   switch (f.type) {
     case FrameType.DATA:
-      if (x.padLength !== undefined) out.push(`${IND}(padlen=${x.padLength})`);
+      if (padlen > 0) out.push(`${INDENT}(padlen=${padlen})`);
       break;
-    case FrameType.HEADERS: {
-      const pad = (x.padLength as number | undefined) ?? 0;
-      if (f.flags & 0x20) out.push(`${IND}(padlen=${pad}, dep_stream_id=${x.dependency}, weight=${x.weight}, exclusive=${x.exclusive ? 1 : 0})`);
-      else out.push(`${IND}(padlen=${pad})`);
+    case FrameType.HEADERS:
+      out.push(
+        `${INDENT}(padlen=${padlen}` +
+          (f.flags & PRIORITY ? `, dep_stream_id=${x.dependency}, weight=${x.weight}, exclusive=${x.exclusive ? 1 : 0}` : '') +
+          ')',
+      );
+      if (category) out.push(`${INDENT}; ${category}`);
       break;
-    }
     case FrameType.PRIORITY:
-      out.push(`${IND}(dep_stream_id=${x.dependency}, weight=${x.weight}, exclusive=${x.exclusive ? 1 : 0})`);
+      out.push(`${INDENT}(dep_stream_id=${x.dependency}, weight=${x.weight}, exclusive=${x.exclusive ? 1 : 0})`);
       break;
     case FrameType.RST_STREAM:
-      out.push(`${IND}(error_code=${errorName(x.errorCode as number)}(${hex2(x.errorCode as number)}))`);
+      if (typeof x.errorCode === 'number') out.push(`${INDENT}(error_code=${errorName(x.errorCode)}(${hex2(x.errorCode)}))`);
       break;
     case FrameType.SETTINGS: {
-      const s = (x.settings as [number, number][]) ?? [];
-      out.push(`${IND}(niv=${s.length})`);
-      for (const [id, v] of s) out.push(`${IND}[${SETTINGS_NAMES[id] ?? 'UNKNOWN'}(${hex2(id)}):${v}]`);
+      const s = (x.settings as [number, number][] | undefined) ?? [];
+      out.push(`${INDENT}(niv=${s.length})`);
+      for (const [id, v] of s) out.push(`${INDENT}[${SETTINGS_NAMES[id] ?? 'UNKNOWN'}(${hex2(id)}):${v}]`);
       break;
     }
     case FrameType.PUSH_PROMISE:
-      out.push(`${IND}(padlen=${(x.padLength as number | undefined) ?? 0}, promised_stream_id=${x.promisedStreamId})`);
+      out.push(`${INDENT}(padlen=${padlen}, promised_stream_id=${x.promisedStreamId})`);
       break;
     case FrameType.PING:
-      out.push(`${IND}(opaque_data=${x.opaqueData})`);
+      if (typeof x.opaqueData === 'string') out.push(`${INDENT}(opaque_data=${x.opaqueData})`);
       break;
-    case FrameType.GOAWAY: {
-      const dd = (x.debugData as string) ?? '';
-      out.push(`${IND}(last_stream_id=${x.lastStreamId}, error_code=${errorName(x.errorCode as number)}(${hex2(x.errorCode as number)}), opaque_data(${dd.length})=[${dd}])`);
+    case FrameType.GOAWAY:
+      if (typeof x.errorCode === 'number') {
+        const dd = (x.debugData as string | undefined) ?? '';
+        out.push(
+          `${INDENT}(last_stream_id=${x.lastStreamId}, error_code=${errorName(x.errorCode)}(${hex2(x.errorCode)}), ` +
+            `opaque_data(${dd.length})=[${asciiDump(dd)}])`,
+        );
+      }
+      break;
+    case FrameType.WINDOW_UPDATE:
+      if (typeof x.windowSizeIncrement === 'number') out.push(`${INDENT}(window_size_increment=${x.windowSizeIncrement})`);
+      break;
+    // Extensions nghttp does not print; same shape as its other frames.
+    case FrameType.ALTSVC:
+      if (typeof x.origin === 'string') out.push(`${INDENT}(origin=${asciiDump(x.origin)}, field_value=${asciiDump(String(x.fieldValue ?? ''))})`);
+      break;
+    case FrameType.ORIGIN: {
+      const o = (x.origins as string[] | undefined) ?? [];
+      out.push(`${INDENT}(norigin=${o.length})`);
+      for (const s of o) out.push(`${INDENT}[${asciiDump(s)}]`);
       break;
     }
-    case FrameType.WINDOW_UPDATE:
-      out.push(`${IND}(window_size_increment=${x.windowSizeIncrement})`);
-      break;
-    case FrameType.ALTSVC:
-      out.push(`${IND}(origin=${x.origin}, field_value=${x.fieldValue})`);
-      break;
-    case FrameType.ORIGIN:
-      for (const o of (x.origins as string[]) ?? []) out.push(`${IND}[${o}]`);
-      break;
     case FrameType.PRIORITY_UPDATE:
-      out.push(`${IND}(prioritized_stream_id=${x.prioritizedStreamId}, priority_field_value=${x.priorityFieldValue})`);
+      if (typeof x.prioritizedStreamId === 'number') {
+        out.push(`${INDENT}(prioritized_stream_id=${x.prioritizedStreamId}, priority_field_value=${asciiDump(String(x.priorityFieldValue ?? ''))})`);
+      }
       break;
-    default:
+    case FrameType.CONTINUATION:
       break;
+    default: {
+      const p = f.payload.subarray(0, 64);
+      out.push(`${INDENT}(type=${hex2(f.type)}, payload(${f.payload.byteLength})=[${asciiDump(p)}${f.payload.byteLength > 64 ? '...' : ''}])`);
+      break;
+    }
   }
-  for (const h of f.headers ?? []) out.push(`${IND}${h.name}: ${h.value}${h.unknown ? '   (dynamic-table entry unknown: recorded mid-connection or after a gap)' : ''}`);
+  if (f.headers) out.push(...headerLines(f.headers));
   return out;
 }
 
-function preview(p: Uint8Array): string[] {
+export function headerLines(h: HeaderField[]): string[] {
   const out: string[] = [];
-  const n = Math.min(p.byteLength, 64);
+  let unknown = 0;
+  for (const f of h) {
+    out.push(`${INDENT}${f.name}: ${f.value}`);
+    if (f.unknown) unknown++;
+  }
+  if (unknown) {
+    out.push(`${INDENT}; ${unknown} field(s) <unknown>: they reference HPACK dynamic-table entries sent before the recording or a gap`);
+  }
+  return out;
+}
+
+/** Hex + ASCII rows of the first `max` payload bytes. */
+export function dataPreview(p: Uint8Array, max = 64): string[] {
+  const out: string[] = [];
+  const n = Math.min(p.byteLength, max);
   for (let i = 0; i < n; i += 16) {
     const row = p.subarray(i, Math.min(i + 16, n));
-    const hex = Buffer.from(row).toString('hex').replace(/(..)/g, '$1 ').trimEnd();
-    const asc = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-    out.push(`${IND}| ${hex.padEnd(47)}  ${asc}`);
+    let hex = '';
+    for (let j = 0; j < 16; j++) hex += j < row.length ? row[j].toString(16).padStart(2, '0') + ' ' : '   ';
+    out.push(`${INDENT}| ${hex} ${asciiDump(row)}`);
   }
-  if (p.byteLength > n) out.push(`${IND}| ... ${p.byteLength - n} more bytes`);
+  if (p.byteLength > n) out.push(`${INDENT}| ... ${p.byteLength - n} more bytes`);
   return out;
 }
 
+interface ConnText {
+  info: ConnInfo;
+  /** per stream: 1/2 HEADERS seen send/recv, 4/8 END_STREAM send/recv */
+  streams: Map<number, number>;
+}
+
+/**
+ * Stateful formatter: one call per event, returns text ending in '\n' (or
+ * ''). State: the time origin, which connection headers were printed, and
+ * per stream which side sent HEADERS (for nghttp's category lines).
+ */
 export class TextReporter {
   private origin?: bigint;
-  private lastConn = 0;
-  constructor(private readonly opts: TextOptions) {}
+  private last = 0;
+  private readonly printed = new Set<number>();
+  private readonly conns = new Map<number, ConnText>();
+  private readonly abs: boolean;
+  private readonly offset: bigint;
+  private readonly data: boolean;
+  private readonly dataBytes: number;
 
-  private stamp(ktime: bigint): string {
-    if (this.opts.time === 'abs') {
-      const ns = ktime + this.opts.realtimeOffsetNs;
-      const ms = Number(ns / 1_000_000n);
-      const us = String(Number(ns % 1_000_000n) / 1000 | 0).padStart(3, '0');
-      return `[${new Date(ms).toISOString().replace('Z', '')}${us}]`;
-    }
+  constructor(opts: TextOptions) {
+    this.abs = opts.time === 'abs';
+    this.offset = opts.realtimeOffsetNs;
+    this.origin = opts.originKtime;
+    this.data = opts.data === true;
+    this.dataBytes = opts.dataBytes ?? 64;
+  }
+
+  stamp(ktime: bigint): string {
+    if (this.abs) return absStamp(ktime + this.offset);
     if (this.origin === undefined) this.origin = ktime;
-    const d = ktime - this.origin;
-    const sec = d / 1_000_000_000n;
-    const ms = (d % 1_000_000_000n) / 1_000_000n;
-    return `[${String(sec).padStart(3, ' ')}.${String(ms).padStart(3, '0')}]`;
+    return relStamp(ktime - this.origin);
   }
 
-  private switchTo(c: ConnInfo): string {
-    if (this.lastConn === c.id) return '';
-    this.lastConn = c.id;
-    return `-- conn ${c.id} (${c.comm} ${c.pid}) --\n`;
+  /** The connection header the first time a connection shows up, `-- conn N` when output switches to it. */
+  private switchTo(id: number, protocol?: string): string {
+    const c = this.conns.get(id);
+    let s = '';
+    if (!this.printed.has(id)) {
+      this.printed.add(id);
+      if (c) s = connHeader(c.info, protocol) + '\n';
+    } else if (this.last !== id && c) {
+      s = `-- conn ${id} (${c.info.comm} pid ${c.info.pid})\n`;
+    }
+    this.last = id;
+    return s;
   }
 
-  /** Text for one event (possibly empty). */
+  /** nghttp2's HEADERS category (nghttp2_headers_category), from what this stream saw so far. */
+  private category(c: ConnText, f: Frame): string | undefined {
+    if (f.type !== FrameType.HEADERS) return undefined;
+    const bit = f.dir === 'send' ? 1 : 2;
+    const seen = c.streams.get(f.stream) ?? 0;
+    let cat: string | undefined;
+    if (!(seen & bit)) {
+      if (seen & 3) cat = 'First response header';
+      // RFC 9113 §5.1.1: client streams are odd; an even stream is a promised (pushed) one.
+      else cat = f.stream % 2 === 1 ? 'Open new stream' : 'First push response header';
+    }
+    c.streams.set(f.stream, seen | bit);
+    return cat;
+  }
+
+  private streamEnd(c: ConnText, f: Frame): void {
+    if (f.type === FrameType.RST_STREAM) {
+      c.streams.delete(f.stream);
+      return;
+    }
+    if (!(f.flags & END_STREAM) || (f.type !== FrameType.DATA && f.type !== FrameType.HEADERS)) return;
+    const v = (c.streams.get(f.stream) ?? 0) | (f.dir === 'send' ? 4 : 8);
+    // Both sides ended: nothing more can open or answer on this stream.
+    if ((v & 12) === 12) c.streams.delete(f.stream);
+    else c.streams.set(f.stream, v);
+  }
+
   format(e: FrameEvent): string {
     switch (e.kind) {
       case 'conn':
-        this.lastConn = e.conn.id;
-        if (this.origin === undefined) this.origin = e.conn.firstKtime;
-        return `${connLine(e.conn)}\n`;
+        this.conns.set(e.conn.id, { info: e.conn, streams: new Map() });
+        return '';
       case 'frame': {
-        const lines = frameLines(e);
-        if (this.opts.data && e.type === FrameType.DATA) lines.push(...preview(e.payload));
-        return this.switchTo(e.conn) + `${this.stamp(e.ktime)} ${lines.join('\n')}\n`;
+        const c = this.conns.get(e.conn.id) ?? this.adopt(e.conn);
+        const lines = frameLines(e, this.category(c, e));
+        this.streamEnd(c, e);
+        if (this.data && e.type === FrameType.DATA) lines.push(...dataPreview(e.payload, this.dataBytes));
+        return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${lines.join('\n')}\n`;
       }
-      case 'gap':
-        return this.switchTo(e.conn) + `${this.stamp(e.ktime)} !! gap: conn ${e.conn.id} ${e.dir} pos=${e.pos} bytes=${e.length} (${e.reason})\n`;
-      case 'diagnostic':
-        return `${e.ktime !== undefined ? this.stamp(e.ktime) + ' ' : ''}!! ${e.code}: conn ${e.conn ?? '?'} ${e.dir ?? ''}${e.stream !== undefined ? ` stream ${e.stream}` : ''}${e.pos ? ` pos=${e.pos}` : ''}: ${e.message}\n`;
       case 'protocol':
-        return `${this.stamp(e.ktime)} conn ${e.conn.id} ${e.dir}: ${e.protocol} (${e.note})\n`;
+        this.conns.get(e.conn.id) ?? this.adopt(e.conn);
+        return `${this.switchTo(e.conn.id, PROTOCOL_NAME[e.protocol])}${this.stamp(e.ktime)} ${e.dir} ${PROTOCOL_NAME[e.protocol] ?? e.protocol}: ${e.note} (pos=${e.pos})\n`;
+      case 'gap':
+        this.conns.get(e.conn.id) ?? this.adopt(e.conn);
+        return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} !! gap conn ${e.conn.id} ${e.dir} pos=${e.pos} bytes=${e.length} (${e.reason})\n`;
+      case 'diagnostic': {
+        const pre = e.conn !== undefined ? this.switchTo(e.conn) : '';
+        const ts = e.ktime !== undefined ? this.stamp(e.ktime) + ' ' : '';
+        const where =
+          (e.conn !== undefined ? ` conn ${e.conn}` : '') +
+          (e.dir ? ` ${e.dir}` : '') +
+          (e.stream !== undefined ? ` stream ${e.stream}` : '') +
+          (e.pos !== undefined ? ` pos=${e.pos}` : '');
+        return `${pre}${ts}!! ${e.code}${where}: ${e.message}\n`;
+      }
       case 'http1':
+        this.conns.get(e.conn.id) ?? this.adopt(e.conn);
         return (
-          this.switchTo(e.conn) +
-          `${this.stamp(e.ktime)} ${e.dir} ${e.startLine}\n` +
-          e.headers.map(([k, v]) => `${IND}${k}: ${v}\n`).join('')
+          `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${e.dir} HTTP/1 ${e.startLine}\n` +
+          e.headers.map(([k, v]) => `${INDENT}${k}: ${v}\n`).join('')
         );
       case 'opaque':
-        return this.switchTo(e.conn) + `${this.stamp(e.ktime)} ${e.dir} ${e.length} bytes (not HTTP)\n`;
-      case 'close':
-        return '';
+        this.conns.get(e.conn.id) ?? this.adopt(e.conn);
+        return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${e.dir} ${e.length} bytes not HTTP (pos=${e.pos})\n`;
+      case 'close': {
+        const had = this.printed.has(e.conn.id);
+        const s = had ? `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} -- conn ${e.conn.id} closed\n` : '';
+        this.conns.delete(e.conn.id);
+        return s;
+      }
       default:
         return '';
     }
   }
+
+  private adopt(info: ConnInfo): ConnText {
+    const c: ConnText = { info, streams: new Map() };
+    this.conns.set(info.id, c);
+    return c;
+  }
 }
+
+export { END_HEADERS as FLAG_END_HEADERS };
