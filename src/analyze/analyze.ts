@@ -14,7 +14,7 @@ import { decodeHeaders, mergeHeaderBlocks, type DecodeHeadersOptions } from './h
 import { TextReporter } from './text';
 import { jsonLine } from './json';
 import { exchanges } from './messages';
-import { SUMMARY_HEADER, summaryLine, summaryRow } from './summary';
+import { summaryHeader, summaryLine, summaryRow } from './summary';
 
 export interface AnalyzeOptions {
   journal: string;
@@ -241,7 +241,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
         }
       })();
       const textOpts = { time: opts.time, realtimeOffsetNs: offset, originKtime: origin };
-      if (!json) out(SUMMARY_HEADER + '\n');
+      if (!json) out(summaryHeader(opts.time) + '\n');
       for (const x of exchanges(counted)) {
         if (streamSet && !streamSet.has(x.stream)) continue;
         counts.streams++;

@@ -58,8 +58,12 @@ export interface SummaryTextOptions {
   originKtime: bigint;
 }
 
+const startWidth = (time?: 'rel' | 'abs'): number => (time === 'abs' ? 27 : 9);
+
 /** Short, fixed-width columns first; authority and path (unbounded) last. */
-export const SUMMARY_HEADER = `${'conn'.padStart(4)} ${'stream'.padStart(6)} ${'status'.padEnd(12)} ${'method'.padEnd(7)} ${'req_bytes'.padStart(10)} ${'resp_bytes'.padStart(10)} ${'start'.padEnd(9)} ${'dur_ms'.padStart(10)}  authority  path`;
+export function summaryHeader(time?: 'rel' | 'abs'): string {
+  return `${'conn'.padStart(4)} ${'stream'.padStart(6)} ${'status'.padEnd(12)} ${'method'.padEnd(7)} ${'req_bytes'.padStart(10)} ${'resp_bytes'.padStart(10)} ${'start'.padEnd(startWidth(time))} ${'dur_ms'.padStart(10)}  authority  path`;
+}
 
 const ms = (ns: bigint): string => {
   const us = ns / 1000n;
@@ -74,7 +78,7 @@ export function summaryLine(r: SummaryRow, o: SummaryTextOptions): string {
   const flags = (r.pushedBy !== null ? ` (pushed by ${r.pushedBy})` : '') + (r.lossy ? ' (gap/diagnostic while open)' : '');
   return (
     `${String(r.conn).padStart(4)} ${String(r.stream).padStart(6)} ${status.padEnd(12)} ${(r.method ?? '-').padEnd(7)} ` +
-    `${String(r.requestBytes).padStart(10)} ${String(r.responseBytes).padStart(10)} ${start.padEnd(9)} ${dur.padStart(10)}  ` +
+    `${String(r.requestBytes).padStart(10)} ${String(r.responseBytes).padStart(10)} ${start.padEnd(startWidth(o.time))} ${dur.padStart(10)}  ` +
     `${r.authority ?? '-'}  ${r.path ?? '-'}${flags}`
   );
 }

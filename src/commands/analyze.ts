@@ -1,4 +1,4 @@
-/** `h2rec analyze`: flags -> AnalyzeOptions -> analyze(). */
+/** `h2rec analyze`: flags -> AnalyzeOptions -> analyze(), frames to stdout. */
 import type { Argv } from 'yargs';
 import type { AnalyzeOptions, AnalyzeResult } from '../analyze/analyze';
 import { FindingsError, UsageError } from '../errors';
@@ -6,22 +6,26 @@ import { filterOptions, toFilters } from './filters';
 import { requireJournal, strList, type CommandIO } from './io';
 
 export const command = 'analyze <journal>';
-export const describe = 'show the HTTP/2 frames of a journal in true order, headers decoded';
+export const describe = 'show each connection\'s HTTP/2 frames in true order, headers decoded';
 
 export function builder(y: Argv): Argv {
   return filterOptions(
     y
+      .usage('$0 analyze JOURNAL [--format text|json] [--summary] [filters]\n\n' +
+        'Reads a journal (even one still being recorded) and prints every connection in the order it happened: ' +
+        'HTTP/2 frames with all fields, HPACK-decoded headers, gaps and diagnostics. Never guesses what it did not see.')
       .positional('journal', { type: 'string', describe: 'journal written by h2rec record' })
-      .option('format', { choices: ['text', 'json'], default: 'text', describe: 'text (nghttp -v style) or JSON Lines' })
-      .option('summary', { type: 'boolean', describe: 'one row per stream instead of frames' })
+      .option('format', { choices: ['text', 'json'], default: 'text', describe: 'text (nghttp -v style) or JSON Lines, one object per frame' })
+      .option('summary', { type: 'boolean', describe: 'one row per stream: method, authority, path, status, sizes, timing' })
       .option('time', { choices: ['rel', 'abs'], default: 'rel', describe: 'seconds since the first event, or wall-clock time' })
       .option('data', { type: 'boolean', describe: 'preview DATA payloads (hex and ASCII)' })
-      .option('type', { alias: 't', type: 'string', array: true, describe: 'only these frame types, e.g. HEADERS,DATA', requiresArg: true })
-      .option('fail-on', { type: 'string', array: true, describe: 'exit 1 when any is found: diagnostic, gap', requiresArg: true }),
+      .option('type', { alias: 't', type: 'string', array: true, describe: 'only these frame types, e.g. HEADERS,DATA (repeatable)', requiresArg: true })
+      .option('fail-on', { type: 'string', array: true, describe: 'exit 1 when any is found: diagnostic, gap (repeatable)', requiresArg: true }),
   )
     .example('$0 analyze run.db', 'every connection, frame by frame, like nghttp -v')
     .example('$0 analyze run.db --format json --type HEADERS', 'decoded header blocks as JSON Lines')
     .example('$0 analyze run.db --summary', 'one row per request: method, path, status, sizes, duration')
+    .example('$0 analyze run.db --pid 181 --stream 1 --data', 'one stream of one process, with body previews')
     .example('$0 analyze run.db --fail-on gap --fail-on diagnostic', 'in CI: fail on capture loss or malformed traffic');
 }
 
@@ -43,11 +47,13 @@ export function toOptions(a: Record<string, unknown>): AnalyzeOptions {
 export async function run(a: Record<string, unknown>, io: CommandIO): Promise<AnalyzeResult> {
   const opts = toOptions(a);
   requireJournal(opts.journal);
+  // Loaded on use, so the other commands work while a stage is being rebuilt.
   const { analyze } = await import('../analyze/analyze');
   const res = analyze(opts, io.stdout);
+  // The analyzer reports what it found; failing on it is the caller's choice. Lost ring-buffer bytes are gaps too.
   const hits: string[] = [];
   if (opts.failOn?.includes('gap') && (res.gaps > 0 || res.lostBytes > 0n)) hits.push(`${res.gaps} gaps (${res.gapBytes} bytes)`);
   if (opts.failOn?.includes('diagnostic') && res.diagnostics > 0) hits.push(`${res.diagnostics} diagnostics`);
-  if (hits.length) throw new FindingsError(`--fail-on: found ${hits.join(' and ')}`);
+  if (hits.length) throw new FindingsError(`${opts.journal}: --fail-on found ${hits.join(' and ')}`);
   return res;
 }

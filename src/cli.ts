@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+/**
+ * The h2rec command line. `buildCli()` makes the yargs parser and `main()`
+ * runs a command and returns its exit code; both are called in-process by
+ * tests. Only the block at the bottom touches the process: signals, exit.
+ *
+ * Exit codes: 0 ok, 1 findings (--fail-on), 2 usage, 3 environment or
+ * privileges, 4 bad input file, 70 internal error (a bug: rerun with --debug).
+ */
+import yargs, { type Argv } from 'yargs';
+import { ExitCode, H2recError, UsageError } from './errors';
+import { VERSION } from './version';
+import type { CommandIO } from './commands/io';
+import * as recordCommand from './commands/record';
+import * as analyzeCommand from './commands/analyze';
+import * as exportCommand from './commands/export';
+import * as demoCommand from './commands/demo';
+import * as doctorCommand from './commands/doctor';
+
+export interface CliIO extends CommandIO {
+  /** help text width; defaults to the terminal's, at most 100 */
+  columns?: number;
+}
+
+export interface Command {
+  command: string;
+  describe: string;
+  builder: (y: Argv) => Argv;
+  run: (args: Record<string, unknown>, io: CommandIO) => Promise<unknown>;
+}
+
+export const COMMANDS: readonly Command[] = [recordCommand, analyzeCommand, exportCommand, demoCommand, doctorCommand];
+
+/** The command yargs chose and its parsed arguments; the CLI runs it after parsing. */
+export interface Selection {
+  command?: Command;
+  args?: Record<string, unknown>;
+}
+
+/** An exit code for an error that is not ours: a bug in h2rec (sysexits EX_SOFTWARE). */
+export const EXIT_INTERNAL = 70;
+
+// Operating-system refusals are about the environment, not about h2rec.
+const ENV_ERRNOS = new Set(['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EMFILE', 'ENFILE', 'EDQUOT', 'EISDIR', 'ENOTDIR']);
+
+const FLAG_NAMES: Record<string, string> = { output: '-o/--output FILE' };
+
+/** yargs' wording -> one line that says what to do. */
+function usageMessage(msg: string, commandName: string | undefined): { text: string; showUsage: boolean } {
+  const text = msg.replace(/\s*\n\s*/g, ' ').trim();
+  const where = commandName ? `${commandName}: ` : '';
+  const help = `see: h2rec ${commandName ? commandName + ' ' : ''}--help`;
+  const missing = /^Missing required arguments?: (.+)$/.exec(text);
+  if (missing) {
+    const names = missing[1].split(/,\s*/).map((n) => FLAG_NAMES[n] ?? `--${n}`);
+    return { text: `${where}missing required option ${names.join(', ')} (${help})`, showUsage: false };
+  }
+  if (/^Not enough non-option arguments/.test(text)) {
+    return { text: `${where}missing the JOURNAL argument (${help})`, showUsage: false };
+  }
+  // Unknown commands and flags get the usage text, as with any tcpdump-style tool.
+  if (/^Unknown (argument|arguments|command)/.test(text) || text === 'no command given') {
+    return { text: `${where}${text}`, showUsage: true };
+  }
+  return { text: `${where}${text} (${help})`, showUsage: false };
+}
+
+/**
+ * Builds the parser. Command handlers only record what was chosen in
+ * `select`; running it is main()'s job, so parsing stays synchronous and
+ * testable on its own.
+ */
+export function buildCli(argv: string[], io: CliIO, select: (s: Selection) => void = () => undefined): Argv {
+  const commandName = COMMANDS.map((c) => c.command.split(' ')[0]).find((n) => argv.includes(n));
+  let y = yargs(argv)
+    .scriptName('h2rec')
+    .usage(
+      '$0 <command> [options]\n\n' +
+        'Records the plaintext that TLS libraries hand to programs (eBPF uprobes on OpenSSL, BoringSSL, GnuTLS) ' +
+        'and shows the HTTP/2 inside, in true order and fully decoded.',
+    )
+    .parserConfiguration({ 'greedy-arrays': false, 'camel-case-expansion': false })
+    .option('debug', { type: 'boolean', global: true, describe: 'print stack traces with errors' })
+    .version(VERSION)
+    .help()
+    .alias('help', 'h')
+    .strict()
+    .demandCommand(1, 'no command given')
+    .recommendCommands()
+    .wrap(Math.min(100, io.columns ?? 100))
+    .exitProcess(false)
+    .epilogue('Exit codes: 0 ok, 1 findings (--fail-on), 2 usage, 3 environment or privileges, 4 bad input file.')
+    .example('$0 demo', 'record, analyze and export a local HTTP/2 exchange')
+    .example('$0 record -o run.db --pid 181', 'record one process until Ctrl-C')
+    .example('$0 analyze run.db', 'its HTTP/2 frames in true order')
+    .example('$0 export run.db --pcap', 'run.pcapng for Wireshark');
+  for (const c of COMMANDS) {
+    y = y.command(c.command, c.describe, c.builder, (args) => select({ command: c, args: args as Record<string, unknown> }));
+  }
+  return y.fail((msg, err, inst) => {
+    // Our own typed errors (from builders) pass through unchanged.
+    if (err instanceof H2recError) throw err;
+    const m = usageMessage(msg ?? err?.message ?? 'invalid arguments', commandName);
+    if (m.showUsage) inst.showHelp((s: string) => io.stderr(s + '\n\n'));
+    throw new UsageError(m.text);
+  });
+}
+
+/** Turns any thrown value into one stderr line (plus the stack with --debug) and an exit code. */
+export function reportError(e: unknown, io: CliIO, debug: boolean): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ').trim();
+  let code: number;
+  let line: string;
+  if (err instanceof H2recError) {
+    code = err.exitCode;
+    line = oneLine(err.message);
+  } else if (ENV_ERRNOS.has((err as NodeJS.ErrnoException).code ?? '')) {
+    code = ExitCode.ENV;
+    line = oneLine(err.message);
+  } else {
+    code = EXIT_INTERNAL;
+    line = `internal error: ${oneLine(err.message)}${debug ? '' : ' (rerun with --debug for the stack trace)'}`;
+  }
+  io.stderr(`h2rec: ${line}\n`);
+  if (debug && err.stack) io.stderr(err.stack + '\n');
+  return code;
+}
+
+/** Parses `argv` (without node and the script), runs the command and returns the exit code. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const debug = argv.includes('--debug');
+  try {
+    let selection: Selection = {};
+    let output = '';
+    buildCli(argv, io, (s) => (selection = s)).parse(argv, {}, (_err, _args, out) => {
+      output = out ?? '';
+    });
+    if (!selection.command) {
+      // --help or --version: yargs handed us the text instead of printing it.
+      if (output) io.stdout(output + '\n');
+      return ExitCode.OK;
+    }
+    await selection.command.run(selection.args ?? {}, io);
+    return ExitCode.OK;
+  } catch (e) {
+    return reportError(e, io, debug);
+  }
+}
+
+export function processIO(signal?: AbortSignal): CliIO {
+  return {
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+    isTTY: process.stderr.isTTY === true,
+    signal,
+    columns: process.stdout.columns,
+  };
+}
+
+if (require.main === module) {
+  const ac = new AbortController();
+  let signals = 0;
+  const onSignal = (): void => {
+    // The first Ctrl-C stops a recording cleanly (flush, checkpoint, summary); the third gives up.
+    if (++signals >= 3) process.exit(130);
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // `h2rec analyze run.db | head`: a closed pipe is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  main(process.argv.slice(2), processIO(ac.signal)).then(
+    (code) => process.exit(code),
+    (e) => process.exit(reportError(e, processIO(), process.argv.includes('--debug'))),
+  );
+}

@@ -1,0 +1,55 @@
+/** `h2rec record`: flags -> RecordOptions -> record(). */
+import type { Argv } from 'yargs';
+import type { RecordOptions, RecordSummary } from '../record/record';
+import { UsageError } from '../errors';
+import { intList, lineWriter, parseSize, positiveNumber, type CommandIO } from './io';
+
+export const command = 'record';
+export const describe = 'record the TLS plaintext of processes into a journal (needs root or the loader\'s capabilities)';
+
+export function builder(y: Argv): Argv {
+  return y
+    .usage('$0 record -o FILE [--pid N]... [--comm NAME] [--binary PATH]... [--duration S]\n\n' +
+      'Attaches uprobes to SSL_read/SSL_write(_ex) and gnutls_record_send/recv and writes every plaintext byte, ' +
+      'in true order and with exact loss accounting, to an SQLite journal (mode 0600). Stops on Ctrl-C or --duration.')
+    .option('output', { alias: 'o', type: 'string', describe: 'journal file to create (mode 0600)', demandOption: true, requiresArg: true })
+    .option('pid', { alias: 'p', type: 'string', array: true, describe: 'only these process ids (repeatable); also attaches to the TLS libraries they map', requiresArg: true })
+    .option('comm', { type: 'string', describe: 'only processes with this name (the kernel comm, at most 15 characters)', requiresArg: true })
+    .option('binary', { alias: 'b', type: 'string', array: true, describe: 'also attach to this executable (repeatable), for statically linked TLS: node, h2o, envoy', requiresArg: true })
+    .option('duration', { alias: 'd', type: 'string', describe: 'stop after this many seconds', requiresArg: true })
+    .option('max-call-bytes', { type: 'string', describe: 'bytes kept per TLS call, e.g. 1M (default 4M); beyond that the call is flagged truncated', requiresArg: true })
+    .option('ringbuf-mb', { type: 'string', describe: 'BPF ring buffer size in MiB, a power of two (default 64)', requiresArg: true })
+    .option('system-libs', { type: 'boolean', default: true, describe: 'attach to the system libssl/libgnutls (--no-system-libs: only --binary and --pid targets)' })
+    .option('force', { alias: 'f', type: 'boolean', describe: 'overwrite an existing journal' })
+    .example('$0 record -o run.db --pid 181', 'record one process (and the TLS libraries it maps) until Ctrl-C')
+    .example('$0 record -o run.db --binary /usr/local/bin/h2o', 'also trace a server with statically linked OpenSSL/BoringSSL')
+    .example('$0 record -o run.db --comm curl --duration 10', 'record every curl for ten seconds')
+    .example('$0 record -o run.db --binary /usr/bin/node --comm node', 'node links OpenSSL statically: trace its binary');
+}
+
+export function toOptions(a: Record<string, unknown>): RecordOptions {
+  if (a.output === undefined || a.output === '') {
+    throw new UsageError('record needs -o/--output FILE (see: h2rec record --help)');
+  }
+  const ringbufMb = a['ringbuf-mb'] === undefined ? undefined : Number(a['ringbuf-mb']);
+  if (ringbufMb !== undefined && !(Number.isInteger(ringbufMb) && ringbufMb > 0)) {
+    throw new UsageError(`--ringbuf-mb ${String(a['ringbuf-mb'])}: expected a whole number of MiB`);
+  }
+  return {
+    output: String(a.output),
+    pids: intList('pid', a.pid, 1),
+    comm: a.comm === undefined ? undefined : String(a.comm),
+    binaries: a.binary === undefined ? undefined : (a.binary as unknown[]).map(String),
+    duration: positiveNumber('duration', a.duration),
+    maxCallBytes: parseSize('max-call-bytes', a['max-call-bytes']),
+    ringbufMb,
+    noSystemLibs: a['system-libs'] === false ? true : undefined,
+    force: a.force === true ? true : undefined,
+  };
+}
+
+export async function run(a: Record<string, unknown>, io: CommandIO): Promise<RecordSummary> {
+  const opts = toOptions(a);
+  const { record } = await import('../record/record');
+  return record(opts, { stderr: lineWriter(io), isTTY: io.isTTY, signal: io.signal });
+}
