@@ -168,6 +168,11 @@ if (require.main === module) {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Blocking stdout: a pipe reader (`| wc`, `| less`) then throttles the analyzer, so
+  // memory stays flat and nothing queued is lost when the process exits.
+  for (const s of [process.stdout, process.stderr]) {
+    (s as unknown as { _handle?: { setBlocking?: (b: boolean) => void } })._handle?.setBlocking?.(true);
+  }
   // `h2rec analyze run.db | head`: a closed pipe is the reader's choice, not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
