@@ -581,6 +581,7 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
         stream: h.stream,
         fields,
         payload,
+        raw,
       };
       const at = { pos: pos.toString(), stream: h.stream };
       if (h.length > limit) {

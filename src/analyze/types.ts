@@ -164,6 +164,8 @@ export interface Frame {
   fields: Record<string, unknown>;
   /** DATA payload without padding; header block fragment for header frames */
   payload: Uint8Array;
+  /** the frame exactly as on the wire, header included (exporters copy it verbatim) */
+  raw?: Uint8Array;
   /** set by the HPACK stage on the frame that completes a header block */
   headers?: HeaderField[];
 }

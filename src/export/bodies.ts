@@ -1,0 +1,79 @@
+/**
+ * --bodies DIR: each stream's request and response bodies as files, named
+ * from connection, stream and path like Wireshark's Export Objects, decoded
+ * according to content-encoding.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import type { Exchange } from '../analyze/messages';
+import { H2recError, ExitCode } from '../errors';
+
+export function bodyName(x: Exchange, which: 'req' | 'resp'): string {
+  const base = (x.path ?? '').split('?')[0].split('/').filter(Boolean).pop() ?? 'index';
+  const safe = base.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || 'index';
+  return `conn${x.conn.id}-stream${x.stream}-${which}-${safe}`;
+}
+
+/** Undoes content-encoding (RFC 9110 §8.4), last-applied first; unknown or broken codings keep the bytes as sent. */
+export function decodeBody(body: Buffer, encoding: string | undefined): { data: Buffer; note?: string } {
+  if (!encoding) return { data: body };
+  let data = body;
+  for (const coding of encoding.split(',').map((c) => c.trim().toLowerCase()).filter(Boolean).reverse()) {
+    try {
+      if (coding === 'gzip' || coding === 'x-gzip') data = zlib.gunzipSync(data);
+      else if (coding === 'deflate') {
+        try {
+          data = zlib.inflateSync(data);
+        } catch {
+          data = zlib.inflateRawSync(data); // some servers send raw deflate
+        }
+      } else if (coding === 'br') data = zlib.brotliDecompressSync(data);
+      else if (coding !== 'identity') return { data, note: `content-encoding ${coding} not decoded` };
+    } catch (e) {
+      return { data: body, note: `content-encoding ${coding} could not be decoded (${(e as Error).message}); bytes kept as sent` };
+    }
+  }
+  return { data };
+}
+
+export function writePrivate(file: string, data: Uint8Array): void {
+  try {
+    const fd = fs.openSync(file, 'w', 0o600);
+    try {
+      fs.fchmodSync(fd, 0o600);
+      let o = 0;
+      while (o < data.byteLength) o += fs.writeSync(fd, data, o, data.byteLength - o);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    throw new H2recError(`cannot write ${file}: ${(e as Error).message}`, ExitCode.ENV, { cause: e });
+  }
+}
+
+export function makePrivateDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(dir, 0o700);
+  } catch (e) {
+    throw new H2recError(`cannot create ${dir}: ${(e as Error).message}`, ExitCode.ENV, { cause: e });
+  }
+}
+
+/** Writes the bodies of one exchange; returns the files written. */
+export function writeBodies(dir: string, x: Exchange): string[] {
+  const out: string[] = [];
+  const enc = (h: Exchange['requestHeaders']): string | undefined => h.find((f) => f.name === 'content-encoding')?.value;
+  for (const [which, chunks, headers] of [
+    ['req', x.requestBody, x.requestHeaders],
+    ['resp', x.responseBody, x.responseHeaders],
+  ] as const) {
+    if (!chunks || chunks.length === 0) continue;
+    const { data } = decodeBody(Buffer.concat(chunks), enc(headers));
+    const file = path.join(dir, bodyName(x, which));
+    writePrivate(file, data);
+    out.push(file);
+  }
+  return out;
+}

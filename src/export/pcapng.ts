@@ -1,0 +1,177 @@
+/**
+ * A streaming pcapng writer (draft-ietf-opsawg-pcapng): little-endian blocks,
+ * buffered, written to a file created 0600. No pcap package exists on the
+ * registry, so this is ours; tshark is the test oracle.
+ */
+import fs from 'node:fs';
+import { H2recError, ExitCode, UsageError } from '../errors';
+
+export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_WIRESHARK_UPPER_PDU = 252;
+
+const BT_SHB = 0x0a0d0d0a;
+const BT_IDB = 0x00000001;
+const BT_NRB = 0x00000004;
+const BT_ISB = 0x00000005;
+const BT_EPB = 0x00000006;
+
+export interface Option {
+  code: number;
+  value: Uint8Array;
+}
+
+export const opt = {
+  comment: (s: string): Option => ({ code: 1, value: Buffer.from(s, 'utf8') }),
+  u8: (code: number, v: number): Option => ({ code, value: Uint8Array.of(v) }),
+  u32: (code: number, v: number): Option => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0, 0);
+    return { code, value: b };
+  },
+  u64: (code: number, v: bigint): Option => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(v, 0);
+    return { code, value: b };
+  },
+  str: (code: number, s: string): Option => ({ code, value: Buffer.from(s, 'utf8') }),
+};
+
+const pad4 = (n: number): number => (4 - (n % 4)) % 4;
+
+/** TLV options ended by opt_endofopt; none at all when the list is empty. */
+export function encodeOptions(opts: Option[]): Buffer {
+  if (opts.length === 0) return Buffer.alloc(0);
+  const parts: Buffer[] = [];
+  for (const o of opts) {
+    const h = Buffer.alloc(4);
+    h.writeUInt16LE(o.code, 0);
+    h.writeUInt16LE(o.value.byteLength, 2);
+    parts.push(h, Buffer.from(o.value), Buffer.alloc(pad4(o.value.byteLength)));
+  }
+  parts.push(Buffer.alloc(4));
+  return Buffer.concat(parts);
+}
+
+/** `u32 type | u32 total | body padded to 4 | u32 total`. */
+export function block(type: number, body: Buffer): Buffer {
+  const padded = pad4(body.length);
+  const total = 12 + body.length + padded;
+  const out = Buffer.alloc(total);
+  out.writeUInt32LE(type, 0);
+  out.writeUInt32LE(total, 4);
+  body.copy(out, 8);
+  out.writeUInt32LE(total, total - 4);
+  return out;
+}
+
+export function shb(userappl: string, os: string, hardware = ''): Buffer {
+  const f = Buffer.alloc(16);
+  f.writeUInt32LE(0x1a2b3c4d, 0);
+  f.writeUInt16LE(1, 4);
+  f.writeUInt16LE(0, 6);
+  f.writeBigInt64LE(-1n, 8); // section length unknown
+  const o: Option[] = [opt.str(4, userappl), opt.str(3, os)];
+  if (hardware) o.unshift(opt.str(2, hardware));
+  return block(BT_SHB, Buffer.concat([f, encodeOptions(o)]));
+}
+
+export function idb(linktype: number, name: string, description: string): Buffer {
+  const f = Buffer.alloc(8);
+  f.writeUInt16LE(linktype, 0);
+  f.writeUInt32LE(0, 4); // snaplen 0: no limit
+  // if_tsresol 9: timestamps count nanoseconds.
+  return block(BT_IDB, Buffer.concat([f, encodeOptions([opt.str(2, name), opt.str(3, description), opt.u8(9, 9)])]));
+}
+
+export type Direction = 'inbound' | 'outbound';
+
+export function epb(ifId: number, tsNs: bigint, data: Uint8Array, dir: Direction | undefined, comments: string[]): Buffer {
+  const f = Buffer.alloc(20);
+  f.writeUInt32LE(ifId, 0);
+  f.writeUInt32LE(Number((tsNs >> 32n) & 0xffffffffn), 4);
+  f.writeUInt32LE(Number(tsNs & 0xffffffffn), 8);
+  f.writeUInt32LE(data.byteLength, 12);
+  f.writeUInt32LE(data.byteLength, 16);
+  const o: Option[] = comments.map(opt.comment);
+  // epb_flags bits 0-1: 01 inbound, 10 outbound.
+  if (dir) o.push(opt.u32(2, dir === 'inbound' ? 1 : 2));
+  return block(BT_EPB, Buffer.concat([f, Buffer.from(data), Buffer.alloc(pad4(data.byteLength)), encodeOptions(o)]));
+}
+
+export interface NameRecord {
+  /** 4 or 16 bytes */
+  addr: Uint8Array;
+  names: string[];
+}
+
+export function nrb(records: NameRecord[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const r of records) {
+    const value = Buffer.concat([Buffer.from(r.addr), ...r.names.map((n) => Buffer.from(n + '\0', 'utf8'))]);
+    const h = Buffer.alloc(4);
+    h.writeUInt16LE(r.addr.byteLength === 4 ? 1 : 2, 0);
+    h.writeUInt16LE(value.length, 2);
+    parts.push(h, value, Buffer.alloc(pad4(value.length)));
+  }
+  parts.push(Buffer.alloc(4)); // nrb_record_end
+  return block(BT_NRB, Buffer.concat(parts));
+}
+
+export function isb(ifId: number, tsNs: bigint, ifdrop: bigint, osdrop: bigint, comment: string): Buffer {
+  const f = Buffer.alloc(12);
+  f.writeUInt32LE(ifId, 0);
+  f.writeUInt32LE(Number((tsNs >> 32n) & 0xffffffffn), 4);
+  f.writeUInt32LE(Number(tsNs & 0xffffffffn), 8);
+  // isb_ifdrop (5) and isb_osdrop (7): where capture loss belongs.
+  return block(BT_ISB, Buffer.concat([f, encodeOptions([opt.comment(comment), opt.u64(5, ifdrop), opt.u64(7, osdrop)])]));
+}
+
+/** Creates `path` with mode 0600 (umask-proof) and writes blocks through a 1 MiB buffer. */
+export class FileSink {
+  private fd: number;
+  private buf = Buffer.alloc(1 << 20);
+  private used = 0;
+  bytes = 0;
+
+  constructor(readonly path: string) {
+    try {
+      this.fd = fs.openSync(path, 'w', 0o600);
+      fs.fchmodSync(this.fd, 0o600);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT' || err.code === 'EISDIR') throw new UsageError(`cannot write ${path}: ${err.code === 'ENOENT' ? 'no such directory' : 'is a directory'}`);
+      throw new H2recError(`cannot write ${path}: ${err.message}`, ExitCode.ENV, { cause: e });
+    }
+  }
+
+  write(b: Uint8Array): void {
+    if (b.byteLength > this.buf.length - this.used) this.flush();
+    if (b.byteLength > this.buf.length) {
+      this.writeAll(b);
+      return;
+    }
+    this.buf.set(b, this.used);
+    this.used += b.byteLength;
+  }
+
+  private writeAll(b: Uint8Array): void {
+    let o = 0;
+    try {
+      while (o < b.byteLength) o += fs.writeSync(this.fd, b, o, b.byteLength - o);
+    } catch (e) {
+      throw new H2recError(`cannot write ${this.path}: ${(e as Error).message}`, ExitCode.ENV, { cause: e });
+    }
+    this.bytes += b.byteLength;
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    this.writeAll(this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  close(): void {
+    this.flush();
+    fs.closeSync(this.fd);
+  }
+}
