@@ -50,5 +50,13 @@ export async function run(a: Record<string, unknown>, io: CommandIO): Promise<Ex
   const opts = toOptions(a);
   requireJournal(opts.journal);
   const stage = await import('../export/export');
-  return stage.exportJournal(opts, { stderr: lineWriter(io), isTTY: io.isTTY });
+  const res = await stage.exportJournal(opts, { stderr: lineWriter(io), isTTY: io.isTTY });
+  const say = lineWriter(io);
+  if (res.pcap) {
+    say(`wrote ${res.packets} packets from ${res.conns} connections to ${res.pcap} (${res.link} link${opts.redact ? `, ${res.redactedFields} header values redacted` : ', not redacted'}; ${res.drops} records lost in capture)`);
+    if (res.hint) say(`open it with: ${res.hint}`);
+  }
+  if (opts.har) say(`wrote ${res.harEntries} HAR entries to ${opts.har}`);
+  if (opts.bodies) say(`wrote ${res.bodies.length} body files to ${opts.bodies}`);
+  return res;
 }

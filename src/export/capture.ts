@@ -163,6 +163,7 @@ export class CaptureBuilder {
     const e = endpoints(st.conn, st.toServer === 'send');
     st.client = e.client;
     st.server = e.server;
+    this.ports.add(e.server.port);
     if (this.opts.link !== 'tcp') return;
     const c = st.toServer;
     const s: Dir = c === 'send' ? 'recv' : 'send';
@@ -279,6 +280,13 @@ export class CaptureBuilder {
   static names(conn: ConnInfo, client: Endpoint, server: Endpoint, tracedIsClient: boolean): { ip: Uint8Array; name: string }[] {
     const me = `${conn.comm}.${conn.pid}`;
     return tracedIsClient ? [{ ip: client.ip, name: me }] : [{ ip: server.ip, name: me }];
+  }
+
+  private ports = new Set<number>();
+
+  /** Server ports of every connection written, for the `-d tcp.port==P,http2` hint. */
+  serverPorts(): number[] {
+    return [...this.ports].sort((a, b) => a - b);
   }
 
   /** The endpoints decided for each connection seen so far (after open). */

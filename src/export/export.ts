@@ -107,10 +107,7 @@ export async function exportJournal(opts: ExportOptions, io: ExportIO): Promise<
       res.pcap = opts.pcap;
       res.packets = cap.packets;
       res.redactedFields = cap.redactedFields;
-      res.hint =
-        link === 'tcp'
-          ? `wireshark ${opts.pcap}   (or: tshark -r ${opts.pcap} -Y http2)`
-          : `wireshark ${opts.pcap}   (exported PDUs, decoded by the http2 dissector with no options; no TCP reassembly or Follow Stream)`;
+      res.hint = link === 'tcp' ? tcpHint(opts.pcap, cap.serverPorts()) : `wireshark ${opts.pcap}   (or: tshark -r ${opts.pcap})`;
     }
     if (opts.bodies || opts.har) {
       const entries: HarEntry[] = [];
@@ -129,6 +126,12 @@ export async function exportJournal(opts: ExportOptions, io: ExportIO): Promise<
     reader.close();
   }
   return res;
+}
+
+/** Plaintext HTTP/2 on an arbitrary TCP port needs telling Wireshark which dissector to use. */
+function tcpHint(pcap: string, ports: number[]): string {
+  const d = ports.map((p) => `-d tcp.port==${p},http2`).join(' ');
+  return `tshark -r ${pcap} ${d}   (Wireshark: Decode As... TCP port ${ports.join(', ')} -> HTTP2)`;
 }
 
 export function defaultPcapPath(journal: string): string {
