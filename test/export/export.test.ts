@@ -10,45 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { exportJournal } from '../../src/export/export';
 import { analyze } from '../../src/analyze/analyze';
-import { TYPE_NAMES } from '../../src/analyze/frames';
-import { tsharkFrames, tsharkProblems } from '../helpers/tshark';
+import { tsharkFrames, tsharkProblems, analyzerFrames } from '../helpers/tshark';
 
 const fixtures = path.resolve(__dirname, '../../../fixtures');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h2rec-export-'));
 const io = { stderr: () => undefined };
-const TYPE_NUM = new Map(Object.entries(TYPE_NAMES).map(([n, name]) => [name, Number(n)]));
-const FLAGS: Record<string, number> = { END_STREAM: 1, ACK: 1, END_HEADERS: 4, PADDED: 8, PRIORITY: 0x20 };
 
-interface Row {
-  conn: number;
-  dir: string;
-  type: number;
-  stream: number;
-  flags: number;
-  length: number;
-  headers: [string, string][];
-}
-
-export function analyzerFrames(journal: string): Row[] {
-  let out = '';
-  analyze({ journal, format: 'json' }, (s) => (out += s));
-  return out
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .filter((o) => o.kind === 'frame')
-    .map((o) => ({
-      conn: o.conn,
-      dir: o.dir,
-      type: TYPE_NUM.get(o.type) ?? -1,
-      stream: o.stream,
-      flags: (o.flags as string[]).reduce((a, f) => a | FLAGS[f], 0),
-      length: o.length,
-      headers: o.headers ?? [],
-    }));
-}
-
-const shape = (r: Row): string => `${r.conn} ${r.dir} ${r.type} ${r.stream} ${r.flags} ${r.length}`;
+const shape = (r: { conn: number; dir: string; type: number; stream: number; flags: number; length: number }): string => `${r.conn} ${r.dir} ${r.type} ${r.stream} ${r.flags} ${r.length}`;
 
 for (const name of ['nghttp-get.db', 'curl-h2.db', 'wget2-gnutls.db', 'node-h2.db']) {
   test(`tshark sees the analyzer's frames and headers, with no options: ${name}`, async () => {

@@ -1,5 +1,7 @@
 /** tshark as a test oracle: what Wireshark users will see in our pcapng. */
 import { spawnSync } from 'node:child_process';
+import { analyze } from '../../src/analyze/analyze';
+import { TYPE_NAMES } from '../../src/analyze/frames';
 
 export interface TsharkFrame {
   conn: number;
@@ -10,9 +12,18 @@ export interface TsharkFrame {
   length: number;
   headers: [string, string][];
   data: string; // hex of DATA payload
+  /** hex of the reassembled body tshark shows on a stream's last DATA frame */
+  body?: string;
 }
 
 const AGG = '\u001e';
+
+function dataParts(field: string | undefined, frameLength: number): { data: string; body?: string } {
+  const parts = (field ?? '').split(AGG).filter(Boolean).map((p) => p.replace(/:/g, ''));
+  const own = parts.find((p) => p.length / 2 <= frameLength);
+  const body = parts.find((p) => p.length / 2 > frameLength);
+  return { data: own ?? '', ...(body ? { body } : {}) };
+}
 
 function tshark(args: string[]): string {
   const r = spawnSync('tshark', args, { encoding: 'utf8', maxBuffer: 1 << 30 });
@@ -45,7 +56,8 @@ export function tsharkFrames(pcap: string, extra: string[] = []): TsharkFrame[] 
       flags: Number(flags),
       length: Number(length),
       headers: n.map((name, i) => [name, v[i] ?? '']),
-      data: (data ?? '').replace(/:/g, ''),
+      // On a body's last DATA frame tshark shows the whole reassembled body instead of the frame's bytes.
+      ...dataParts(data, Number(length)),
     });
   }
   return rows;
@@ -68,3 +80,27 @@ export function tsharkProblems(pcap: string, extra: string[] = []): { malformed:
   }
   return { malformed, errors, warnings };
 }
+
+const TYPE_NUM = new Map(Object.entries(TYPE_NAMES).map(([n, name]) => [name, Number(n)]));
+const FLAGS: Record<string, number> = { END_STREAM: 1, ACK: 1, END_HEADERS: 4, PADDED: 8, PRIORITY: 0x20 };
+
+/** The analyzer's JSON frames in the same shape, to compare with tsharkFrames(). */
+export function analyzerFrames(journal: string): Omit<TsharkFrame, 'data' | 'body'>[] {
+  let out = '';
+  analyze({ journal, format: 'json' }, (s) => (out += s));
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((o) => o.kind === 'frame')
+    .map((o) => ({
+      conn: o.conn,
+      dir: o.dir,
+      type: TYPE_NUM.get(o.type) ?? -1,
+      stream: o.stream,
+      flags: (o.flags as string[]).reduce((a, f) => a | FLAGS[f], 0),
+      length: o.length,
+      headers: o.headers ?? [],
+    }));
+}
+
