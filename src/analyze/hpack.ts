@@ -122,7 +122,8 @@ const utf8 = (b: Uint8Array, start: number, end: number): string => {
   for (let i = start; i < end; i++) {
     if (b[i] >= 0x80) return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
   }
-  return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+  // latin1 decoding of pure ASCII is exact, and unlike fromCharCode.apply has no argument-count limit.
+  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
 };
 
 /**
@@ -303,7 +304,7 @@ export class HpackDecoder {
       listBytes += octets + 32;
       if (listBytes > this.maxList) {
         listFull = true;
-        warnings.push(`header list exceeds ${this.maxList} octets; later fields decoded for the table but not shown`);
+        warnings.push(`RFC 9113 §10.5.1: header list exceeds ${this.maxList} octets (an HPACK bomb?); later fields decoded for the table but not shown`);
         return;
       }
       fields.push(f);

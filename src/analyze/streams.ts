@@ -6,8 +6,14 @@
 import type { ConnInfo, ConnKey, DataRecord, Dir, JournalRecord, StreamEvent } from './types';
 
 export interface StreamOptions {
-  /** bytes held waiting for a missing earlier chunk before declaring it lost */
+  /**
+   * Bytes held, over all connections, waiting for a missing earlier chunk before it
+   * is declared lost (default 8 MiB). One budget for all, so memory does not grow
+   * with the number of connections that lost records.
+   */
   reorderWindowBytes?: number;
+  /** how long (kernel ns) a chunk may wait for a missing earlier one (default 1 s) */
+  reorderWindowNs?: bigint;
   /** end positions of connections still open at stop (journal finals) */
   finals?: { conn: ConnKey; endPos: [bigint, bigint] }[];
 }
@@ -21,6 +27,10 @@ interface Segment {
 }
 
 interface DirState {
+  conn: ConnInfo;
+  dir: Dir;
+  /** whether any byte of this direction has been seen */
+  started: boolean;
   next: bigint;
   pending: Segment[]; // sorted by pos
   pendingBytes: number;
@@ -35,8 +45,14 @@ const keyOf = (c: ConnKey): string => `${c.pid}:${c.ptr}:${c.gen}`;
 const dirIndex = (d: Dir): 0 | 1 => (d === 'send' ? 0 : 1);
 const DIRS: Dir[] = ['send', 'recv'];
 
-function newDir(): DirState {
-  return { next: 0n, pending: [], pendingBytes: 0 };
+function newDir(conn: ConnInfo, dir: Dir): DirState {
+  return { conn, dir, started: false, next: 0n, pending: [], pendingBytes: 0 };
+}
+
+function oldest(ds: DirState): bigint {
+  let t = ds.pending[0].ktime;
+  for (const seg of ds.pending) if (seg.ktime < t) t = seg.ktime;
+  return t;
 }
 
 function insertSorted(list: Segment[], seg: Segment): void {
@@ -93,10 +109,16 @@ function* finish(st: ConnState, ktime: bigint, endPos?: [bigint, bigint]): Gener
 
 export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptions = {}): Generator<StreamEvent> {
   const window = opts.reorderWindowBytes ?? 8 << 20;
+  const windowNs = opts.reorderWindowNs ?? 1_000_000_000n;
+  /** directions holding chunks ahead of a hole, in the order they began to */
+  const holding = new Set<DirState>();
+  let held = 0;
   const conns = new Map<string, ConnState>();
   const finals = new Map((opts.finals ?? []).map((f) => [keyOf(f.conn), f.endPos] as const));
   let nextId = 1;
   let lastKtime = 0n;
+  /** every connection key met, so a final for one already closed is not mistaken for an unseen one */
+  const seen = new Set<string>();
 
   const connFor = function* (r: JournalRecord): Generator<StreamEvent, ConnState> {
     const key = keyOf(r.conn);
@@ -112,8 +134,9 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
         firstKtime: r.ktime,
       };
       if (r.kind === 'sock') info.sock = r.sock;
-      st = { info, dirs: [newDir(), newDir()] };
+      st = { info, dirs: [newDir(info, 'send'), newDir(info, 'recv')] };
       conns.set(key, st);
+      seen.add(key);
       yield { kind: 'conn', conn: info };
     } else if (!st.info.tids.includes(r.tid)) {
       st.info.tids.push(r.tid);
@@ -121,12 +144,36 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
     return st;
   };
 
+  /** Keeps the global budget and the set of holding directions in step with `ds`. */
+  function account(ds: DirState, before: number): void {
+    held += ds.pendingBytes - before;
+    if (ds.pending.length > 0) holding.add(ds);
+    else holding.delete(ds);
+  }
+
+  /** Gives up on the oldest hole of `ds` (and delivers what then follows it). */
+  function* giveUp(ds: DirState): Generator<StreamEvent> {
+    const before = ds.pendingBytes;
+    yield* flushOne(ds.conn, ds.dir, ds);
+    account(ds, before);
+  }
+
   for (const r of records) {
     lastKtime = r.ktime;
+    if (holding.size > 0) {
+      // A chunk later than the window can no longer arrive by ktime order: its hole is lost.
+      for (const ds of [...holding]) {
+        while (ds.pending.length > 0 && r.ktime - oldest(ds) > windowNs) yield* giveUp(ds);
+      }
+    }
     if (r.kind === 'close') {
-      const st = conns.get(keyOf(r.conn));
-      if (!st) continue; // a session freed without any recorded traffic
-      yield* finish(st, r.ktime, r.endPos);
+      let st = conns.get(keyOf(r.conn));
+      if (!st) {
+        if (r.endPos[0] === 0n && r.endPos[1] === 0n) continue; // a session freed without any traffic
+        // The kernel counted bytes on a session of which we hold no record: all of them were lost.
+        st = yield* connFor(r);
+      }
+      yield* close(st, r.ktime, r.endPos);
       conns.delete(keyOf(r.conn));
       continue;
     }
@@ -138,11 +185,38 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
     if (st.info.lib === 'unknown') st.info.lib = r.lib;
     yield* onData(st, r);
   }
-  for (const [key, st] of conns) yield* finish(st, lastKtime, finals.get(key));
+  for (const [key, st] of conns) yield* close(st, lastKtime, finals.get(key));
+  // Sessions open at stop that carried bytes none of which reached the journal.
+  for (const f of opts.finals ?? []) {
+    const key = keyOf(f.conn);
+    if (seen.has(key) || (f.endPos[0] === 0n && f.endPos[1] === 0n)) continue;
+    seen.add(key);
+    const info: ConnInfo = { id: nextId++, key: f.conn, pid: f.conn.pid, comm: '', tids: [], lib: 'unknown', firstKtime: lastKtime };
+    yield { kind: 'conn', conn: info };
+    yield* finish({ info, dirs: [newDir(info, 'send'), newDir(info, 'recv')] }, lastKtime, f.endPos);
+  }
+
+  function* close(st: ConnState, ktime: bigint, endPos?: [bigint, bigint]): Generator<StreamEvent> {
+    for (const ds of st.dirs) {
+      held -= ds.pendingBytes;
+      holding.delete(ds);
+    }
+    yield* finish(st, ktime, endPos);
+  }
 
   function* onData(st: ConnState, r: DataRecord): Generator<StreamEvent> {
     const ds = st.dirs[dirIndex(r.dir)];
     const at = r.pos + BigInt(r.chunkOff);
+    if (!ds.started) {
+      ds.started = true;
+      // The kernel counts positions from the first call it saw on this session, so
+      // the earliest record we hold should start at 0. Anything before it was never
+      // recorded: say so at once rather than hold the stream hostage in the reorder buffer.
+      if (at > 0n) {
+        yield { kind: 'gap', conn: st.info, dir: r.dir, pos: 0n, length: at, reason: 'start', ktime: r.ktime };
+        ds.next = at;
+      }
+    }
     const segs: Segment[] = [{ pos: at, length: BigInt(r.data.byteLength), data: r.data, ktime: r.ktime, tid: r.tid }];
     if (r.truncated && r.last) {
       const copiedEnd = at + BigInt(r.data.byteLength);
@@ -150,13 +224,25 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
       if (callEnd > copiedEnd) segs.push({ pos: copiedEnd, length: callEnd - copiedEnd, ktime: r.ktime, tid: r.tid });
     }
     for (const seg of segs) {
+      const before = ds.pendingBytes;
       if (seg.pos <= ds.next) {
         yield* place(st.info, r.dir, ds, seg);
         yield* drain(st.info, r.dir, ds);
+        account(ds, before);
       } else {
         insertSorted(ds.pending, seg);
         ds.pendingBytes += seg.data?.byteLength ?? 0; // holes hold no memory
-        while (ds.pendingBytes > window) yield* flushOne(st.info, r.dir, ds);
+        account(ds, before);
+        while (held > window && holding.size > 0) {
+          // Over budget: give up on the direction that has waited longest.
+          let victim: DirState | undefined;
+          let t = 0n;
+          for (const h of holding) {
+            const o = oldest(h);
+            if (!victim || o < t) [victim, t] = [h, o];
+          }
+          yield* giveUp(victim!);
+        }
       }
     }
   }
