@@ -61,19 +61,28 @@ export function makePrivateDir(dir: string): void {
   }
 }
 
-/** Writes the bodies of one exchange; returns the files written. */
-export function writeBodies(dir: string, x: Exchange): string[] {
-  const out: string[] = [];
-  const enc = (h: Exchange['requestHeaders']): string | undefined => h.find((f) => f.name === 'content-encoding')?.value;
+/**
+ * Writes the bodies of one exchange, decoded. A body a gap cut, or whose
+ * stream never ended, gets a `.partial` suffix: it is not what was sent.
+ */
+export function writeBodies(dir: string, x: Exchange): { files: string[]; notes: string[] } {
+  const files: string[] = [];
+  const notes: string[] = [];
   for (const [which, chunks, headers] of [
     ['req', x.requestBody, x.requestHeaders],
     ['resp', x.responseBody, x.responseHeaders],
   ] as const) {
     if (!chunks || chunks.length === 0) continue;
-    const { data } = decodeBody(Buffer.concat(chunks), enc(headers));
-    const file = path.join(dir, bodyName(x, which));
+    const { data, note } = decodeBody(Buffer.concat(chunks), contentEncoding(headers));
+    const partial = x.lossy || x.state !== 'complete';
+    const file = path.join(dir, bodyName(x, which) + (partial ? '.partial' : ''));
     writePrivate(file, data);
-    out.push(file);
+    files.push(file);
+    if (note) notes.push(`${path.basename(file)}: ${note}`);
   }
-  return out;
+  return { files, notes };
+}
+
+export function contentEncoding(h: Exchange['requestHeaders']): string | undefined {
+  return h.find((f) => f.name === 'content-encoding' && !f.unknown)?.value;
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { JournalReader } from '../journal/reader';
 import { pipeline } from '../analyze/analyze';
 import { exchanges } from '../analyze/messages';
-import { CaptureBuilder, type Link } from './capture';
+import { CaptureBuilder, type CaptureOutput, type Link } from './capture';
 import { FileSink, epb, idb, isb, nrb, shb, LINKTYPE_ETHERNET, LINKTYPE_WIRESHARK_UPPER_PDU } from './pcapng';
 import { harEntry, harLog, type HarEntry } from './har';
 import { makePrivateDir, writeBodies, writePrivate } from './bodies';
@@ -31,12 +31,19 @@ export interface ExportResult {
   link?: Link;
   packets: number;
   conns: number;
+  /** octets written to the pcapng */
+  bytes: number;
   redactedFields: number;
+  /** header blocks re-encoded (redaction, or HPACK continuity lost to gaps or a mid-connection start) */
+  reencodedBlocks: number;
+  /** ring-buffer records the journal lost (also the ISB's isb_ifdrop/isb_osdrop) */
   drops: bigint;
   bodies: string[];
   harEntries: number;
   /** how to open the pcapng, when it needs more than the file name */
   hint?: string;
+  /** things the user should know (bodies that could not be decoded, partial bodies) */
+  notes: string[];
 }
 
 export interface ExportIO {
@@ -44,15 +51,12 @@ export interface ExportIO {
   isTTY?: boolean;
 }
 
-function ipString(ip: Uint8Array): string {
-  return ip.length === 4 ? Array.from(ip).join('.') : Buffer.from(ip).toString('hex');
-}
-
 export async function exportJournal(opts: ExportOptions, io: ExportIO): Promise<ExportResult> {
-  // Exported PDUs decode as HTTP/2 in Wireshark with no options; plaintext over TCP needs -d (port 443 reads as TLS).
+  // Exported PDUs decode as HTTP/2 in tshark/Wireshark 4.0 with no options; plaintext over TCP needs -d
+  // (4.0's only TCP heuristic for it is the HTTP/1.1 one, and port 443 reads as TLS).
   const link: Link = opts.link ?? 'pdu';
   const reader = JournalReader.open(opts.journal);
-  const res: ExportResult = { link, packets: 0, conns: 0, redactedFields: 0, drops: 0n, bodies: [], harEntries: 0 };
+  const res: ExportResult = { link, packets: 0, conns: 0, bytes: 0, redactedFields: 0, reencodedBlocks: 0, drops: 0n, bodies: [], harEntries: 0, notes: [] };
   const filter = { pids: opts.pids, comm: opts.comm, conns: opts.conns, streams: opts.streams };
   try {
     const loss = reader.losses();
@@ -61,61 +65,74 @@ export async function exportJournal(opts: ExportOptions, io: ExportIO): Promise<
       const sink = new FileSink(opts.pcap);
       const offset = reader.meta.realtimeOffsetNs;
       const cap = new CaptureBuilder({ link, redact: opts.redact });
-      const names = new Map<string, string>();
+      let firstTs: bigint | undefined;
       let lastTs = 0n;
       let progressAt = Date.now();
+      let progressed = false;
+      const write = (o: CaptureOutput): void => {
+        if (o.kind === 'names') {
+          // Written before the connection's first packet, so a one-pass reader already knows the names.
+          sink.write(nrb(o.records));
+          return;
+        }
+        const ts = o.ktime + offset;
+        if (firstTs === undefined || ts < firstTs) firstTs = ts;
+        if (ts > lastTs) lastTs = ts;
+        sink.write(epb(0, ts, o.data, o.dir, [o.comment]));
+      };
       try {
         sink.write(shb(`h2rec ${VERSION}`, `${os.type()} ${reader.meta.kernel}`, reader.meta.host));
         sink.write(
           idb(
             link === 'tcp' ? LINKTYPE_ETHERNET : LINKTYPE_WIRESHARK_UPPER_PDU,
             'h2rec',
-            `decrypted TLS plaintext recorded by h2rec from ${opts.journal} (synthetic ${link === 'tcp' ? 'Ethernet/IP/TCP' : 'exported PDUs'})`,
+            `decrypted TLS plaintext recorded by h2rec from ${path.basename(opts.journal)} (synthetic ${link === 'tcp' ? 'Ethernet/IP/TCP' : 'exported PDUs'})`,
           ),
         );
         // Stream ids filter frames only; whole connections stay so TCP and HPACK stay consistent.
         for (const e of pipeline(reader, { pids: filter.pids, comm: filter.comm, conns: filter.conns })) {
           if (e.kind === 'conn') res.conns++;
-          for (const p of cap.push(e)) {
-            const ts = p.ktime + offset;
-            lastTs = ts > lastTs ? ts : lastTs;
-            sink.write(epb(0, ts, p.data, p.dir, [p.comment]));
-          }
-          if ('conn' in e && e.kind !== 'diagnostic') {
-            const ep = cap.endpointsOf(e.conn.id);
-            if (ep) {
-              const ip = ep.tracedIsClient ? ep.client.ip : ep.server.ip;
-              const key = ipString(ip);
-              if (!names.has(key)) names.set(key, `${e.conn.comm}.${e.conn.pid}`);
-            }
-          }
+          for (const o of cap.push(e)) write(o);
           if (io.isTTY && Date.now() - progressAt > 500) {
             io.stderr(`\rexport: ${cap.packets} packets, ${(sink.bytes / 1e6).toFixed(1)} MB\x1b[K`);
             progressAt = Date.now();
+            progressed = true;
           }
         }
-        if (names.size) {
-          sink.write(
-            nrb([...names].map(([ip, name]) => ({ addr: ip.includes('.') ? Uint8Array.from(ip.split('.').map(Number)) : Buffer.from(ip, 'hex'), names: [name] }))),
-          );
-        }
-        sink.write(isb(0, lastTs || offset, loss.records, loss.records, `h2rec capture loss: ${loss.records} ring-buffer records (${loss.bytes} bytes) dropped; ${loss.truncatedCalls} calls truncated (${loss.truncatedBytes} bytes)`));
+        for (const o of cap.finish()) write(o);
+        const start = firstTs ?? offset;
+        sink.write(
+          isb(
+            0,
+            lastTs || offset,
+            loss.records,
+            loss.records,
+            `h2rec capture loss: ${loss.records} ring-buffer records (${loss.bytes} bytes) dropped; ${loss.truncatedCalls} calls truncated (${loss.truncatedBytes} bytes)`,
+            { start, end: lastTs > start ? lastTs : start },
+          ),
+        );
       } finally {
         sink.close();
-        if (io.isTTY) io.stderr('\n');
+        if (progressed) io.stderr('\r\x1b[K');
       }
       res.pcap = opts.pcap;
       res.packets = cap.packets;
+      res.bytes = sink.bytes;
       res.redactedFields = cap.redactedFields;
-      res.hint = link === 'tcp' ? tcpHint(opts.pcap, cap.serverPorts()) : `wireshark ${opts.pcap}   (or: tshark -r ${opts.pcap})`;
+      res.reencodedBlocks = cap.reencodedBlocks;
+      res.hint = link === 'tcp' ? tcpHint(opts.pcap, cap.serverPorts()) : `wireshark ${shellQuote(opts.pcap)}   (or: tshark -r ${shellQuote(opts.pcap)})`;
     }
     if (opts.bodies || opts.har) {
       const entries: HarEntry[] = [];
       if (opts.bodies) makePrivateDir(opts.bodies);
-      for (const x of exchanges(pipeline(reader, filter), { keepBodies: opts.bodies !== undefined || opts.har !== undefined })) {
+      for (const x of exchanges(pipeline(reader, filter), { keepBodies: true })) {
         if (opts.streams?.length && !opts.streams.includes(x.stream)) continue;
         if (opts.har) entries.push(harEntry(x, reader.meta.realtimeOffsetNs, opts.redact));
-        if (opts.bodies) res.bodies.push(...writeBodies(opts.bodies, x));
+        if (opts.bodies) {
+          const w = writeBodies(opts.bodies, x);
+          res.bodies.push(...w.files);
+          res.notes.push(...w.notes);
+        }
       }
       if (opts.har) {
         writePrivate(opts.har, Buffer.from(JSON.stringify(harLog(entries), null, 1)));
@@ -130,8 +147,14 @@ export async function exportJournal(opts: ExportOptions, io: ExportIO): Promise<
 
 /** Plaintext HTTP/2 on an arbitrary TCP port needs telling Wireshark which dissector to use. */
 function tcpHint(pcap: string, ports: number[]): string {
+  if (ports.length === 0) return `tshark -r ${shellQuote(pcap)}`;
   const d = ports.map((p) => `-d tcp.port==${p},http2`).join(' ');
-  return `tshark -r ${pcap} ${d}   (Wireshark: Decode As... TCP port ${ports.join(', ')} -> HTTP2)`;
+  return `tshark -r ${shellQuote(pcap)} ${d}   (Wireshark: Decode As... TCP port ${ports.join(', ')} -> HTTP2)`;
+}
+
+/** A path as one shell word, so the printed command can be pasted. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export function defaultPcapPath(journal: string): string {

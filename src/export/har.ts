@@ -5,6 +5,7 @@
 import type { Exchange } from '../analyze/messages';
 import type { HeaderField } from '../analyze/types';
 import { redactFields } from './redact';
+import { contentEncoding, decodeBody } from './bodies';
 import { VERSION } from '../version';
 
 export interface HarEntry {
@@ -26,7 +27,7 @@ export interface HarEntry {
     httpVersion: string;
     cookies: unknown[];
     headers: { name: string; value: string }[];
-    content: { size: number; mimeType: string; text?: string; encoding?: string };
+    content: { size: number; compression?: number; mimeType: string; text?: string; encoding?: string };
     redirectURL: string;
     headersSize: number;
     bodySize: number;
@@ -48,7 +49,11 @@ function headerList(fields: HeaderField[], redact: boolean): { name: string; val
 export function harEntry(x: Exchange, realtimeOffsetNs: bigint, redact: boolean): HarEntry {
   const get = (h: HeaderField[], n: string): string | undefined => h.find((f) => f.name === n)?.value;
   const scheme = x.scheme ?? 'https';
-  const authority = x.authority ?? (x.conn.sock ? `${x.conn.sock.raddr}:${x.conn.sock.rport}` : 'unknown');
+  // The traced process may be the server: then the server address is its own.
+  const sock = x.conn.sock;
+  const server = sock ? (x.role === 'server' ? sock.laddr : sock.raddr) : '';
+  const serverPort = sock ? (x.role === 'server' ? sock.lport : sock.rport) : 0;
+  const authority = x.authority ?? (server ? `${server.includes(':') ? `[${server}]` : server}:${serverPort}` : 'unknown');
   const path = x.path ?? '/';
   const url = `${scheme}://${authority}${path}`;
   let query: { name: string; value: string }[] = [];
@@ -57,13 +62,16 @@ export function harEntry(x: Exchange, realtimeOffsetNs: bigint, redact: boolean)
   } catch {
     query = [];
   }
+  // HAR: time is the sum of send, wait and receive, so the instants are made monotonic
+  // (a reset or a server's early response can end a stream before its request ended).
+  const max = (a: bigint, b: bigint | undefined): bigint => (b !== undefined && b > a ? b : a);
   const start = x.startKtime;
-  const respAt = x.responseKtime ?? x.endKtime ?? start;
-  const end = x.endKtime ?? respAt;
-  const reqEnd = x.requestEndKtime ?? start;
+  const reqEnd = max(start, x.requestEndKtime);
+  const respAt = max(reqEnd, x.responseKtime ?? x.endKtime);
+  const end = max(respAt, x.endKtime);
   return {
     startedDateTime: new Date(Number((start + realtimeOffsetNs) / 1_000_000n)).toISOString(),
-    time: Math.max(0, ms(end - start)),
+    time: ms(end - start),
     request: {
       method: x.method ?? 'GET',
       url,
@@ -80,21 +88,48 @@ export function harEntry(x: Exchange, realtimeOffsetNs: bigint, redact: boolean)
       httpVersion: 'HTTP/2',
       cookies: [],
       headers: headerList(x.responseHeaders, redact),
-      content: { size: x.responseBodyBytes, mimeType: get(x.responseHeaders, 'content-type') ?? 'x-unknown' },
+      content: content(x, get(x.responseHeaders, 'content-type') ?? 'x-unknown'),
       redirectURL: get(x.responseHeaders, 'location') ?? '',
       headersSize: -1,
       bodySize: x.responseBodyBytes,
     },
     cache: {},
     timings: {
-      send: Math.max(0, ms(reqEnd - start)),
-      wait: Math.max(0, ms(respAt - reqEnd)),
-      receive: Math.max(0, ms(end - respAt)),
+      send: ms(reqEnd - start),
+      wait: ms(respAt - reqEnd),
+      receive: ms(end - respAt),
     },
-    ...(x.conn.sock?.raddr ? { serverIPAddress: x.conn.sock.raddr } : {}),
+    ...(server ? { serverIPAddress: server } : {}),
     connection: String(x.conn.id),
     comment: `pid=${x.conn.pid} comm=${x.conn.comm} stream=${x.stream} state=${x.state}${x.reset ? ` reset=${x.reset.errorName}` : ''}${x.lossy ? ' lossy' : ''}`,
   };
+}
+
+/**
+ * HAR content.size is the decoded length, compression the octets saved by
+ * content-encoding; small textual bodies go in `text` so devtools show them.
+ */
+function content(x: Exchange, mimeType: string): HarEntry['response']['content'] {
+  const out: HarEntry['response']['content'] = { size: x.responseBodyBytes, mimeType };
+  if (!x.responseBody) return out;
+  const raw = Buffer.concat(x.responseBody);
+  const { data, note } = decodeBody(raw, contentEncoding(x.responseHeaders));
+  out.size = data.length;
+  if (!note && data.length !== raw.length) out.compression = data.length - raw.length;
+  if (data.length <= HAR_TEXT_MAX) {
+    if (/^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i.test(mimeType) && isUtf8(data)) out.text = data.toString('utf8');
+    else if (data.length > 0) {
+      out.text = data.toString('base64');
+      out.encoding = 'base64';
+    }
+  }
+  return out;
+}
+
+const HAR_TEXT_MAX = 1 << 20;
+
+function isUtf8(b: Buffer): boolean {
+  return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 }
 
 export function harLog(entries: HarEntry[]): unknown {

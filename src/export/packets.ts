@@ -3,6 +3,8 @@
  * exported-PDU (LINKTYPE_WIRESHARK_UPPER_PDU) packets naming the http2
  * dissector. Pure functions of their inputs.
  */
+import net from 'node:net';
+
 export interface Endpoint {
   /** 4 or 16 bytes */
   ip: Uint8Array;
@@ -25,21 +27,50 @@ function fold(acc: number): number {
   return ~acc & 0xffff;
 }
 
-export function ipFromString(s: string): Uint8Array {
-  if (s.includes(':')) {
-    const [head, tail] = s.includes('::') ? s.split('::') : [s, ''];
-    const h = head ? head.split(':') : [];
-    const t = tail ? tail.split(':') : [];
-    const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-    const out = new Uint8Array(16);
-    groups.forEach((g, i) => {
-      const n = parseInt(g, 16);
-      out[i * 2] = n >> 8;
-      out[i * 2 + 1] = n & 0xff;
-    });
-    return out;
+/**
+ * Text address -> 4 or 16 octets; undefined when it is not an address. An
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes plain IPv4, which is
+ * what the kernel put on the wire for such a socket.
+ */
+export function ipFromString(text: string): Uint8Array | undefined {
+  const s = text.replace(/%.*$/, ''); // a zone index names an interface, not part of the address
+  const kind = net.isIP(s);
+  if (kind === 4) return Uint8Array.from(s.split('.').map(Number));
+  if (kind !== 6) return undefined;
+  let head = s;
+  let v4: number[] = [];
+  const dotted = /:(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (dotted) {
+    v4 = dotted[1].split('.').map(Number);
+    head = s.slice(0, dotted.index + 1) + '0:0';
   }
-  return Uint8Array.from(s.split('.').map(Number));
+  const [l, r] = head.includes('::') ? head.split('::') : [head, undefined];
+  const left = l ? l.split(':') : [];
+  const right = r ? r.split(':') : [];
+  const groups = r === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const n = parseInt(g || '0', 16);
+    out[i * 2] = n >> 8;
+    out[i * 2 + 1] = n & 0xff;
+  });
+  if (v4.length) out.set(v4, 12);
+  const mapped = out.subarray(0, 10).every((b) => b === 0) && out[10] === 0xff && out[11] === 0xff;
+  return mapped ? out.slice(12) : out;
+}
+
+export function ipToString(ip: Uint8Array): string {
+  if (ip.byteLength === 4) return Array.from(ip).join('.');
+  const g: string[] = [];
+  for (let i = 0; i < 16; i += 2) g.push(((ip[i] << 8) | ip[i + 1]).toString(16));
+  return g.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+}
+
+/** RFC 1071 one's-complement sum of 16-bit words, folded and inverted. */
+export function internetChecksum(...parts: Uint8Array[]): number {
+  let acc = 0;
+  for (const p of parts) acc = sum16(p, acc);
+  return fold(acc);
 }
 
 /** One TCP segment in an Ethernet frame; checksums computed as a real stack would. */

@@ -117,13 +117,29 @@ export function nrb(records: NameRecord[]): Buffer {
   return block(BT_NRB, Buffer.concat(parts));
 }
 
-export function isb(ifId: number, tsNs: bigint, ifdrop: bigint, osdrop: bigint, comment: string): Buffer {
+/** A timestamp option (isb_starttime/isb_endtime): high 32 bits first, each half in section byte order, like an EPB's. */
+function tsOpt(code: number, ns: bigint): Option {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(Number((ns >> 32n) & 0xffffffffn), 0);
+  b.writeUInt32LE(Number(ns & 0xffffffffn), 4);
+  return { code, value: b };
+}
+
+export interface IsbTimes {
+  start: bigint;
+  end: bigint;
+}
+
+export function isb(ifId: number, tsNs: bigint, ifdrop: bigint, osdrop: bigint, comment: string, times?: IsbTimes): Buffer {
   const f = Buffer.alloc(12);
   f.writeUInt32LE(ifId, 0);
   f.writeUInt32LE(Number((tsNs >> 32n) & 0xffffffffn), 4);
   f.writeUInt32LE(Number(tsNs & 0xffffffffn), 8);
+  const o: Option[] = [opt.comment(comment)];
+  if (times) o.push(tsOpt(2, times.start), tsOpt(3, times.end));
   // isb_ifdrop (5) and isb_osdrop (7): where capture loss belongs.
-  return block(BT_ISB, Buffer.concat([f, encodeOptions([opt.comment(comment), opt.u64(5, ifdrop), opt.u64(7, osdrop)])]));
+  o.push(opt.u64(5, ifdrop), opt.u64(7, osdrop));
+  return block(BT_ISB, Buffer.concat([f, encodeOptions(o)]));
 }
 
 /** Creates `path` with mode 0600 (umask-proof) and writes blocks through a 1 MiB buffer. */

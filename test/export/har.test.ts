@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import type { Exchange } from '../../src/analyze/messages';
+import { harEntry, harLog } from '../../src/export/har';
+import { harProblems } from './har-schema';
+
+function exchange(p: Partial<Exchange> = {}): Exchange {
+  return {
+    conn: { id: 2, key: { pid: 1, ptr: '0x1', gen: '1' }, pid: 42, comm: 'curl', tids: [42], lib: 'openssl', firstKtime: 0n, sock: { fd: 3, family: 4, laddr: '127.0.0.1', lport: 50000, raddr: '127.0.0.1', rport: 8443 } },
+    stream: 1,
+    role: 'client',
+    method: 'POST',
+    scheme: 'https',
+    authority: 'example.test:8443',
+    path: '/api?q=1&r=two',
+    status: 200,
+    requestHeaders: [
+      { name: ':method', value: 'POST' },
+      { name: 'authorization', value: 'Bearer secret-1' },
+    ],
+    informational: [],
+    responseHeaders: [
+      { name: ':status', value: '200' },
+      { name: 'content-type', value: 'application/json' },
+      { name: 'content-encoding', value: 'gzip' },
+      { name: 'set-cookie', value: 'sid=secret-2' },
+    ],
+    requestTrailers: [],
+    responseTrailers: [],
+    requestBodyBytes: 3,
+    responseBodyBytes: 0,
+    startKtime: 1_000_000n,
+    requestEndKtime: 3_000_000n,
+    responseKtime: 7_000_000n,
+    endKtime: 8_000_000n,
+    pushPromises: [],
+    state: 'complete',
+    lossy: false,
+    ...p,
+  };
+}
+
+test('the validator catches what HAR 1.2 requires (it can fail)', () => {
+  assert.deepEqual(harProblems({ log: { version: '1.2', creator: { name: 'x', version: '1' }, entries: [] } }), []);
+  assert.ok(harProblems({ log: { version: '1.1', entries: {} } }).length >= 3);
+  const bad = harLog([harEntry(exchange(), 0n, true)]) as { log: { entries: Record<string, unknown>[] } };
+  delete bad.log.entries[0].cache;
+  (bad.log.entries[0].request as Record<string, unknown>).url = 'nope';
+  assert.deepEqual(harProblems(bad), ['log.entries[0].request.url: not an absolute URL', 'log.entries[0].cache: want object, got undefined']);
+});
+
+test('an entry: URL and query, method, HTTP/2, headers redacted, sizes, decoded content, timings that sum to time', () => {
+  const json = '{"ok":true,"items":[1,2,3]}'.repeat(20);
+  const gz = zlib.gzipSync(Buffer.from(json));
+  const x = exchange({ responseBody: [gz], responseBodyBytes: gz.length });
+  const log = harLog([harEntry(x, 1_700_000_000_000_000_000n, true)]);
+  assert.deepEqual(harProblems(log), []);
+  const e = (log as { log: { entries: ReturnType<typeof harEntry>[] } }).log.entries[0];
+  assert.equal(e.request.url, 'https://example.test:8443/api?q=1&r=two');
+  assert.deepEqual(e.request.queryString, [{ name: 'q', value: '1' }, { name: 'r', value: 'two' }]);
+  assert.equal(e.request.httpVersion, 'HTTP/2');
+  assert.equal(e.request.bodySize, 3);
+  assert.equal(e.response.status, 200);
+  assert.equal(e.response.bodySize, gz.length);
+  assert.equal(e.response.content.size, json.length, 'content.size is the decoded size');
+  assert.equal(e.response.content.compression, json.length - gz.length);
+  assert.equal(e.response.content.text, json);
+  assert.equal(e.response.content.mimeType, 'application/json');
+  assert.equal(e.startedDateTime, '2023-11-14T22:13:20.001Z');
+  assert.deepEqual(e.timings, { send: 2, wait: 4, receive: 1 });
+  assert.equal(e.time, 7);
+  assert.equal(e.serverIPAddress, '127.0.0.1');
+  const text = JSON.stringify(log);
+  assert.equal(text.includes('secret-1'), false);
+  assert.equal(text.includes('secret-2'), false);
+  assert.ok(JSON.stringify(harLog([harEntry(x, 0n, false)])).includes('secret-1'), '--no-redact keeps them');
+});
+
+test('binary content is base64; a reset stream still validates', () => {
+  const bin = Buffer.from([0, 255, 1, 2]);
+  const x = exchange({ responseHeaders: [{ name: 'content-type', value: 'application/octet-stream' }], responseBody: [bin], responseBodyBytes: 4 });
+  const e = harEntry(x, 0n, true);
+  assert.deepEqual([e.response.content.text, e.response.content.encoding], [bin.toString('base64'), 'base64']);
+  const reset = harEntry(exchange({ state: 'reset', status: undefined, responseKtime: undefined, endKtime: 2_000_000n, responseHeaders: [] }), 0n, true);
+  assert.deepEqual(harProblems(harLog([reset])), []);
+  assert.equal(reset.response.status, 0);
+});
