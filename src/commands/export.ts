@@ -58,5 +58,6 @@ export async function run(a: Record<string, unknown>, io: CommandIO): Promise<Ex
   }
   if (opts.har) say(`wrote ${res.harEntries} HAR entries to ${opts.har}`);
   if (opts.bodies) say(`wrote ${res.bodies.length} body files to ${opts.bodies}`);
+  for (const n of res.notes) say(`note: ${n}`);
   return res;
 }

@@ -157,7 +157,3 @@ export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-export function defaultPcapPath(journal: string): string {
-  return path.join(path.dirname(journal), path.basename(journal).replace(/\.db$/, '') + '.pcapng');
-}
-
