@@ -58,19 +58,6 @@ struct {
 	__type(value, struct call_args);
 } active SEC(".maps");
 
-struct conn_key {
-	__u32 tgid;
-	__u32 _pad;
-	__u64 ptr;
-};
-
-struct conn_state {
-	__u64 gen;
-	__u64 pos[2]; /* next byte position per direction */
-	__s32 fd;
-	__u32 closed; /* SSL_free seen but its close record was lost */
-};
-
 /*
  * (tgid, SSL*) -> positions. SSL_free/gnutls_deinit delete the entry so a
  * reused pointer starts a new generation. LRU bounds the memory of processes
@@ -79,8 +66,8 @@ struct conn_state {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct conn_key);
-	__type(value, struct conn_state);
+	__type(key, struct h2rec_conn_key);
+	__type(value, struct h2rec_conn_state);
 } conns SEC(".maps");
 
 struct scratch {
@@ -283,14 +270,14 @@ static __always_inline int on_return(long ret)
 	if (len == 0 || len > 0xffffffffULL)
 		goto done;
 
-	struct conn_key k = { .tgid = id >> 32, .ptr = a->ptr };
-	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
+	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = a->ptr };
+	struct h2rec_conn_state *st = bpf_map_lookup_elem(&conns, &k);
 	if (st && st->closed) {
 		bpf_map_delete_elem(&conns, &k);
 		st = NULL;
 	}
 	if (!st) {
-		struct conn_state z = { .gen = bpf_ktime_get_ns(), .fd = -1 };
+		struct h2rec_conn_state z = { .gen = bpf_ktime_get_ns(), .fd = -1 };
 		bpf_map_update_elem(&conns, &k, &z, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&conns, &k);
 		if (!st)
@@ -337,8 +324,8 @@ done:
 static __always_inline int on_free(__u64 ptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct conn_key k = { .tgid = id >> 32, .ptr = ptr };
-	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
+	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = ptr };
+	struct h2rec_conn_state *st = bpf_map_lookup_elem(&conns, &k);
 	if (!st)
 		return 0;
 	struct h2rec_close c = {};

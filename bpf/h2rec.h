@@ -97,6 +97,23 @@ struct h2rec_sock {
 	__u8 raddr[16];
 };
 
+/*
+ * Map "conns": (tgid, SSL*) -> next byte position per direction. The loader
+ * reads it at stop to report end positions of connections still open.
+ */
+struct h2rec_conn_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ptr;
+};
+
+struct h2rec_conn_state {
+	__u64 gen;
+	__u64 pos[2]; /* next byte position per direction */
+	__s32 fd;
+	__u32 closed; /* SSL_free seen but its close record was lost */
+};
+
 /* Per-CPU loss counters (map "losses", one entry). */
 struct h2rec_loss {
 	__u64 records; /* ring-buffer outputs that failed */
@@ -111,6 +128,8 @@ _Static_assert(sizeof(struct h2rec_data) == 96, "h2rec_data layout");
 _Static_assert(sizeof(struct h2rec_close) == 72, "h2rec_close layout");
 _Static_assert(sizeof(struct h2rec_sock) == 104, "h2rec_sock layout");
 _Static_assert(sizeof(struct h2rec_loss) == 32, "h2rec_loss layout");
+_Static_assert(sizeof(struct h2rec_conn_key) == 16, "h2rec_conn_key layout");
+_Static_assert(sizeof(struct h2rec_conn_state) == 32, "h2rec_conn_state layout");
 #endif
 
 /*

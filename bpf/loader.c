@@ -36,25 +36,28 @@ static bool out_broken;
 
 static void on_signal(int sig) { (void)sig; stopping = 1; }
 
+static void vmsg(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "h2rec-loader: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void die(int code, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "h2rec-loader: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(code);
 }
 
 static void warnx(const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "h2rec-loader: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void emit(__u32 type, const void *data, __u32 len)
@@ -280,24 +283,12 @@ static void emit_losses(struct h2rec_bpf *skel, int ncpus)
 	free(vals);
 }
 
-struct conn_key {
-	__u32 tgid;
-	__u32 _pad;
-	__u64 ptr;
-};
-struct conn_state {
-	__u64 gen;
-	__u64 pos[2];
-	__s32 fd;
-	__u32 closed;
-};
-
 /* End positions of every connection still known at stop, so trailing loss is exact. */
 static void emit_finals(struct h2rec_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.conns);
-	struct conn_key k, next;
-	struct conn_state st;
+	struct h2rec_conn_key k, next;
+	struct h2rec_conn_state st;
 	void *prev = NULL;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		if (bpf_map_lookup_elem(fd, &next, &st) == 0)

@@ -3,20 +3,13 @@ import Database from 'better-sqlite3';
 import { InputError } from '../errors';
 import { decodeRecord } from '../record/abi';
 import type { ConnKey, JournalRecord } from '../analyze/types';
-import { MetaKey, SCHEMA_VERSION } from './schema';
+import { MetaKey, SCHEMA_VERSION, type JournalMetaBase } from './schema';
 
-export interface JournalMeta {
+export interface JournalMeta extends JournalMetaBase {
   schemaVersion: number;
-  abi: number;
-  h2recVersion: string;
-  host: string;
-  kernel: string;
-  realtimeOffsetNs: bigint;
-  startedAt: string;
   stoppedAt?: string;
   /** false when the recorder was killed or is still running */
   complete: boolean;
-  options: unknown;
   summary?: unknown;
 }
 

@@ -38,6 +38,18 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** What the recorder knows at start; the reader returns it with what it learnt at stop. */
+export interface JournalMetaBase {
+  abi: number;
+  h2recVersion: string;
+  host: string;
+  kernel: string;
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC in ns at start: turns ktime into wall-clock time */
+  realtimeOffsetNs: bigint;
+  startedAt: string;
+  options: unknown;
+}
+
 /** Keys of the meta table. Values are text; JSON where noted. */
 export const MetaKey = {
   abi: 'abi',

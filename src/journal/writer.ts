@@ -2,17 +2,9 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { indexRecord, type RecordIndex } from '../record/abi';
 import { H2recError, InputError, UsageError, ExitCode } from '../errors';
-import { MIGRATIONS, MetaKey, SCHEMA_VERSION } from './schema';
+import { MIGRATIONS, MetaKey, SCHEMA_VERSION, type JournalMetaBase } from './schema';
 
-export interface NewJournalMeta {
-  abi: number;
-  h2recVersion: string;
-  host: string;
-  kernel: string;
-  realtimeOffsetNs: bigint;
-  startedAt: string;
-  options: unknown;
-}
+export type NewJournalMeta = JournalMetaBase;
 
 export interface LossSnapshot {
   tsNs: bigint;
