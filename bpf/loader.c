@@ -31,6 +31,7 @@
 #define EXIT_ENV 3
 
 static volatile sig_atomic_t stopping;
+static bool draining;
 static FILE *out;
 static bool out_broken;
 
@@ -235,8 +236,12 @@ static int attach_family(struct h2rec_bpf *skel, const char *path, const struct 
 		} else {
 			err = -E2BIG;
 		}
-		if (i == 0 && !l)
+		if (i == 0 && !l) {
+			/* EPERM/EACCES is the kernel refusing uprobes, not a missing symbol. */
+			if (err == -EPERM || err == -EACCES)
+				die(EXIT_ENV, "missing privileges to attach uprobes to %s (%s): this kernel needs CAP_SYS_ADMIN (besides CAP_BPF and CAP_PERFMON) for uprobes", path, strerror(-err));
 			return 0; /* this target does not contain the library at all */
+		}
 		/* Entry and return probes are reported as one probe per symbol. */
 		bool report = (i + 1 == n) || strcmp(defs[i + 1].symbol, defs[i].symbol) != 0;
 		if (l) {
@@ -304,7 +309,10 @@ static int on_record(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
 	emit(H2REC_MSG_RECORD, data, (__u32)size);
-	return 0;
+	/* libbpf 1.1's poll keeps consuming while records keep coming; a negative
+	 * return (after this record is delivered) hands control back so a stop
+	 * request is seen under sustained load too. */
+	return stopping && !draining ? -EINTR : 0;
 }
 
 static unsigned long parse_num(const char *flag, const char *v, unsigned long max)
@@ -369,6 +377,12 @@ int main(int argc, char **argv)
 	if (!is_pow2(ringbuf_bytes) || ringbuf_bytes < 32768)
 		die(EXIT_USAGE, "the ring buffer size must be a power of two of at least 32 KiB");
 
+	/* From the start: a stop asked for while we load and attach ends cleanly, never mid-attach. */
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
 	const char *btf = getenv("H2REC_BTF");
 	if (!btf)
 		btf = "/sys/kernel/btf/vmlinux";
@@ -419,10 +433,6 @@ int main(int argc, char **argv)
 	out = stdout;
 	static char obuf[4 << 20];
 	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 
 	int live = 0;
 	for (int i = 0; i < n_targets; i++) {
@@ -477,6 +487,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n_links; i++)
 		bpf_link__destroy(links[i]);
 	bpf_link__destroy(fd_link);
+	draining = true;
 	ring_buffer__consume(rb);
 	emit_losses(skel, ncpus);
 	emit_finals(skel);

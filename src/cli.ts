@@ -7,6 +7,7 @@
  * Exit codes: 0 ok, 1 findings (--fail-on), 2 usage, 3 environment or
  * privileges, 4 bad input file, 70 internal error (a bug: rerun with --debug).
  */
+import fs from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { ExitCode, H2recError, UsageError } from './errors';
 import { VERSION } from './version';
@@ -148,9 +149,28 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   }
 }
 
+/**
+ * Synchronous writes to fd 1: a slow reader throttles us (flat memory), and a
+ * full disk is an error now, never a truncated file behind an exit 0.
+ */
+function writeStdout(s: string): void {
+  const b = Buffer.from(s, 'utf8');
+  let o = 0;
+  while (o < b.length) {
+    try {
+      o += fs.writeSync(1, b, o, b.length - o);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue; // a non-blocking pipe is momentarily full
+      if (code === 'EPIPE') process.exit(0); // `| head`: the reader chose to stop
+      throw new H2recError(`cannot write the output: ${code ?? (e as Error).message}`, ExitCode.ENV);
+    }
+  }
+}
+
 export function processIO(signal?: AbortSignal): CliIO {
   return {
-    stdout: (s) => void process.stdout.write(s),
+    stdout: writeStdout,
     stderr: (s) => void process.stderr.write(s),
     isTTY: process.stderr.isTTY === true,
     signal,
@@ -176,6 +196,9 @@ if (require.main === module) {
   // `h2rec analyze run.db | head`: a closed pipe is the reader's choice, not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
+    // ENOSPC and friends: never leave a silently truncated output behind an exit 0.
+    process.stderr.write(`h2rec: cannot write the output: ${e.code ?? e.message}\n`);
+    process.exit(ExitCode.ENV);
   });
   main(process.argv.slice(2), processIO(ac.signal)).then(
     (code) => process.exit(code),

@@ -4,6 +4,7 @@
  * according to content-encoding.
  */
 import fs from 'node:fs';
+import { writePrivateFile } from '../fsutil';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Exchange } from '../analyze/messages';
@@ -38,18 +39,7 @@ export function decodeBody(body: Buffer, encoding: string | undefined): { data: 
 }
 
 export function writePrivate(file: string, data: Uint8Array): void {
-  try {
-    const fd = fs.openSync(file, 'w', 0o600);
-    try {
-      fs.fchmodSync(fd, 0o600);
-      let o = 0;
-      while (o < data.byteLength) o += fs.writeSync(fd, data, o, data.byteLength - o);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (e) {
-    throw new H2recError(`cannot write ${file}: ${(e as Error).message}`, ExitCode.ENV, { cause: e });
-  }
+  writePrivateFile(file, data);
 }
 
 export function makePrivateDir(dir: string): void {

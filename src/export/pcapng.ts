@@ -4,7 +4,8 @@
  * registry, so this is ours; tshark is the test oracle.
  */
 import fs from 'node:fs';
-import { H2recError, ExitCode, UsageError } from '../errors';
+import { openPrivate } from '../fsutil';
+import { H2recError, ExitCode } from '../errors';
 
 export const LINKTYPE_ETHERNET = 1;
 export const LINKTYPE_WIRESHARK_UPPER_PDU = 252;
@@ -150,14 +151,7 @@ export class FileSink {
   bytes = 0;
 
   constructor(readonly path: string) {
-    try {
-      this.fd = fs.openSync(path, 'w', 0o600);
-      fs.fchmodSync(this.fd, 0o600);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT' || err.code === 'EISDIR') throw new UsageError(`cannot write ${path}: ${err.code === 'ENOENT' ? 'no such directory' : 'is a directory'}`);
-      throw new H2recError(`cannot write ${path}: ${err.message}`, ExitCode.ENV, { cause: e });
-    }
+    this.fd = openPrivate(path, true);
   }
 
   write(b: Uint8Array): void {

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
+import { openPrivate } from '../fsutil';
 import { indexRecord, type RecordIndex } from '../record/abi';
-import { H2recError, InputError, UsageError, ExitCode } from '../errors';
+import { H2recError, ExitCode } from '../errors';
 import { MIGRATIONS, MetaKey, SCHEMA_VERSION, type JournalMetaBase } from './schema';
 
 export type NewJournalMeta = JournalMetaBase;
@@ -27,24 +28,7 @@ export interface FinalRow {
 
 /** Creates `path` with mode 0600 whatever the umask, refusing to clobber data. */
 export function createPrivateFile(path: string, overwrite = false): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, overwrite ? 'w' : 'wx', 0o600);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EEXIST') throw new UsageError(`${path} already exists; choose another output or pass --force`);
-    if (err.code === 'ENOENT') throw new UsageError(`cannot create ${path}: its directory does not exist`);
-    if (err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EISDIR') {
-      throw new UsageError(`cannot create ${path}: ${err.code}`);
-    }
-    throw new H2recError(`cannot create ${path}: ${err.message}`, ExitCode.ENV, { cause: e });
-  }
-  try {
-    fs.fchmodSync(fd, 0o600);
-    if (overwrite) fs.ftruncateSync(fd, 0);
-  } finally {
-    fs.closeSync(fd);
-  }
+  fs.closeSync(openPrivate(path, overwrite));
 }
 
 const toI64 = (v: bigint): bigint => BigInt.asIntN(64, v);
@@ -158,6 +142,8 @@ export class JournalWriter {
     this.setMeta(MetaKey.summary, JSON.stringify(summary, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
     this.setMeta(MetaKey.stoppedAt, stoppedAt);
     this.db.pragma('wal_checkpoint(TRUNCATE)');
+    // A finished journal needs no -wal/-shm beside it, so it can be read from read-only media.
+    this.db.pragma('journal_mode = DELETE');
     this.db.close();
     this.closed = true;
     fs.chmodSync(this.path, 0o600);
@@ -166,13 +152,17 @@ export class JournalWriter {
   /** Closes without marking complete (used on a fatal error, after flushing what we have). */
   abort(): void {
     if (this.closed) return;
+    this.closed = true;
     try {
       this.flush();
-    } catch (e) {
-      if (!(e instanceof InputError)) throw e;
-    } finally {
+    } catch {
+      // Nothing more can be committed (full disk, damaged record); what was committed stays.
+    }
+    try {
       this.db.close();
-      this.closed = true;
+    } catch {
+      // already unusable
     }
   }
+
 }

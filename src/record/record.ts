@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { EnvError, H2recError, InputError, UsageError, ExitCode } from '../errors';
+import { EnvError, H2recError, UsageError, ExitCode } from '../errors';
 import { JournalWriter, type LossSnapshot } from '../journal/writer';
 import { MetaKey } from '../journal/schema';
 import { ABI_VERSION, indexRecord } from './abi';
@@ -183,6 +183,7 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
           `recording: ${probesOk} probes live, ring buffer ${Number(m.ringbuf_bytes ?? 0) / 1048576} MiB, ` +
             `${targets.length ? targets.join(', ') : 'all processes'} -> ${opts.output} (Ctrl-C to stop)`,
         );
+        if (opts.duration) timer = setTimeout(stop, opts.duration * 1000);
         io.onReady?.();
         break;
       }
@@ -233,7 +234,7 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
         }
       }
     } catch (e) {
-      streamError = e instanceof H2recError ? e : new InputError(String((e as Error).message));
+      streamError = e instanceof H2recError ? e : new EnvError(`cannot write the journal ${opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}`);
       stop();
     }
   });
@@ -256,12 +257,15 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
 
   const onAbort = (): void => stop();
   io.signal?.addEventListener('abort', onAbort);
-  const timer = opts.duration ? setTimeout(stop, opts.duration * 1000) : undefined;
+  // --duration counts from readiness: attaching to a large binary can take a while.
+  let timer: NodeJS.Timeout | undefined;
   const flusher = setInterval(() => {
     try {
       writer.flush();
-    } catch {
-      // the final flush reports it
+    } catch (e) {
+      // A full or failing disk: stop rather than drop batches; what was committed stays.
+      streamError ??= new EnvError(`cannot write the journal ${opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+      stop();
     }
   }, 200);
   let lastProgress = { t: Date.now(), records: 0, bytes: 0 };
@@ -333,7 +337,12 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
     writer.abort();
     throw streamError ?? new EnvError(`the BPF loader stopped unexpectedly (exit ${exit.code}): ${lastLine}; ${writer.records} records kept in ${opts.output}`);
   }
-  writer.finish(summary, new Date().toISOString());
+  try {
+    writer.finish(summary, new Date().toISOString());
+  } catch (e) {
+    writer.abort();
+    throw new EnvError(`cannot finish the journal ${opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}; ${writer.records} records were received`);
+  }
   io.stderr(formatSummary(summary));
   return summary;
 }
