@@ -1,0 +1,57 @@
+/** The shape of bench/results.json. */
+import type { AnalysisResult, ScalingResult, Journal } from '../phases/analysis';
+import type { LosslessResult } from '../phases/lossless';
+import type { RecordCostResult } from '../phases/recordCost';
+import type { HotSpot } from './profile';
+
+export interface Machine {
+  cores: number;
+  kernel: string;
+  cpu: string;
+  mem_gb: number;
+  node: string;
+  tools: Record<string, string | null>;
+  loadavg_start: number[];
+  loadavg_end?: number[];
+}
+
+export interface Target {
+  name: string;
+  target: string;
+  value: string;
+  met: boolean | null;
+}
+
+export interface Results {
+  schema: 1;
+  mode: 'quick' | 'full';
+  date: string;
+  duration_s?: number;
+  command: string;
+  machine: Machine;
+  /** the 16 KiB figures at the top level; every body under by_body */
+  record:
+    | ({
+        body: string;
+        untraced_rps: number | null;
+        floor_rps: number | null;
+        h2rec_rps: number | null;
+        cost_ratio: number | null;
+        captured_bytes: number;
+        expected_bytes: number;
+        lost_bytes: number;
+      } & RecordCostResult)
+    | { error: string };
+  lossless: LosslessResult | { error: string };
+  /** the main journal (16 KiB bodies); small_bodies: the same tools on frame-heavy traffic (1 KiB bodies) */
+  analyze:
+    | (AnalysisResult & {
+        journal: Omit<Journal, 'file'>;
+        small_bodies?: (AnalysisResult & { journal: Omit<Journal, 'file'> }) | { error: string };
+      })
+    | { error: string };
+  scaling: (ScalingResult & { journals: Omit<Journal, 'file'>[] }) | { error: string };
+  profile: { command: string; total_ms: number; top: HotSpot[] } | { error: string } | null;
+  targets: Target[];
+  notes: string[];
+}

@@ -1,0 +1,416 @@
+/**
+ * `npm run bench [-- --quick]`: recording cost against the bare-uprobe floor,
+ * the lossless capture rate, analysis speed against tshark and its scaling,
+ * measured side by side in one run. Writes bench/results.json,
+ * bench/RESULTS.md and bench/scaling.svg.
+ *
+ * Needs root (uprobes), nghttpd, h2load, bpftrace, tshark and the built
+ * loader and CLI. All traffic stays on 127.0.0.1; every child process is
+ * bounded in time and killed on exit.
+ */
+import { execSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, makeCert, waitForPort } from '../test/helpers/peers';
+import { BODIES, FULL, QUICK, docPath, findLibssl, type BodyName, type Env } from './lib/env';
+import { have, killAll, stop, stopAll, track, versionOf } from './lib/procs';
+import { markdown } from './lib/report';
+import type { Results, Target } from './lib/results';
+import { scalingSvg } from './lib/chart';
+import { round } from './lib/stats';
+import { recordCost } from './phases/recordCost';
+import { lossless } from './phases/lossless';
+import { analysisSpeed, dropJournals, profileAnalyze, recordJournals, scaling, type Journal } from './phases/analysis';
+
+const PHASES = ['record', 'lossless', 'analysis', 'scaling'] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Args {
+  /** only re-render RESULTS.md and the chart from an existing results.json */
+  render: boolean;
+  quick: boolean;
+  out: string;
+  phases: Set<Phase>;
+  keep: boolean;
+}
+
+function parseArgs(argv: string[], repo: string): Args {
+  const a: Args = { render: false, quick: false, out: path.join(repo, 'bench'), phases: new Set(PHASES), keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i];
+    if (v === '--quick') a.quick = true;
+    else if (v === '--render') a.render = true;
+    else if (v === '--keep') a.keep = true;
+    else if (v === '--out') a.out = path.resolve(argv[++i] ?? '.');
+    else if (v === '--phases') {
+      const list = (argv[++i] ?? '').split(',').filter(Boolean);
+      for (const p of list) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--phases: unknown phase ${p} (${PHASES.join(', ')})`);
+      a.phases = new Set(list as Phase[]);
+    } else if (v === '--help' || v === '-h') {
+      process.stdout.write(
+        'usage: npm run bench [-- --quick] [--phases record,lossless,analysis,scaling] [--out DIR] [--keep] [--render]\n' +
+          '  --quick   small sizes, under 5 minutes\n  --keep    keep the temporary directory (journals, pcapng)\n' +
+          '  --render  only rewrite RESULTS.md and scaling.svg from DIR/results.json\n',
+      );
+      process.exit(0);
+    } else throw new Error(`unknown argument ${v}`);
+  }
+  return a;
+}
+
+function preflight(repo: string, cli: string): string[] {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root (uprobes and bpftrace need it)');
+  if (!fs.existsSync(cli)) missing.push(`${cli} (run: npx tsc -p .)`);
+  if (!fs.existsSync(path.join(repo, 'bpf/.output/h2rec-loader'))) missing.push('bpf/.output/h2rec-loader (run: make -C bpf)');
+  for (const t of ['nghttpd', 'h2load', 'openssl', 'bpftrace']) if (!have(t)) missing.push(t);
+  return missing;
+}
+
+const errOf = (e: unknown): { error: string } => ({ error: e instanceof Error ? e.message : String(e) });
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const repo = path.resolve(__dirname, '../..');
+  const cli = path.join(repo, 'build/src/cli.js');
+  const args = parseArgs(process.argv.slice(2), repo);
+  const sizes = args.quick ? QUICK : FULL;
+  const log = (msg: string): void => void process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
+  if (args.render) {
+    const results = JSON.parse(fs.readFileSync(path.join(args.out, 'results.json'), 'utf8')) as Results;
+    results.targets = targets(results);
+    writeOutputs(results, args.out);
+    log(`rendered ${path.join(args.out, 'RESULTS.md')} from results.json`);
+    return 0;
+  }
+
+  const missing = preflight(repo, cli);
+  if (missing.length) {
+    process.stderr.write(`bench: missing ${missing.join(', ')}\n`);
+    return 3;
+  }
+  const libssl = findLibssl();
+  if (!libssl) {
+    process.stderr.write('bench: cannot find the libssl that h2load loads (ldd)\n');
+    return 3;
+  }
+
+  // A hard limit for the whole run: stop everything and write what was measured.
+  const limitS = args.quick ? 600 : 3300;
+  let overtime = false;
+  const watchdog = setTimeout(() => {
+    overtime = true;
+    log(`over the ${limitS} s limit: stopping`);
+    killAll();
+  }, limitS * 1000);
+  watchdog.unref();
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'h2rec-bench-'));
+  const cleanup = (): void => {
+    killAll();
+    if (!args.keep) fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  process.on('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`${sig}: stopping`);
+      void stopAll(2000).finally(() => process.exit(130));
+    });
+  }
+
+  const tls = makeCert(tmp);
+  fs.mkdirSync(path.join(tmp, 'doc'));
+  for (const [name, bytes] of Object.entries(BODIES)) fs.writeFileSync(docPath(tmp, name as BodyName), crypto.randomBytes(bytes));
+  // The traced client gets a name of its own: --comm then selects only this benchmark's h2load.
+  const comm = 'h2load-bench';
+  fs.mkdirSync(path.join(tmp, 'bin'));
+  const h2loadReal = fs.realpathSync(execSync('command -v h2load', { encoding: 'utf8', shell: '/bin/sh' }).trim());
+  const h2load = path.join(tmp, 'bin', comm);
+  fs.symlinkSync(h2loadReal, h2load);
+
+  const port = await freePort();
+  const server = track('nghttpd', ['-d', path.join(tmp, 'doc'), String(port), tls.key, tls.cert], { stdio: 'ignore' });
+  await waitForPort(port);
+
+  const env: Env = {
+    quick: args.quick,
+    sizes,
+    repo,
+    cli,
+    tmp,
+    port,
+    h2load,
+    comm,
+    libssl,
+    log,
+    url: (body) => `https://127.0.0.1:${port}/${body}`,
+  };
+
+  const results: Results = {
+    schema: 1,
+    mode: args.quick ? 'quick' : 'full',
+    date: new Date().toISOString(),
+    command: `npm run bench${args.quick ? ' -- --quick' : ''}`,
+    machine: {
+      cores: os.cpus().length,
+      kernel: os.release(),
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      mem_gb: round(os.totalmem() / 2 ** 30, 1) ?? 0,
+      node: process.version,
+      tools: {
+        h2load: versionOf('h2load', ['--version']),
+        nghttpd: versionOf('nghttpd', ['--version']),
+        tshark: have('tshark') ? versionOf('tshark', ['--version']) : null,
+        bpftrace: versionOf('bpftrace', ['--version']),
+        libssl,
+      },
+      loadavg_start: os.loadavg().map((x) => round(x, 2) ?? 0),
+    },
+    record: { error: 'not run' },
+    lossless: { error: 'not run' },
+    analyze: { error: 'not run' },
+    scaling: { error: 'not run' },
+    profile: null,
+    targets: [],
+    notes: [
+      `The traced client is h2load started through a symlink named ${comm}, so \`--comm ${comm}\` (and the floor's identical comm filter) selects this benchmark's own client even when other h2load processes run on the machine.`,
+      'Every figure is a median over interleaved repetitions; ratios (cost_ratio, speedup_vs_tshark) compare runs made minutes apart at most, so they hold better than absolute rates on a shared machine.',
+    ],
+  };
+  const skip = (p: Phase): boolean => !args.phases.has(p) || overtime;
+
+  try {
+    if (!skip('record')) {
+      log('phase 1: recording cost (untraced / bpftrace floor / h2rec record)');
+      try {
+        const rc = await recordCost(env);
+        const b = rc.by_body['16KiB'];
+        results.record = {
+          body: '16KiB',
+          untraced_rps: b?.untraced_rps ?? null,
+          floor_rps: b?.floor_rps ?? null,
+          h2rec_rps: b?.h2rec_rps ?? null,
+          cost_ratio: b?.cost_ratio ?? null,
+          captured_bytes: Object.values(rc.by_body).reduce((s, x) => s + (x?.captured_bytes ?? 0), 0),
+          expected_bytes: Object.values(rc.by_body).reduce((s, x) => s + (x?.expected_bytes ?? 0), 0),
+          lost_bytes: Object.values(rc.by_body).reduce((s, x) => s + (x?.lost_bytes ?? 0), 0),
+          ...rc,
+        };
+      } catch (e) {
+        results.record = errOf(e);
+        log(`recording cost failed: ${results.record.error}`);
+      }
+    }
+    let rpsLimit: number | null = null;
+    if (!skip('lossless')) {
+      log('phase 2: lossless rate');
+      try {
+        const ll = await lossless(env);
+        results.lossless = ll;
+        const b = ll.by_body['16KiB'];
+        // Record the analysis journals at a rate that loses nothing, so they hold whole connections.
+        if (b && !b.lossless_at_max && b.lossless_rps) rpsLimit = Math.round(b.lossless_rps * 0.9);
+      } catch (e) {
+        results.lossless = errOf(e);
+        log(`lossless rate failed: ${results.lossless.error}`);
+      }
+    }
+    let journals: Journal[] = [];
+    if (!skip('analysis') || !skip('scaling')) {
+      log(`recording journals of ${sizes.scalingBytes.map((b) => `${b / 1e6} MB`).join(', ')}${rpsLimit ? ` at ${rpsLimit} req/s` : ''}`);
+      try {
+        journals = await recordJournals(env, sizes.scalingBytes, rpsLimit);
+      } catch (e) {
+        const err = errOf(e);
+        results.analyze = err;
+        results.scaling = err;
+        log(`recording journals failed: ${err.error}`);
+      }
+    }
+    const strip = (j: Journal): Omit<Journal, 'file'> => {
+      const { file: _f, ...rest } = j;
+      return rest;
+    };
+    if (journals.length === 3 && !skip('analysis')) {
+      const j = journals[1];
+      log(`phase 3: analysis speed on ${(j.bytes / 1e6).toFixed(0)} MB`);
+      try {
+        results.analyze = { ...(await analysisSpeed(env, j)), journal: strip(j) };
+      } catch (e) {
+        results.analyze = errOf(e);
+        log(`analysis speed failed: ${results.analyze.error}`);
+      }
+      if (!overtime && !('error' in results.analyze && Object.keys(results.analyze).length === 1)) {
+        const main = results.analyze as Exclude<Results['analyze'], { error: string }>;
+        log(`phase 3b: analysis speed on frame-heavy traffic (1 KiB bodies, ${sizes.smallBodyBytes / 1e6} MB)`);
+        let small: Journal[] = [];
+        try {
+          small = await recordJournals(env, [sizes.smallBodyBytes], null, '1KiB');
+          main.small_bodies = { ...(await analysisSpeed(env, small[0], ['json', 'tshark', 'export'])), journal: strip(small[0]) };
+        } catch (e) {
+          main.small_bodies = errOf(e);
+          log(`frame-heavy analysis failed: ${main.small_bodies.error}`);
+        } finally {
+          dropJournals(small);
+        }
+      }
+      if (!overtime) {
+        log('profiling analyze --format json');
+        try {
+          results.profile = (await profileAnalyze(env, j)) ?? { error: 'the profiled run failed' };
+        } catch (e) {
+          results.profile = errOf(e);
+        }
+      }
+    }
+    if (journals.length === 3 && !skip('scaling')) {
+      log('phase 4: scaling');
+      try {
+        results.scaling = { ...(await scaling(env, journals)), journals: journals.map(strip) };
+      } catch (e) {
+        results.scaling = errOf(e);
+        log(`scaling failed: ${results.scaling.error}`);
+      }
+    }
+    dropJournals(journals);
+  } finally {
+    await stop(server, 3000, 'SIGTERM');
+  }
+  clearTimeout(watchdog);
+  if (overtime) results.notes.push(`The run hit its ${limitS} s limit; later phases were skipped.`);
+  results.machine.loadavg_end = os.loadavg().map((x) => round(x, 2) ?? 0);
+  results.duration_s = Math.round((Date.now() - started) / 1000);
+  results.targets = targets(results);
+
+  writeOutputs(results, args.out);
+  log(`wrote ${path.join(args.out, 'results.json')} and RESULTS.md in ${results.duration_s} s`);
+  for (const t of results.targets) log(`${t.met === null ? 'n/a' : t.met ? 'MET ' : 'MISS'}  ${t.name}: ${t.value} (target ${t.target})`);
+  return 0;
+}
+
+/** results.json, RESULTS.md and the scaling chart. */
+function writeOutputs(results: Results, out: string): void {
+  fs.mkdirSync(out, { recursive: true });
+  let svgName: string | null = null;
+  if (!('error' in results.scaling && Object.keys(results.scaling).length === 1)) {
+    const s = results.scaling as Exclude<Results['scaling'], { error: string }>;
+    svgName = 'scaling.svg';
+    fs.writeFileSync(
+      path.join(out, svgName),
+      scalingSvg(
+        s.points.map((p) => ({ x: p.journal_bytes / 1e6, seconds: p.seconds, cpuSeconds: p.cpu_seconds, rssMb: p.peak_rss_mb })),
+        {
+          title: `h2rec analyze --format json: scaling (${results.mode} mode)`,
+          xLabel: 'journal size, MB',
+          fit:
+            s.seconds_per_gb !== null && s.intercept_seconds !== null
+              ? { a: s.intercept_seconds, b: s.seconds_per_gb / 1000, label: `linear fit: ${s.seconds_per_gb.toFixed(2)} s per GB (R² ${s.r2})` }
+              : null,
+          rssTargetMb: 300,
+        },
+      ),
+    );
+  }
+  fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(out, 'RESULTS.md'), markdown(results, svgName));
+}
+
+function targets(r: Results): Target[] {
+  const out: Target[] = [];
+  const f = (v: number | null | undefined, d = 2): string => (v === null || v === undefined ? 'not measured' : v.toFixed(d));
+  if (!('error' in r.record && Object.keys(r.record).length === 1)) {
+    const rc = r.record as Exclude<Results['record'], { error: string }>;
+    for (const [body, b] of Object.entries(rc.by_body)) {
+      if (!b) continue;
+      out.push({ name: `cost_ratio, ${body} bodies`, target: '≤ 1.25', value: f(b.cost_ratio), met: b.cost_ratio === null ? null : b.cost_ratio <= 1.25 });
+      if (b.kernel_cost_ratio !== undefined) {
+        out.push({
+          name: `  of which in-kernel (loader alone, output to /dev/null), ${body}`,
+          target: '≤ 1.25',
+          value: f(b.kernel_cost_ratio),
+          met: b.kernel_cost_ratio === null ? null : b.kernel_cost_ratio <= 1.25,
+        });
+      }
+      out.push({
+        name: `bytes captured in the cost runs, ${body}`,
+        target: 'all h2load reported, 0 lost',
+        value: `${b.captured_bytes} of ${b.expected_bytes}, ${b.lost_bytes} lost`,
+        met: b.captured_bytes >= b.expected_bytes && b.lost_bytes === 0,
+      });
+    }
+  }
+  if (!('error' in r.lossless && Object.keys(r.lossless).length === 1)) {
+    const ll = r.lossless as Exclude<Results['lossless'], { error: string }>;
+    for (const [body, b] of Object.entries(ll.by_body)) {
+      if (!b) continue;
+      out.push({
+        name: `lost bytes at the maximum h2load rate, ${body}`,
+        target: '0',
+        value: `${b.max_lost_bytes} at ${b.max_rps.toFixed(0)} req/s (${b.max_mbps.toFixed(0)} MB/s)` +
+          (b.lossless_at_max ? '' : b.lossless_rps === null ? '; no lossless rate found' : `; lossless up to ${b.lossless_rps.toFixed(0)} req/s (${b.lossless_mbps?.toFixed(0)} MB/s)`),
+        met: b.lossless_at_max,
+      });
+    }
+  }
+  if (!('error' in r.analyze && Object.keys(r.analyze).length === 1)) {
+    const a = r.analyze as Exclude<Results['analyze'], { error: string }>;
+    out.push({
+      name: `speedup_vs_tshark (${(a.journal_bytes / 1e6).toFixed(0)} MB journal, json vs tshark -T fields)`,
+      target: '≥ 20×',
+      value:
+        a.speedup_vs_tshark === null
+          ? `not measured: ${a.speedup_reason ?? ''}`
+          : `${a.speedup_vs_tshark.toFixed(2)}× (${f(a.json_seconds)} s vs ${f(a.tshark_seconds)} s wall; ${f(a.speedup_vs_tshark_cpu)}× on CPU time)`,
+      met: a.speedup_vs_tshark === null ? null : a.speedup_vs_tshark >= 20,
+    });
+    const sb = a.small_bodies;
+    if (sb && !('error' in sb && Object.keys(sb).length === 1)) {
+      const x = sb as Exclude<typeof sb, { error: string }>;
+      out.push({
+        name: `speedup_vs_tshark on frame-heavy traffic (1 KiB bodies, ${(x.journal_bytes / 1e6).toFixed(0)} MB journal, ${x.frames ?? '?'} frames)`,
+        target: '≥ 20×',
+        value:
+          x.speedup_vs_tshark === null
+            ? `not measured: ${x.speedup_reason ?? ''}`
+            : `${x.speedup_vs_tshark.toFixed(2)}× (${f(x.json_seconds)} s vs ${f(x.tshark_seconds)} s wall; ${f(x.speedup_vs_tshark_cpu)}× on CPU time)`,
+        met: x.speedup_vs_tshark === null ? null : x.speedup_vs_tshark >= 20,
+      });
+    }
+  }
+  if (!('error' in r.scaling && Object.keys(r.scaling).length === 1)) {
+    const s = r.scaling as Exclude<Results['scaling'], { error: string }>;
+    const last = s.points[s.points.length - 1];
+    if (last) {
+      out.push({
+        name: `peak RSS of analyze --format json at ${(last.journal_bytes / 1e6).toFixed(0)} MB${r.mode === 'quick' ? ' (quick mode; the target is at 1 GB)' : ''}`,
+        target: '< 300 MB at 1 GB',
+        value: `${f(last.peak_rss_mb, 0)} MB`,
+        met: last.peak_rss_mb === null ? null : last.peak_rss_mb < 300,
+      });
+    }
+    out.push({
+      name: 'analyze time linear in journal size',
+      target: 'linear (R² ≥ 0.98)',
+      value: `${f(s.seconds_per_gb)} s/GB, R² ${f(s.r2, 4)}`,
+      met: s.r2 === null ? null : s.r2 >= 0.98,
+    });
+    out.push({
+      name: 'analyze peak RSS flat in journal size',
+      target: 'flat (growth < 50 MB)',
+      value: `+${f(s.rss_growth_mb, 0)} MB from smallest to largest`,
+      met: s.rss_growth_mb === null ? null : s.rss_growth_mb < 50,
+    });
+  }
+  return out;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    killAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,75 @@
+/**
+ * Synthetic one-connection journals for the hostile-traffic cases: byte
+ * segments per direction, cut into ring-buffer-sized records and written
+ * through the real JournalWriter (test/helpers/journal.ts), so analyze()
+ * runs its whole pipeline on them.
+ */
+import { makeJournal, dataRec } from '../helpers/journal';
+import { PREFACE, encodeFrame, encodeFrames, settings, ping, type FrameSpec } from '../helpers/h2encode';
+import type { Dir } from '../../src/analyze/types';
+
+/** The kernel side sends at most this many payload bytes per record (one chunk). */
+const CHUNK = 16384;
+
+export interface Segment {
+  dir: Dir;
+  bytes: Uint8Array;
+}
+
+export function writeJournal(file: string, segs: Segment[]): { records: number; bytes: number } {
+  const pos: Record<Dir, bigint> = { send: 0n, recv: 0n };
+  let ts = 1_000_000_000n;
+  const recs = [];
+  let bytes = 0;
+  for (const s of segs) {
+    for (let o = 0; o < s.bytes.byteLength; o += CHUNK) {
+      const data = s.bytes.subarray(o, o + CHUNK);
+      recs.push(dataRec({ dir: s.dir, ts, pos: pos[s.dir], data }));
+      pos[s.dir] += BigInt(data.byteLength);
+      bytes += data.byteLength;
+      ts += 10_000n;
+    }
+  }
+  makeJournal(file, recs);
+  return { records: recs.length, bytes };
+}
+
+export const send = (b: Uint8Array | FrameSpec[]): Segment => ({ dir: 'send', bytes: b instanceof Uint8Array ? b : encodeFrames(b) });
+export const recv = (b: Uint8Array | FrameSpec[]): Segment => ({ dir: 'recv', bytes: b instanceof Uint8Array ? b : encodeFrames(b) });
+
+/** Client preface and the SETTINGS exchange, both ways acknowledged. */
+export function handshake(serverSettings: [number, number][] = []): Segment[] {
+  return [
+    send(Buffer.concat([PREFACE, encodeFrame(settings([]))])),
+    recv([settings(serverSettings), settings([], true)]),
+    send([settings([], true)]),
+  ];
+}
+
+/** PING data that marks "analysis went on after the hostile part". */
+export const SENTINEL_PING = Buffer.from('sentinel', 'latin1').toString('hex');
+
+/**
+ * Valid frames after the hostile part: a PING and a request whose header
+ * block is a literal without indexing and with a literal name (RFC 7541
+ * §6.2.2), decodable whatever state the dynamic table is in.
+ */
+export function sentinel(stream: number): Segment {
+  const name = Buffer.from('x-sentinel');
+  const block = Buffer.concat([Buffer.from([0x00, name.length]), name, Buffer.from([0x01]), Buffer.from('1')]);
+  return send([ping(SENTINEL_PING), { type: 0x1, flags: 0x5, stream, payload: block }]);
+}
+
+/** RFC 7541 §5.1 integer with an N-bit prefix, `first` holding the pattern bits. */
+export function hpackInt(value: number, prefix: number, first: number): Buffer {
+  const max = (1 << prefix) - 1;
+  if (value < max) return Buffer.from([first | value]);
+  const out = [first | max];
+  let v = value - max;
+  while (v >= 128) {
+    out.push((v % 128) + 128);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
