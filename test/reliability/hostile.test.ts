@@ -20,6 +20,11 @@ import { envInt, analyzeInChild, TIME_CAP_MS, PEAK_RSS_CAP_MIB } from './helpers
 const dir = tmpDir('hostile');
 const figures: Record<string, unknown>[] = [];
 
+after(() => {
+  if (process.env.H2REC_FIGURES) fs.appendFileSync(process.env.H2REC_FIGURES, JSON.stringify({ item: 'hostile', cases: figures }) + '\n');
+  if (!process.env.H2REC_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 interface Case {
   name: string;
   segs: () => Segment[];

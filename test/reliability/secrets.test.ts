@@ -114,6 +114,8 @@ test('umask 000: the demo leaves demo.db and demo.pcapng at 0600', { skip: (!can
 
 /** A directory nobody owns, in which nobody has planted `names` (files mode 0666, or symlinks). */
 function plantedDir(name: string, plant: (d: string) => void): string {
+  // mkdtemp made `dir` 0700: the other user must be able to reach the shared directory inside it.
+  fs.chmodSync(dir, 0o755);
   const d = path.join(dir, name);
   fs.mkdirSync(d);
   fs.chmodSync(d, 0o755);
@@ -129,7 +131,6 @@ function asNobody(cmd: string): void {
 
 test('export over a file another user planted: the result is ours, that user cannot read it', {
   skip: (!root && 'needs root to act as two users') || (!exportBuilt && 'export not built'),
-  todo: 'FileSink (src/export/pcapng.ts) and writePrivate (src/export/bodies.ts) open with "w": they reuse the planted inode, which stays owned (and readable) by its owner',
 }, () => {
   const d = plantedDir('planted', (p) => asNobody(`umask 0; touch ${p}/x.pcapng ${p}/x.har`));
   const r = cli(['export', FIXTURE, '--pcap', path.join(d, 'x.pcapng'), '--har', path.join(d, 'x.har')]);
@@ -144,7 +145,6 @@ test('export over a file another user planted: the result is ours, that user can
 
 test('export and record --force do not write through a symlink another user planted', {
   skip: !root && 'needs root to act as two users',
-  todo: 'outputs are opened with "w" (O_TRUNC without O_EXCL/O_NOFOLLOW): a planted symlink makes root overwrite any file (src/journal/writer.ts createPrivateFile with overwrite, src/export/pcapng.ts FileSink)',
 }, () => {
   const victim = path.join(dir, 'victim.txt');
   fs.writeFileSync(victim, 'precious\n');
