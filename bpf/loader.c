@@ -308,11 +308,19 @@ static void emit_finals(struct h2rec_bpf *skel)
 static int on_record(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
+	static unsigned batch;
 	emit(H2REC_MSG_RECORD, data, (__u32)size);
 	/* libbpf 1.1's poll keeps consuming while records keep coming; a negative
-	 * return (after this record is delivered) hands control back so a stop
-	 * request is seen under sustained load too. */
-	return stopping && !draining ? -EINTR : 0;
+	 * return (after this record is delivered) hands control back, so that a
+	 * stop request, stdin EOF and the periodic loss report are seen under
+	 * sustained load too. */
+	if (draining)
+		return 0;
+	if (stopping || ++batch >= 4096) {
+		batch = 0;
+		return -EINTR;
+	}
+	return 0;
 }
 
 static unsigned long parse_num(const char *flag, const char *v, unsigned long max)
@@ -323,6 +331,12 @@ static unsigned long parse_num(const char *flag, const char *v, unsigned long ma
 	if (!v || errno || *end || n == 0 || n > max)
 		die(EXIT_USAGE, "%s needs a number between 1 and %lu", flag, max);
 	return n;
+}
+
+/* --check attaches a uprobe here; noinline and used so it keeps its symbol. */
+__attribute__((noinline, used)) void h2rec_check_target(void)
+{
+	__asm__ volatile("" ::: "memory");
 }
 
 static bool is_pow2(unsigned long n) { return n && !(n & (n - 1)); }
@@ -415,6 +429,8 @@ int main(int argc, char **argv)
 		strncpy((char *)skel->rodata->filter_comm, comm, H2REC_COMM_LEN - 1);
 	}
 	bpf_map__set_max_entries(skel->maps.rb, ringbuf_bytes);
+	/* Wake up at an eighth of the ring, at most 1 MiB: batches stay large, and far from overflowing. */
+	skel->rodata->wakeup_bytes = ringbuf_bytes / 8 < (1UL << 20) ? ringbuf_bytes / 8 : (1UL << 20);
 
 	int err = h2rec_bpf__load(skel);
 	if (err) {
@@ -425,13 +441,35 @@ int main(int argc, char **argv)
 		die(EXIT_ENV, "cannot load the BPF program: %s", strerror(-err));
 	}
 	if (check) {
+		/* Loading proves the verifier and the ring buffer; only attaching a
+		 * uprobe proves the privileges recording needs (some kernels want
+		 * CAP_SYS_ADMIN for that on top of CAP_BPF and CAP_PERFMON). Our own
+		 * h2rec_check_target is a function every loader has. */
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			die(EXIT_ENV, "cannot find the loader's own executable: %s", strerror(errno));
+		self[n] = 0;
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = "h2rec_check_target");
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(skel->progs.ssl_write_entry, -1, self, 0, &o);
+		if (!l) {
+			int err = errno;
+			h2rec_bpf__destroy(skel);
+			if (err == EPERM || err == EACCES)
+				die(EXIT_ENV, "the program loads but a uprobe cannot be attached (%s): this kernel needs CAP_SYS_ADMIN (besides CAP_BPF and CAP_PERFMON) for uprobes", strerror(err));
+			die(EXIT_ENV, "the program loads but a uprobe cannot be attached: %s", strerror(err));
+		}
+		h2rec_check_target();
+		bpf_link__destroy(l);
 		h2rec_bpf__destroy(skel);
 		puts("ok");
 		return 0;
 	}
 
 	out = stdout;
-	static char obuf[4 << 20];
+	/* Small enough that a killed consumer loses little in it, large enough
+	 * for few write(2)s; it is flushed after every poll round as well. */
+	static char obuf[256 << 10];
 	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
 
 	int live = 0;
@@ -463,7 +501,9 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	struct pollfd in = { .fd = 0, .events = POLLIN };
 	while (!stopping) {
-		err = ring_buffer__poll(rb, 100);
+		/* Records come without wakeups below wakeup_bytes (h2rec.bpf.c rb_flags):
+		 * this timeout is how late a trickle of traffic reaches the journal. */
+		err = ring_buffer__poll(rb, 25);
 		if (err < 0 && err != -EINTR) {
 			warnx("ring buffer poll failed: %s", strerror(-err));
 			break;
@@ -487,8 +527,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n_links; i++)
 		bpf_link__destroy(links[i]);
 	bpf_link__destroy(fd_link);
+	/* Detaching does not wait for programs already running on other CPUs: a
+	 * uretprobe that has advanced its connection's position may still be
+	 * writing its record (or counting its loss). Give those a moment, or the
+	 * final positions and loss counters would cover bytes we never drained. */
+	usleep(50 * 1000);
 	draining = true;
-	ring_buffer__consume(rb);
+	while (ring_buffer__consume(rb) > 0)
+		;
 	emit_losses(skel, ncpus);
 	emit_finals(skel);
 	emit_json("{\"t\":\"stopped\"}");

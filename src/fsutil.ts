@@ -37,9 +37,10 @@ export function writePrivateFile(path: string, data: Uint8Array, overwrite = tru
   try {
     let o = 0;
     while (o < data.byteLength) o += fs.writeSync(fd, data, o, data.byteLength - o);
-  } catch (e) {
-    throw new EnvError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-  } finally {
     fs.closeSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(path, { force: true });
+    throw new EnvError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
 }

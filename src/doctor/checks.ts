@@ -170,7 +170,10 @@ export function checkCapabilities(status: string, loaderFileCaps: string, loader
   const have = NEEDED_CAPS.filter((c) => hasCap(eff, CAP[c]));
   const missing = NEEDED_CAPS.filter((c) => !have.includes(c));
   const file = parseFileCaps(loaderFileCaps);
-  const fileOk = file.has('BPF') && file.has('PERFMON');
+  // Uprobes on kernels like this one need CAP_SYS_ADMIN as well; it also
+  // implies CAP_BPF and CAP_PERFMON (bpf_capable(), perfmon_capable()).
+  const fileOk = file.has('SYS_ADMIN');
+  if (hasCap(eff, CAP.SYS_ADMIN)) missing.length = 0;
   const ok = missing.length === 0 || fileOk;
   const list = (cs: CapName[]): string => cs.map((c) => `CAP_${c}`).join(', ');
   return {
@@ -182,7 +185,9 @@ export function checkCapabilities(status: string, loaderFileCaps: string, loader
         ? `this process has ${list(have)}`
         : fileOk
           ? `the loader file has ${list([...file])} (this process lacks ${list(missing)}, which is fine)`
-          : `this process lacks ${list(missing)} and the loader has no file capabilities`,
+          : file.size
+            ? `this process lacks ${list(missing)} and the loader file has only ${list([...file])}: uprobes need CAP_SYS_ADMIN`
+            : `this process lacks ${list(missing)} and the loader has no file capabilities`,
     fix: ok ? undefined : `run as root, or once: setcap cap_bpf,cap_perfmon,cap_sys_admin+ep ${loaderPath}`,
   };
 }
@@ -256,7 +261,7 @@ export function checkRingBuffer(loaderBuilt: boolean, check: Facts['loaderCheck'
     ok,
     required: true,
     detail: ok
-      ? 'h2rec-loader --check: the program, its ring buffer and bpf_loop pass the verifier'
+      ? 'h2rec-loader --check: the program, its ring buffer and bpf_loop pass the verifier, and a uprobe attaches'
       : `h2rec-loader --check failed (exit ${check.status}): ${check.message}`,
     fix: ok ? undefined : check.status === 3 ? 'run as root or give the loader its capabilities (see "capabilities")' : 'rebuild with make -C bpf and rerun with --debug',
   };

@@ -44,7 +44,15 @@ export function writePrivate(file: string, data: Uint8Array): void {
 
 export function makePrivateDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // Only a missing parent calls for recursion; its own errno (EROFS, EACCES)
+      // says more than the ENOENT a recursive mkdir would report instead.
+      if (code === 'ENOENT') fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      else if (code !== 'EEXIST' || !fs.lstatSync(dir).isDirectory()) throw e;
+    }
     fs.chmodSync(dir, 0o700);
   } catch (e) {
     throw new H2recError(`cannot create ${dir}: ${(e as Error).message}`, ExitCode.ENV, { cause: e });

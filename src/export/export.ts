@@ -111,8 +111,12 @@ export async function exportJournal(opts: ExportOptions, io: ExportIO): Promise<
             { start, end: lastTs > start ? lastTs : start },
           ),
         );
-      } finally {
         sink.close();
+      } catch (e) {
+        // A cut pcapng is no evidence and still holds decrypted data: leave none.
+        sink.discard();
+        throw e;
+      } finally {
         if (progressed) io.stderr('\r\x1b[K');
       }
       res.pcap = opts.pcap;

@@ -183,5 +183,19 @@ export class FileSink {
   close(): void {
     this.flush();
     fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** After a failure: closes and removes the partial file. */
+  discard(): void {
+    if (this.fd >= 0) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // already unusable; removing it is what matters
+      }
+      this.fd = -1;
+    }
+    fs.rmSync(this.path, { force: true });
   }
 }

@@ -65,7 +65,7 @@ export class JournalWriter {
 
   static create(path: string, meta: NewJournalMeta, opts: { overwrite?: boolean; batchRecords?: number; batchBytes?: number } = {}): JournalWriter {
     createPrivateFile(path, opts.overwrite);
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
       db = new Database(path);
       // Before anything else: a chunk record (<= 16 KiB + header) then fits in one
@@ -90,18 +90,27 @@ export class JournalWriter {
         put.run(MetaKey.options, JSON.stringify(meta.options));
       })();
     } catch (e) {
+      // Nothing was recorded yet: leave no half-made journal (or -wal, -shm) behind.
+      try {
+        db?.close();
+      } catch {
+        // closing a database that failed to initialise can fail too
+      }
+      for (const suffix of ['', '-wal', '-shm']) fs.rmSync(path + suffix, { force: true });
       throw new H2recError(`cannot initialise journal ${path}: ${(e as Error).message}`, ExitCode.ENV, { cause: e });
     }
     return new JournalWriter(path, db, opts.batchRecords ?? 4096, opts.batchBytes ?? 8 << 20);
   }
 
   /** Queues one record; commits when the batch is full. Throws InputError for a record that fails validation. */
-  append(raw: Uint8Array): void {
-    this.pending.push({ ix: indexRecord(raw), raw });
+  append(raw: Uint8Array): RecordIndex {
+    const ix = indexRecord(raw);
+    this.pending.push({ ix, raw });
     this.pendingBytes += raw.byteLength;
     this.records++;
     this.bytes += raw.byteLength;
     if (this.pending.length >= this.batchRecords || this.pendingBytes >= this.batchBytes) this.flush();
+    return ix;
   }
 
   flush(): void {

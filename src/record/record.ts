@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { EnvError, H2recError, UsageError, ExitCode } from '../errors';
 import { JournalWriter, type LossSnapshot } from '../journal/writer';
 import { MetaKey } from '../journal/schema';
-import { ABI_VERSION, indexRecord } from './abi';
+import { ABI_VERSION } from './abi';
 import { LoaderStreamParser } from './stream';
 import { VERSION } from '../version';
 
@@ -218,23 +218,26 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
   };
 
   child.stdout.on('data', (chunk: Buffer) => {
+    // After the first failure the rest of the stream is read only to let the
+    // loader finish: the error that stopped us is the one to report.
+    if (streamError) return;
     try {
       for (const msg of parser.push(chunk)) {
         if (msg.type === 'record') {
-          writer.append(msg.raw);
-          const ix = indexRecord(msg.raw);
+          const ix = writer.append(msg.raw);
           if (ix.kind === 1) {
             payloadBytes += ix.chunkLen;
             conns.add(`${ix.pid}:${ix.ptr}:${ix.gen}`);
           }
         } else if (msg.type === 'json') onJson(msg.value);
         else {
-          streamError = new H2recError(msg.reason, ExitCode.ENV);
+          streamError ??= new H2recError(msg.reason, ExitCode.ENV);
           stop();
+          return;
         }
       }
     } catch (e) {
-      streamError = e instanceof H2recError ? e : new EnvError(`cannot write the journal ${opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+      streamError ??= e instanceof H2recError ? e : new EnvError(`cannot write the journal ${opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}`);
       stop();
     }
   });
@@ -331,7 +334,7 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
     probesFailed,
     seconds: (Date.now() - started) / 1000,
   };
-  if (parser.pendingBytes > 0) io.stderr(`warning: the loader stream ended inside a message (${parser.pendingBytes} bytes dropped)`);
+  if (parser.pendingBytes > 0 && !streamError) io.stderr(`warning: the loader stream ended inside a message (${parser.pendingBytes} bytes dropped)`);
   if (streamError || (exit.code !== 0 && exit.code !== null)) {
     // Keep what was recorded, unmarked as complete, and say why we stopped.
     writer.abort();

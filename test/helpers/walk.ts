@@ -76,7 +76,27 @@ export function walkJournal(file: string, filter: { pids?: number[] } = {}): Map
     // A call's tail missing after its last record is still missing by position.
     for (const f of ends) {
       for (const [i, dir] of (['send', 'recv'] as const).entries()) {
-        const s = out.get(`${f.conn.pid}:${f.conn.ptr}:${f.conn.gen}:${dir}`);
+        if (filter.pids && !filter.pids.includes(f.conn.pid)) continue;
+        const key = `${f.conn.pid}:${f.conn.ptr}:${f.conn.gen}:${dir}`;
+        let s = out.get(key);
+        if (!s && f.endPos[i] > 0n) {
+          // Every record of this direction was lost: all its bytes are missing.
+          s = {
+            pid: f.conn.pid,
+            comm: '',
+            conn: `${f.conn.pid}:${f.conn.ptr}:${f.conn.gen}`,
+            dir,
+            lib: 'unknown' as DataRecord['lib'],
+            chunks: [],
+            bytes: 0,
+            missing: 0n,
+            truncatedCalls: 0,
+            calls: 0,
+            maxCallLen: 0,
+            end: 0n,
+          };
+          out.set(key, s);
+        }
         if (s && f.endPos[i] > s.end) s.missing += f.endPos[i] - s.end;
       }
     }

@@ -242,7 +242,6 @@ test('record with no room for the journal at all (1 MiB tmpfs): one line, exit 3
 
 test('the disk fills while recording: one line, exit 3, the journal keeps what was committed and still analyzes', {
   skip: !canBpf() && 'needs root, BTF and the loader',
-  todo: 'src/record/record.ts: an append that fails mid-chunk abandons the parser inside the chunk; later chunks then replace the disk-full error with "loader stream out of sync" (and a "stream ended inside a message" warning)',
 }, async () => {
   const full = tmpfs('full-record', 'size=4m');
   const tls = makeCert(dir);

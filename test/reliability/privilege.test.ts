@@ -201,7 +201,6 @@ test('doctor, as nobody with a setcap\'d loader, passes its capability check', {
 
 test('doctor, as nobody with a loader lacking what this kernel needs, does not pass the capability check', {
   skip,
-  todo: 'src/doctor/checks.ts checkCapabilities accepts file caps CAP_BPF+CAP_PERFMON, and `h2rec-loader --check` only loads the program: neither proves that uprobes attach (this kernel also wants CAP_SYS_ADMIN)',
   timeout: 60_000,
 }, () => {
   const r = results.find((x) => x.caps === 'cap_bpf,cap_perfmon+ep');
