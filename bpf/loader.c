@@ -5,7 +5,7 @@
  * the framing of h2rec.h. Stops on SIGINT, SIGTERM or EOF on stdin.
  *
  *   h2rec-loader [--pid N]... [--comm NAME] [--binary PATH]... [--no-system-libs]
- *                [--max-call-bytes N] [--ringbuf-mb N | --ringbuf-bytes N] [--loss-interval-ms N] [--check]
+ *                [--max-call-bytes N] [--ringbuf-mb N | --ringbuf-bytes N] [--loss-interval-ms N] [--salvage-fd FD] [--check]
  * Exit: 0 ok, 2 usage, 3 environment or privileges.
  */
 #include <errno.h>
@@ -32,8 +32,17 @@
 
 static volatile sig_atomic_t stopping;
 static bool draining;
-static FILE *out;
 static bool out_broken;
+/* Where the stream goes once the recorder is gone (--salvage-fd), else -1. */
+static int salvage_fd = -1;
+static bool salvaging;
+/*
+ * Our own output buffer rather than stdio's: after EPIPE we must know exactly
+ * which whole messages were never delivered, to hand them to the salvage file.
+ * Small enough that little waits here, large enough for few write(2)s.
+ */
+static char obuf[256 << 10];
+static size_t oused;
 
 static void on_signal(int sig) { (void)sig; stopping = 1; }
 
@@ -61,16 +70,57 @@ static void warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void emit(__u32 type, const void *data, __u32 len)
+static bool write_all(int fd, const char *p, size_t n)
 {
-	if (out_broken)
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/*
+ * Sends the buffer to the recorder. When the recorder has died (EPIPE), the
+ * whole buffer goes to the salvage file instead, from its first message: a
+ * write cut short may have delivered its head, so salvage can repeat a record
+ * the journal has, and readers keep one of equal records.
+ */
+static void out_flush(void)
+{
+	if (!oused)
 		return;
-	__u32 hdr[2] = { type, len };
-	if (fwrite(hdr, sizeof(hdr), 1, out) != 1 || (len && fwrite(data, len, 1, out) != 1)) {
-		/* The reader went away (EPIPE): nothing left to deliver to. */
+	if (!out_broken && write_all(1, obuf, oused)) {
+		oused = 0;
+		return;
+	}
+	if (!out_broken) {
 		out_broken = true;
 		stopping = 1;
+		salvaging = salvage_fd >= 0;
 	}
+	if (salvaging && !write_all(salvage_fd, obuf, oused))
+		salvaging = false;
+	oused = 0;
+}
+
+static void emit(__u32 type, const void *data, __u32 len)
+{
+	if (out_broken && !salvaging)
+		return;
+	__u32 hdr[2] = { type, len };
+	if (oused + sizeof(hdr) + len > sizeof(obuf))
+		out_flush();
+	if (sizeof(hdr) + len > sizeof(obuf))
+		return; /* cannot happen: a record is one chunk, JSON a few KiB */
+	memcpy(obuf + oused, hdr, sizeof(hdr));
+	memcpy(obuf + oused + sizeof(hdr), data, len);
+	oused += sizeof(hdr) + len;
 }
 
 static void emit_json(const char *fmt, ...)
@@ -381,6 +431,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--loss-interval-ms")) {
 			loss_ms = parse_num(a, v, 3600000);
 			i++;
+		} else if (!strcmp(a, "--salvage-fd")) {
+			salvage_fd = (int)parse_num(a, v, INT_MAX);
+			if (fcntl(salvage_fd, F_GETFD) < 0)
+				die(EXIT_USAGE, "--salvage-fd %d is not open", salvage_fd);
+			i++;
 		} else if (!strcmp(a, "--check")) {
 			check = true;
 		} else {
@@ -466,11 +521,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	out = stdout;
-	/* Small enough that a killed consumer loses little in it, large enough
-	 * for few write(2)s; it is flushed after every poll round as well. */
-	static char obuf[256 << 10];
-	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
 
 	int live = 0;
 	for (int i = 0; i < n_targets; i++) {
@@ -484,7 +534,7 @@ int main(int argc, char **argv)
 	if (!fd_link)
 		warnx("cannot attach the socket fd tracer (%s); addresses will be unknown", strerror(errno));
 	if (live == 0) {
-		fflush(out);
+		out_flush();
 		h2rec_bpf__destroy(skel);
 		die(EXIT_ENV, "no TLS library probe could be attached (targets: %d); use --binary PATH for statically linked programs", n_targets);
 	}
@@ -495,7 +545,7 @@ int main(int argc, char **argv)
 	int ncpus = libbpf_num_possible_cpus();
 	emit_json("{\"t\":\"ready\",\"probes\":%d,\"targets\":%d,\"ringbuf_bytes\":%lu,\"max_call_bytes\":%lu,\"ncpus\":%d,\"abi\":%d}",
 		  live, n_targets, ringbuf_bytes, max_call, ncpus, H2REC_ABI_VERSION);
-	fflush(out);
+	out_flush();
 
 	struct timespec last, now;
 	clock_gettime(CLOCK_MONOTONIC, &last);
@@ -508,7 +558,8 @@ int main(int argc, char **argv)
 			warnx("ring buffer poll failed: %s", strerror(-err));
 			break;
 		}
-		if (fflush(out) != 0)
+		out_flush();
+		if (out_broken && !salvaging)
 			break;
 		/* EOF on stdin means the Node side wants us to stop (or died). */
 		if (poll(&in, 1, 0) > 0) {
@@ -538,7 +589,7 @@ int main(int argc, char **argv)
 	emit_losses(skel, ncpus);
 	emit_finals(skel);
 	emit_json("{\"t\":\"stopped\"}");
-	fflush(out);
+	out_flush();
 	ring_buffer__free(rb);
 	h2rec_bpf__destroy(skel);
 	return 0;

@@ -193,6 +193,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
           stoppedAt: meta.stoppedAt ?? null,
           complete: meta.complete,
           ...(meta.complete ? {} : { warning: 'incomplete journal: the recorder was killed or is still running' }),
+          ...(meta.salvaged ? { salvaged: { path: meta.salvaged.path, records: meta.salvaged.records, badRecords: meta.salvaged.badRecords, cutBytes: meta.salvaged.cutBytes } } : {}),
           originTsNs: (origin + offset).toString(),
           lostRecords: loss.records.toString(),
           lostBytes: loss.bytes.toString(),
@@ -203,6 +204,10 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
     } else {
       out(`# journal ${opts.journal}: ${meta.host} (${meta.kernel}), recorded from ${meta.startedAt}${meta.stoppedAt ? ` to ${meta.stoppedAt}` : ''} by h2rec ${meta.h2recVersion}\n`);
       if (!meta.complete) out('# INCOMPLETE journal: the recorder was killed or is still running; its last records may be missing\n');
+      if (meta.salvaged) {
+        const s = meta.salvaged;
+        out(`# salvaged: ${s.records} records the loader saved in ${s.path} after the recorder died${s.badRecords || s.cutBytes ? ` (${s.badRecords} unreadable, ${s.cutBytes} bytes cut off)` : ''}\n`);
+      }
       if (loss.records > 0n || loss.truncatedCalls > 0n) {
         out(`# capture loss: ${loss.records} records (${loss.bytes} bytes) dropped in the kernel; ${loss.truncatedCalls} calls truncated (${loss.truncatedBytes} bytes)\n`);
       } else out('# capture loss: none\n');

@@ -4,6 +4,7 @@ import { InputError } from '../errors';
 import { decodeRecord } from '../record/abi';
 import type { ConnKey, JournalRecord } from '../analyze/types';
 import { MetaKey, SCHEMA_VERSION, type JournalMetaBase } from './schema';
+import { compareRows, readSalvage, type Salvage, type SalvagedRow } from './salvage';
 
 export interface JournalMeta extends JournalMetaBase {
   schemaVersion: number;
@@ -11,6 +12,8 @@ export interface JournalMeta extends JournalMetaBase {
   /** false when the recorder was killed or is still running */
   complete: boolean;
   summary?: unknown;
+  /** records the loader saved in JOURNAL-salvage after the recorder died (salvage.ts) */
+  salvaged?: { path: string; records: number; badRecords: number; cutBytes: number };
 }
 
 export interface LossTotals {
@@ -51,6 +54,7 @@ export class JournalReader {
     readonly path: string,
     private readonly db: Database.Database,
     readonly meta: JournalMeta,
+    private readonly salvage?: Salvage,
   ) {}
 
   static open(path: string): JournalReader {
@@ -122,7 +126,10 @@ export class JournalReader {
         options: parse(MetaKey.options),
         summary: parse(MetaKey.summary),
       };
-      return new JournalReader(path, db, meta);
+      // A completed recording never leaves salvage; an interrupted one may.
+      const salvage = meta.complete ? undefined : readSalvage(path);
+      if (salvage) meta.salvaged = { path: salvage.path, records: salvage.rows.length, badRecords: salvage.badRecords, cutBytes: salvage.cutBytes };
+      return new JournalReader(path, db, meta, salvage);
     } catch (e) {
       db.close();
       if (e instanceof InputError) throw e;
@@ -141,6 +148,10 @@ export class JournalReader {
       where.push(`pid IN (${filter.pids.map(() => '?').join(', ')})`);
       params.push(...filter.pids);
     }
+    if (this.salvage?.rows.length) {
+      yield* this.recordsWithSalvage(where, params, filter);
+      return;
+    }
     const sql =
       'SELECT id, raw FROM records' +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
@@ -155,6 +166,66 @@ export class JournalReader {
       yield* this.decodeRows(it, filter);
     } finally {
       // Leaves the connection usable if the consumer stops early or we throw.
+      it.return?.();
+    }
+  }
+
+  /**
+   * The journal's rows merged with the salvaged ones in the same order. The
+   * loader may have salvaged bytes the dead recorder had already committed
+   * (a write cut short by EPIPE): an equal key is the same record, kept once.
+   */
+  private *recordsWithSalvage(where: string[], params: number[], filter: RecordFilter): IterableIterator<JournalRecord> {
+    const pids = filter.pids?.length ? new Set(filter.pids) : undefined;
+    const salv = this.salvage!.rows.filter((r) => !pids || pids.has(r.pid));
+    const sql =
+      'SELECT id, raw, ktime, pid, ptr, gen, dir, pos, chunk_off, kind FROM records' +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ' ORDER BY ktime, pid, ptr, gen, dir, pos, chunk_off, kind';
+    let it: IterableIterator<unknown[]>;
+    let maxId = 0;
+    try {
+      maxId = Number(this.db.prepare('SELECT coalesce(max(id), 0) FROM records').pluck().get() as bigint);
+      it = this.db.prepare(sql).raw(true).iterate(...params) as IterableIterator<unknown[]>;
+    } catch (e) {
+      throw inputErrorFrom(this.path, e);
+    }
+    let si = 0;
+    const emit = (raw: Uint8Array, id: number): JournalRecord | undefined => {
+      try {
+        const rec = decodeRecord(raw, id);
+        return filter.comm !== undefined && rec.comm !== filter.comm ? undefined : rec;
+      } catch (e) {
+        if (!(e instanceof InputError) || !filter.onBadRecord) throw e;
+        filter.onBadRecord(id, e.message);
+        return undefined;
+      }
+    };
+    try {
+      for (;;) {
+        let next: IteratorResult<unknown[]>;
+        try {
+          next = it.next();
+        } catch (e) {
+          throw inputErrorFrom(this.path, e);
+        }
+        if (next.done) break;
+        const [id, raw, ktime, pid, ptr, gen, dir, pos, chunkOff, kind] = next.value as [bigint, Buffer, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+        const row: SalvagedRow = { ktime, pid: Number(pid), ptr, gen, dir: Number(dir), pos, chunkOff: Number(chunkOff), kind: Number(kind), raw };
+        while (si < salv.length && compareRows(salv[si], row) < 0) {
+          const rec = emit(salv[si].raw, maxId + 1 + si);
+          si++;
+          if (rec) yield rec;
+        }
+        if (si < salv.length && compareRows(salv[si], row) === 0) si++;
+        const rec = emit(raw, Number(id));
+        if (rec) yield rec;
+      }
+      for (; si < salv.length; si++) {
+        const rec = emit(salv[si].raw, maxId + 1 + si);
+        if (rec) yield rec;
+      }
+    } finally {
       it.return?.();
     }
   }
@@ -182,6 +253,7 @@ export class JournalReader {
     }
   }
 
+  /** Rows in the journal itself (salvaged records are in meta.salvaged). */
   recordCount(): number {
     return Number(this.db.prepare('SELECT count(*) FROM records').pluck().get() as bigint);
   }
@@ -195,6 +267,12 @@ export class JournalReader {
            FROM losses l WHERE ts_ns = (SELECT max(ts_ns) FROM losses WHERE cpu = l.cpu)`,
       )
       .get() as { r: bigint; b: bigint; tc: bigint; tb: bigint };
+    // The loader's counters in the salvage file are cumulative and newer than the journal's.
+    const cpus = this.salvage?.lossCpus;
+    if (cpus) {
+      const sum = (f: (c: NonNullable<Salvage['lossCpus']>[number]) => bigint): bigint => cpus.reduce((a, c) => a + f(c), 0n);
+      return { records: sum((c) => c.records), bytes: sum((c) => c.bytes), truncatedCalls: sum((c) => c.truncatedCalls), truncatedBytes: sum((c) => c.truncatedBytes) };
+    }
     return { records: row.r, bytes: row.b, truncatedCalls: row.tc, truncatedBytes: row.tb };
   }
 
@@ -216,8 +294,13 @@ export class JournalReader {
       end_recv: bigint;
     }[]).map((r) => ({
       conn: { pid: Number(r.pid), ptr: '0x' + fromI64(r.ptr).toString(16), gen: fromI64(r.gen).toString() },
-      endPos: [r.end_send, r.end_recv],
-    }));
+      endPos: [r.end_send, r.end_recv] as [bigint, bigint],
+    })).concat(
+      (this.salvage?.finals ?? []).map((f) => ({
+        conn: { pid: f.pid, ptr: '0x' + fromI64(f.ptr).toString(16), gen: fromI64(f.gen).toString() },
+        endPos: f.endPos,
+      })),
+    );
   }
 
   close(): void {

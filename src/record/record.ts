@@ -3,7 +3,7 @@
  * the journal and keeps exact loss accounting. This process itself needs no
  * privileges; only bpf/.output/h2rec-loader touches the kernel.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,8 @@ import { EnvError, H2recError, UsageError, ExitCode } from '../errors';
 import { JournalWriter, type LossSnapshot } from '../journal/writer';
 import { MetaKey } from '../journal/schema';
 import { ABI_VERSION } from './abi';
+import { salvagePath } from '../journal/salvage';
+import { openPrivate } from '../fsutil';
 import { LoaderStreamParser } from './stream';
 import { VERSION } from '../version';
 
@@ -138,8 +140,21 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
     },
     { overwrite: opts.force },
   );
+  // The loader outlives a killed recorder: what it still holds goes here (journal/salvage.ts).
+  const salvageFile = salvagePath(opts.output);
+  let salvageFd: number;
+  try {
+    salvageFd = openPrivate(salvageFile, true);
+  } catch (e) {
+    writer.abort();
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(opts.output + suffix, { force: true });
+    throw e;
+  }
   const started = Date.now();
-  const child = spawn(loader, loaderArgs(opts), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(loader, [...loaderArgs(opts), '--salvage-fd', '3'], {
+    stdio: ['pipe', 'pipe', 'pipe', salvageFd],
+  }) as ChildProcessWithoutNullStreams;
+  fs.closeSync(salvageFd);
   const parser = new LoaderStreamParser();
   const conns = new Set<string>();
   let payloadBytes = 0;
@@ -299,6 +314,8 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
     }
   }) as { code: number | null; signal: NodeJS.Signals | null };
 
+  // Only a loader that lost us mid-recording writes salvage; it is empty otherwise.
+  if ((fs.statSync(salvageFile, { throwIfNoEntry: false })?.size ?? 0) === 0) fs.rmSync(salvageFile, { force: true });
   if (errBuf.trim()) stderrTail.push(errBuf.trim());
   const lastLine = (stderrTail[stderrTail.length - 1] ?? '').replace(/^h2rec-loader:\s*(error:\s*)?/, '');
   if (!ready) {

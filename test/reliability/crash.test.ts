@@ -29,13 +29,19 @@ const BATCH_RECORDS = 4096;
 const BATCH_BYTES = 8 << 20;
 const FLUSH_MS = 200;
 /**
- * What holds today: nothing older than this is lost at a kill. The batch
- * timer is 200 ms; the rest is what the loader (4 MiB stdio buffer) and the
- * 64 MiB ring buffer still hold when Node falls behind: up to ~2 s of h2load
- * at full rate on 2 shared cores (worst of 100 soak trials: 1.9 s).
+ * Besides the batch, a kill loses what sits in the pipe from the loader
+ * (64 KiB on Linux; the smallest message is 8 + 96 + 1 bytes). Everything
+ * further back, the loader salvages (src/journal/salvage.ts).
+ */
+const PIPE_BYTES = 65536;
+const PIPE_RECORDS = Math.ceil(PIPE_BYTES / 105);
+/**
+ * Nothing older than this is lost at a kill. The batch timer is 200 ms, but
+ * the records in the batch can be older than that when Node runs behind the
+ * ring buffer (measured: up to 0.6 s on 2 shared cores under full h2load).
  */
 const MAX_LOST_WINDOW_MS = 3000;
-/** An orphaned loader must go by itself; today it needs up to ~5 s under load (docs/RELIABILITY.md D1). */
+/** An orphaned loader must go by itself, after salvaging what it holds (measured: up to ~2 s under load). */
 const LOADER_EXIT_MS = 10_000;
 
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !have('h2load') ? 'h2load missing' : false;
@@ -110,10 +116,13 @@ test(`crash safety: ${TRIALS} SIGKILLs of the recorder under h2load`, { skip, ti
     assert.match(a.stdout, /journal INCOMPLETE\n$/, `trial ${i}: the closing line says INCOMPLETE too`);
     const r = JournalReader.open(file);
     const records = r.recordCount();
+    const salvaged = r.meta.salvaged?.records ?? 0;
     assert.equal(r.meta.complete, false);
     r.close();
+    if (salvaged) assert.equal(fs.statSync(`${file}-salvage`).mode & 0o777, 0o600, `trial ${i}: the salvage file is private`);
+    if (salvaged) assert.match(a.stdout, /^# salvaged: \d+ records the loader saved/m, `trial ${i}: analyze names the salvage`);
     trials.push({ i, file, h2pid: h2.pid!, delayMs, startMono, killMono, loaderExitMs, records, analyzeMs: Math.round(a.ms) });
-    t.diagnostic(`trial ${i}: killed ${delayMs} ms into h2load (${target}); ${records} records kept; loader gone after ${Math.round(loaderExitMs)} ms; analyze ${Math.round(a.ms)} ms`);
+    t.diagnostic(`trial ${i}: killed ${delayMs} ms into h2load (${target}); ${records} records kept, ${salvaged} salvaged by the loader; loader gone after ${Math.round(loaderExitMs)} ms; analyze ${Math.round(a.ms)} ms`);
   }
 });
 
@@ -121,9 +130,7 @@ let worstLoss: { records: number; bytes: number; windowMs: number; trial: number
 
 test(`crash safety: data lost at a SIGKILL is at most the last ${MAX_LOST_WINDOW_MS} ms of traffic`, {
   skip,
-  // Measured worst case under h2load on 2 shared cores: 1.9 s of backlog over 100 soak trials (ring buffer +
-  // loader stdio buffer + pipe) when the consumer falls behind; the figures are printed either way.
-  todo: 'the loss window at a SIGKILL grows with the consumer backlog under full load (see the per-trial figures)',
+  // Before the loader salvaged its backlog, a kill lost the ring buffer too: up to 1.9 s (100 soak trials).
 }, async (t) => {
   assert.equal(trials.length, TRIALS, 'every trial ran');
   reference.proc.kill('SIGINT');
@@ -143,6 +150,7 @@ test(`crash safety: data lost at a SIGKILL is at most the last ${MAX_LOST_WINDOW
   const rows: string[] = [];
   let measured = 0;
   let overloadTrials = 0;
+  const silent: string[] = [];
   try {
     for (const tr of trials) {
       const refLost = refLossAt(tr.killMono + 3_000_000_000n) - refLossAt(tr.startMono - 1_000_000_000n);
@@ -156,12 +164,21 @@ test(`crash safety: data lost at a SIGKILL is at most the last ${MAX_LOST_WINDOW
       const kept = new Set<string>();
       /** per stream, the end position of the last byte the killed journal kept */
       const keptEnd = new Map<string, bigint>();
+      /** per stream, the first position the loader salvaged after the recorder died */
+      const salvageStart = new Map<string, bigint>();
       const killed = JournalReader.open(tr.file);
       const ownLoss = killed.losses().records;
+      // Journal rows have ids 1..N; salvaged records are numbered after them.
+      const committedRows = killed.recordCount();
       for (const r of killed.records({ pids: [tr.h2pid] })) {
         if (r.kind !== 'data') continue;
         kept.add(key(r));
-        const end = r.pos + BigInt(r.chunkOff + r.data.byteLength);
+        const at = r.pos + BigInt(r.chunkOff);
+        if (r.id > committedRows) {
+          if (at < (salvageStart.get(streamOf(r)) ?? at + 1n)) salvageStart.set(streamOf(r), at);
+          continue;
+        }
+        const end = at + BigInt(r.data.byteLength);
         if (end > (keptEnd.get(streamOf(r)) ?? 0n)) keptEnd.set(streamOf(r), end);
       }
       killed.close();
@@ -178,8 +195,12 @@ test(`crash safety: data lost at a SIGKILL is at most the last ${MAX_LOST_WINDOW
         if (r.tsReturn > tr.killMono) continue;
         seen++;
         if (kept.has(key(r))) continue;
-        const end = keptEnd.get(streamOf(r));
-        if (end !== undefined && r.pos + BigInt(r.chunkOff) < end) {
+        // Lost to the kill: past what the journal committed and before what the loader salvaged
+        // (the writer's batch and the pipe). Anything else missing is a ring-buffer drop.
+        const at = r.pos + BigInt(r.chunkOff);
+        const end = keptEnd.get(streamOf(r)) ?? 0n;
+        const salvaged = salvageStart.get(streamOf(r));
+        if (at < end || (salvaged !== undefined && at >= salvaged)) {
           holes.records++;
           holes.bytes += r.data.byteLength;
           continue;
@@ -199,6 +220,7 @@ test(`crash safety: data lost at a SIGKILL is at most the last ${MAX_LOST_WINDOW
       worst.bytes = Math.max(worst.bytes, tail.bytes);
       worst.windowMs = Math.max(worst.windowMs, windowMs);
       overloadTrials += holes.records > 0 || ownLoss > 0n ? 1 : 0;
+      if (BigInt(holes.records) > ownLoss) silent.push(`trial ${tr.i}: ${holes.records} records missing outside the crash window, ${ownLoss} counted`);
     }
   } finally {
     ref.close();
@@ -211,16 +233,16 @@ test(`crash safety: data lost at a SIGKILL is at most the last ${MAX_LOST_WINDOW
     fs.appendFileSync(process.env.H2REC_FIGURES, JSON.stringify({ item: 'crash', trials: trials.length, measured, overloadTrials, worst, loaderExitMsMax: Math.max(...trials.map((x) => x.loaderExitMs)) }) + '\n');
   }
   worstLoss = worst;
+  assert.deepEqual(silent, [], 'every record missing outside the crash window is a ring-buffer drop the journal counts');
   assert.ok(worst.windowMs <= MAX_LOST_WINDOW_MS, `lost data ${worst.windowMs} ms old at the kill > ${MAX_LOST_WINDOW_MS} ms (batch timer ${FLUSH_MS} ms)`);
 });
 
-test(`crash safety: data lost at a SIGKILL is at most one unflushed batch (${BATCH_RECORDS} records, ${BATCH_BYTES >> 20} MiB)`, {
+test(`crash safety: data lost at a SIGKILL is at most one unflushed batch (${BATCH_RECORDS} records, ${BATCH_BYTES >> 20} MiB) and the pipe`, {
   skip,
-  todo: 'besides the writer\'s batch, a killed recorder loses what the loader still buffers (4 MiB stdio buffer, flushed only when ring_buffer__poll returns: bpf/loader.c) and the ring-buffer backlog',
 }, () => {
   assert.ok(worstLoss, 'the loss was measured');
-  assert.ok(worstLoss.records <= BATCH_RECORDS, `lost ${worstLoss.records} records > one batch (${BATCH_RECORDS})`);
-  assert.ok(worstLoss.bytes <= BATCH_BYTES, `lost ${worstLoss.bytes} bytes > one batch (${BATCH_BYTES})`);
+  assert.ok(worstLoss.records <= BATCH_RECORDS + PIPE_RECORDS, `lost ${worstLoss.records} records > one batch (${BATCH_RECORDS}) + the pipe`);
+  assert.ok(worstLoss.bytes <= BATCH_BYTES + PIPE_BYTES, `lost ${worstLoss.bytes} bytes > one batch (${BATCH_BYTES}) + the pipe`);
 });
 
 after(() => {

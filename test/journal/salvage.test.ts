@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { JournalReader } from '../../src/journal/reader';
+import { readSalvage, salvagePath } from '../../src/journal/salvage';
+import { encodeRecord, MSG_JSON, MSG_RECORD } from '../../src/record/abi';
+import { makeJournal, dataRec } from '../helpers/journal';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h2rec-salvage-'));
+let n = 0;
+const file = (): string => path.join(dir, `j${n++}.db`);
+
+/** One message of the loader's stream (bpf/h2rec.h). */
+function msg(type: number, payload: Uint8Array): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt32LE(type, 0);
+  h.writeUInt32LE(payload.byteLength, 4);
+  return Buffer.concat([h, payload]);
+}
+const json = (v: unknown): Buffer => msg(MSG_JSON, Buffer.from(JSON.stringify(v)));
+
+/** Ten sends of one byte each, one per position; ts = 10 * position. */
+const recs = Array.from({ length: 10 }, (_, i) => dataRec({ dir: 'send', ts: BigInt(10 * (i + 1)), pos: BigInt(i), data: Buffer.from([0x61 + i]) }));
+const order = (r: JournalReader): string => [...r.records()].map((x) => (x.kind === 'data' ? Buffer.from(x.data).toString('latin1') : x.kind)).join('');
+
+test('a killed recording: the journal and the salvage merge in true order, a record in both is kept once', () => {
+  fc.assert(
+    fc.property(fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }), fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }), (inJournal, inSalvage) => {
+      const f = file();
+      // Every record is in at least one of the two, as when the loader salvages a write cut short by EPIPE.
+      const j = recs.filter((_, i) => inJournal[i] || !inSalvage[i]);
+      const s = recs.filter((_, i) => inSalvage[i]).reverse();
+      makeJournal(f, j, { incomplete: true });
+      fs.writeFileSync(salvagePath(f), Buffer.concat(s.map((r) => msg(MSG_RECORD, encodeRecord(r)))));
+      const r = JournalReader.open(f);
+      try {
+        assert.equal(order(r), 'abcdefghij');
+        assert.equal(r.meta.salvaged?.records ?? 0, s.length);
+      } finally {
+        r.close();
+      }
+    }),
+    { numRuns: 50 },
+  );
+});
+
+test('the salvage\'s loss counters and end positions are the newest; a message cut short is counted, not read', () => {
+  const f = file();
+  makeJournal(f, recs.slice(0, 3), {
+    incomplete: true,
+    losses: [{ tsNs: 1n, cpus: [{ records: 1n, bytes: 10n, truncatedCalls: 0n, truncatedBytes: 0n }] }],
+  });
+  const cut = msg(MSG_RECORD, encodeRecord(recs[4])).subarray(0, 50);
+  fs.writeFileSync(
+    salvagePath(f),
+    Buffer.concat([
+      msg(MSG_RECORD, encodeRecord(recs[3])),
+      json({ t: 'loss', cpu: [{ records: '5', bytes: '50', truncated_calls: '0', truncated_bytes: '0' }, { records: '1', bytes: '7', truncated_calls: '1', truncated_bytes: '3' }] }),
+      json({ t: 'final', tgid: 100, ptr: '0x1000', gen: '1', end_pos: ['12', '0'] }),
+      cut,
+    ]),
+  );
+  const r = JournalReader.open(f);
+  try {
+    assert.equal(order(r), 'abcd');
+    assert.deepEqual(r.losses(), { records: 6n, bytes: 57n, truncatedCalls: 1n, truncatedBytes: 3n });
+    assert.deepEqual(r.finals(), [{ conn: { pid: 100, ptr: '0x1000', gen: '1' }, endPos: [12n, 0n] }]);
+    assert.deepEqual(r.meta.salvaged, { path: salvagePath(f), records: 1, badRecords: 0, cutBytes: 50 });
+  } finally {
+    r.close();
+  }
+});
+
+test('salvage beside a completed journal is ignored; an empty or missing one is no salvage', () => {
+  const f = file();
+  makeJournal(f, recs.slice(0, 2));
+  fs.writeFileSync(salvagePath(f), msg(MSG_RECORD, encodeRecord(recs[5])));
+  const r = JournalReader.open(f);
+  assert.equal(order(r), 'ab');
+  assert.equal(r.meta.salvaged, undefined);
+  r.close();
+  const g = file();
+  makeJournal(g, recs.slice(0, 2), { incomplete: true });
+  assert.equal(readSalvage(g), undefined);
+  fs.writeFileSync(salvagePath(g), '');
+  assert.equal(readSalvage(g), undefined);
+});
+
+test('garbage in a salvage file stops its reading there and is counted; the journal still reads', () => {
+  const f = file();
+  makeJournal(f, recs.slice(0, 2), { incomplete: true });
+  fs.writeFileSync(salvagePath(f), Buffer.concat([msg(MSG_RECORD, encodeRecord(recs[2])), Buffer.from('not a loader stream at all, no')]));
+  const r = JournalReader.open(f);
+  try {
+    assert.equal(order(r), 'abc');
+    assert.equal(r.meta.salvaged?.badRecords, 1);
+  } finally {
+    r.close();
+  }
+});
