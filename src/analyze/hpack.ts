@@ -560,7 +560,7 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
       if (s.blockBytes > maxBlock) {
         s.blockOverflow = true;
         s.block = [];
-      } else s.block.push(f.payload);
+      } else if (f.payload.byteLength > 0) s.block.push(f.payload); // a flood of empty CONTINUATIONs holds nothing
     }
     if (!(f.flags & END_HEADERS)) {
       yield f;
@@ -597,6 +597,9 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
  * fields and the decoded headers. A block that never completes is passed
  * through frame by frame.
  */
+/** Frames of one header block held for merging; the frame stage's CONTINUATION flood limit. */
+const MAX_MERGED_FRAMES = 10000;
+
 export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<FrameEvent> {
   const open = new Map<string, Frame[]>();
   const key = (conn: number, dir: Dir): string => `${conn}:${dir}`;
@@ -628,6 +631,13 @@ export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<Fram
     if (held) {
       if (e.type === FrameType.CONTINUATION && e.stream === held[0].stream) {
         held.push(e);
+        if (held.length > MAX_MERGED_FRAMES) {
+          // A CONTINUATION flood (the frame stage reports it, RFC 9113 §10.5): memory
+          // must not grow with the attack, so the rest of the block goes frame by frame.
+          open.delete(k);
+          yield* held;
+          continue;
+        }
         if (!(e.flags & END_HEADERS)) continue;
         open.delete(k);
         const first = held[0];

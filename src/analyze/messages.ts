@@ -53,7 +53,15 @@ export interface Exchange {
 export interface MessageOptions {
   /** keep DATA payloads (for --bodies / HAR); off by default so memory stays flat */
   keepBodies?: boolean;
+  /** exchanges open at once per connection before the oldest is closed as incomplete */
+  maxOpenStreams?: number;
 }
+
+/**
+ * Far above what peers allow (RFC 9113 §5.1.2: SETTINGS_MAX_CONCURRENT_STREAMS
+ * is typically 100-1000), so only a flood or a lost response stream reaches it.
+ */
+export const MAX_OPEN_STREAMS = 10000;
 
 const END_STREAM = 0x1;
 const other = (d: Dir): Dir => (d === 'send' ? 'recv' : 'send');
@@ -77,6 +85,9 @@ interface ConnState {
  */
 export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = {}): Generator<Exchange> {
   const conns = new Map<number, ConnState>();
+  const maxOpen = opts.maxOpenStreams ?? MAX_OPEN_STREAMS;
+  /** exchanges closed early to make room, yielded before the next event */
+  const evicted: Exchange[] = [];
   const stateOf = (id: number): ConnState => {
     let c = conns.get(id);
     if (!c) {
@@ -113,6 +124,13 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       x.requestBody = [];
       x.responseBody = [];
     }
+    if (c.open.size >= maxOpen) {
+      // Streams opened and never answered (or a rapid-reset flood that never
+      // resets) must not grow memory without bound: the oldest is reported
+      // incomplete now.
+      const oldest = c.open.values().next().value as Exchange;
+      evicted.push(finish(c, oldest));
+    }
     c.open.set(stream, x);
     c.troubleAt.set(stream, c.trouble);
     return x;
@@ -126,6 +144,7 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
   };
 
   for (const e of events) {
+    if (evicted.length) yield* evicted.splice(0);
     if (e.kind === 'protocol') {
       // RFC 9113 §3.4: the client sends the preface; the server's preface is its first SETTINGS.
       const c = stateOf(e.conn.id);
@@ -234,5 +253,6 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       }
     }
   }
+  if (evicted.length) yield* evicted.splice(0);
   for (const c of conns.values()) for (const x of [...c.open.values()]) yield finish(c, x);
 }

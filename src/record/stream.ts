@@ -16,7 +16,35 @@ export class LoaderStreamParser {
 
   *push(chunk: Buffer): Generator<LoaderMessage> {
     if (this.broken) return;
-    let buf = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
+    let rest = chunk;
+    if (this.held.length) {
+      // Complete the held message with only the bytes it lacks, rather than
+      // copying the whole chunk behind it.
+      if (this.held.length < 8) {
+        const t = Math.min(8 - this.held.length, rest.length);
+        this.held = Buffer.concat([this.held, rest.subarray(0, t)]);
+        rest = rest.subarray(t);
+        if (this.held.length < 8) return;
+      }
+      const len = this.held.readUInt32LE(4);
+      if (len <= MAX_MESSAGE) {
+        const t = Math.min(8 + len - this.held.length, rest.length);
+        this.held = Buffer.concat([this.held, rest.subarray(0, t)]);
+        rest = rest.subarray(t);
+        if (this.held.length < 8 + len) return;
+      }
+      const whole = this.held;
+      this.held = Buffer.alloc(0);
+      yield* this.scan(whole);
+      if (this.broken) return;
+    }
+    const off = yield* this.scan(rest);
+    // Copy: the rest of this chunk must not pin it until the next one arrives.
+    if (off < rest.length) this.held = Buffer.from(rest.subarray(off));
+  }
+
+  /** Yields the whole messages at the start of buf; returns the bytes consumed. */
+  private *scan(buf: Buffer): Generator<LoaderMessage, number> {
     let off = 0;
     while (buf.length - off >= 8) {
       const type = buf.readUInt32LE(off);
@@ -24,14 +52,15 @@ export class LoaderStreamParser {
       if ((type !== MSG_RECORD && type !== MSG_JSON) || len > MAX_MESSAGE) {
         this.broken = true;
         yield { type: 'bad', reason: `loader stream out of sync (type ${type}, length ${len})` };
-        return;
+        return buf.length;
       }
       if (buf.length - off - 8 < len) break;
       const payload = buf.subarray(off + 8, off + 8 + len);
       off += 8 + len;
       if (type === MSG_RECORD) {
-        // Copy: the journal batches records past this chunk's lifetime.
-        yield { type: 'record', raw: Uint8Array.prototype.slice.call(payload) as Uint8Array };
+        // No copy: a stream hands out a fresh Buffer per read and never reuses
+        // it, so the journal's batch may keep this view past the chunk.
+        yield { type: 'record', raw: payload };
       } else {
         try {
           yield { type: 'json', value: JSON.parse(payload.toString('utf8')) as Record<string, unknown> };
@@ -40,8 +69,7 @@ export class LoaderStreamParser {
         }
       }
     }
-    this.held = off < buf.length ? Buffer.from(buf.subarray(off)) : Buffer.alloc(0);
-    buf = Buffer.alloc(0);
+    return off;
   }
 
   /** Bytes of a message cut short when the stream ended. */
