@@ -39,14 +39,9 @@ function view(raw: Uint8Array): DataView {
 }
 
 function comm(raw: Uint8Array): string {
-  let end = 16;
-  for (let i = 0; i < 16; i++) {
-    if (raw[32 + i] === 0) {
-      end = i;
-      break;
-    }
-  }
-  return Buffer.from(raw.buffer, raw.byteOffset + 32, end).toString('latin1');
+  let s = '';
+  for (let i = 32; i < 48 && raw[i] !== 0; i++) s += String.fromCharCode(raw[i]);
+  return s;
 }
 
 function minLen(kind: number): number {
@@ -113,18 +108,20 @@ function ipString(bytes: Uint8Array, family: number): string {
 export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
   const ix = indexRecord(raw);
   const v = view(raw);
-  const base = {
-    id,
-    ktime: ix.ktime,
-    pid: ix.pid,
-    tid: v.getUint32(12, true),
-    comm: comm(raw),
-    conn: connKey(ix.pid, ix.ptr, ix.gen),
-  };
+  // Object literals without spreads: a spread of the common fields made V8
+  // build each record in dictionary mode, 10 µs a record, most of analyze's time.
+  const tid = v.getUint32(12, true);
+  const name = comm(raw);
+  const conn = connKey(ix.pid, ix.ptr, ix.gen);
   if (ix.kind === KIND_DATA) {
     const flags = v.getUint16(90, true);
     const rec: DataRecord = {
-      ...base,
+      id,
+      ktime: ix.ktime,
+      pid: ix.pid,
+      tid,
+      comm: name,
+      conn,
       kind: 'data',
       dir: (ix.dir === 0 ? 'send' : 'recv') as Dir,
       lib: LIBS[raw[89]] ?? 'unknown',
@@ -142,7 +139,12 @@ export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
   }
   if (ix.kind === KIND_CLOSE) {
     const rec: CloseRecord = {
-      ...base,
+      id,
+      ktime: ix.ktime,
+      pid: ix.pid,
+      tid,
+      comm: name,
+      conn,
       kind: 'close',
       endPos: [v.getBigUint64(56, true), v.getBigUint64(64, true)],
     };
@@ -157,7 +159,7 @@ export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
     laddr: ipString(raw.subarray(72, 88), family),
     raddr: ipString(raw.subarray(88, 104), family),
   };
-  const rec: SockRecord = { ...base, kind: 'sock', sock, lib: LIBS[raw[66]] ?? 'unknown' };
+  const rec: SockRecord = { id, ktime: ix.ktime, pid: ix.pid, tid, comm: name, conn, kind: 'sock', sock, lib: LIBS[raw[66]] ?? 'unknown' };
   return rec;
 }
 
