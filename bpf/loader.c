@@ -170,31 +170,33 @@ struct target {
 	char path[PATH_MAX];
 	dev_t dev;
 	ino_t ino;
+	int probes; /* attached, after attach */
 };
 
 static struct target targets[MAX_TARGETS];
 static int n_targets;
 
-static void add_target(const char *path, bool required)
+/* Returns the index of the target (new or already listed), or -1. */
+static int add_target(const char *path, bool required)
 {
 	char real[PATH_MAX];
 	struct stat st;
 	if (!realpath(path, real) || stat(real, &st) != 0) {
 		if (required)
 			die(EXIT_USAGE, "--binary %s: no such file", path);
-		return;
+		return -1;
 	}
 	for (int i = 0; i < n_targets; i++)
 		if (targets[i].dev == st.st_dev && targets[i].ino == st.st_ino)
-			return;
+			return i;
 	if (n_targets == MAX_TARGETS) {
 		warnx("too many targets; ignoring %s", real);
-		return;
+		return -1;
 	}
 	snprintf(targets[n_targets].path, PATH_MAX, "%s", real);
 	targets[n_targets].dev = st.st_dev;
 	targets[n_targets].ino = st.st_ino;
-	n_targets++;
+	return n_targets++;
 }
 
 static void add_system_libs(void)
@@ -213,9 +215,27 @@ static void add_system_libs(void)
 		}
 }
 
-/* The TLS libraries mapped into a process, and its executable (static TLS). */
-static void add_pid_targets(int pid)
+/* Per --pid: the targets found for it, to warn when none can be probed. */
+static struct {
+	int pid;
+	int first, n; /* its targets are listed in pid_target_ix[first..first+n) */
+} pid_targets[H2REC_MAX_FILTER_PIDS];
+static int pid_target_ix[H2REC_MAX_FILTER_PIDS * 8];
+static int n_pid_target_ix;
+
+static void note_pid_target(int slot, int ix)
 {
+	if (ix >= 0 && n_pid_target_ix < (int)(sizeof(pid_target_ix) / sizeof(pid_target_ix[0]))) {
+		pid_target_ix[n_pid_target_ix++] = ix;
+		pid_targets[slot].n++;
+	}
+}
+
+/* The TLS libraries mapped into a process, and its executable (static TLS). */
+static void add_pid_targets(int slot, int pid)
+{
+	pid_targets[slot].pid = pid;
+	pid_targets[slot].first = n_pid_target_ix;
 	char p[64], line[PATH_MAX + 256];
 	snprintf(p, sizeof(p), "/proc/%d/maps", pid);
 	FILE *f = fopen(p, "r");
@@ -230,12 +250,25 @@ static void add_pid_targets(int pid)
 			char rooted[PATH_MAX + 32];
 			/* Through /proc/PID/root so a process in another mount namespace works too. */
 			snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, path);
-			add_target(access(rooted, R_OK) == 0 ? rooted : path, false);
+			note_pid_target(slot, add_target(access(rooted, R_OK) == 0 ? rooted : path, false));
 		}
 	}
 	fclose(f);
 	snprintf(p, sizeof(p), "/proc/%d/exe", pid);
-	add_target(p, false);
+	note_pid_target(slot, add_target(p, false));
+}
+
+/* A --pid whose process maps no library we could probe would record nothing, silently: say so. */
+static void warn_unprobed_pids(int n_pids)
+{
+	for (int i = 0; i < n_pids; i++) {
+		int probes = 0;
+		for (int j = 0; j < pid_targets[i].n; j++)
+			probes += targets[pid_target_ix[pid_targets[i].first + j]].probes;
+		if (probes == 0)
+			emit_json("{\"t\":\"warn\",\"msg\":\"--pid %d maps no TLS library h2rec can probe (OpenSSL, BoringSSL, GnuTLS) and its executable has none linked in: its traffic will not be recorded\"}",
+				  pid_targets[i].pid);
+	}
 }
 
 struct probe_def {
@@ -465,7 +498,7 @@ int main(int argc, char **argv)
 		snprintf(p, sizeof(p), "/proc/%d", pids[i]);
 		if (access(p, F_OK) != 0)
 			die(EXIT_USAGE, "--pid %d: no such process", pids[i]);
-		add_pid_targets(pids[i]);
+		add_pid_targets(i, pids[i]);
 	}
 	if (system_libs)
 		add_system_libs();
@@ -526,6 +559,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n_targets; i++) {
 		int n = attach_family(skel, targets[i].path, openssl_probes, sizeof(openssl_probes) / sizeof(openssl_probes[0]));
 		n += attach_family(skel, targets[i].path, gnutls_probes, sizeof(gnutls_probes) / sizeof(gnutls_probes[0]));
+		targets[i].probes = n;
 		if (n == 0)
 			warnx("%s has no OpenSSL/BoringSSL or GnuTLS symbols", targets[i].path);
 		live += n;
@@ -543,6 +577,7 @@ int main(int argc, char **argv)
 	if (!rb)
 		die(EXIT_ENV, "cannot open the ring buffer: %s", strerror(errno));
 	int ncpus = libbpf_num_possible_cpus();
+	warn_unprobed_pids(n_pids);
 	emit_json("{\"t\":\"ready\",\"probes\":%d,\"targets\":%d,\"ringbuf_bytes\":%lu,\"max_call_bytes\":%lu,\"ncpus\":%d,\"abi\":%d}",
 		  live, n_targets, ringbuf_bytes, max_call, ncpus, H2REC_ABI_VERSION);
 	out_flush();
@@ -554,6 +589,12 @@ int main(int argc, char **argv)
 		/* Records come without wakeups below wakeup_bytes (h2rec.bpf.c rb_flags):
 		 * this timeout is how late a trickle of traffic reaches the journal. */
 		err = ring_buffer__poll(rb, 25);
+		/* The timeout alone consumes nothing: libbpf reads only the rings that
+		 * epoll reported, and a record written with BPF_RB_NO_WAKEUP never makes
+		 * the ring's fd ready again once it was drained. Without this a trickle of
+		 * traffic would sit in the ring until wakeup_bytes piled up or we stopped. */
+		if (err == 0)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
 			warnx("ring buffer poll failed: %s", strerror(-err));
 			break;
@@ -574,11 +615,9 @@ int main(int argc, char **argv)
 			last = now;
 		}
 	}
-	/* Detach first so nothing new arrives, then drain what the kernel holds. */
-	for (int i = 0; i < n_links; i++)
-		bpf_link__destroy(links[i]);
-	bpf_link__destroy(fd_link);
-	/* Detaching does not wait for programs already running on other CPUs: a
+	/* Quiesce first so nothing new arrives (h2rec.bpf.c `quiesced`), then drain what the kernel holds. */
+	skel->bss->quiesced = 1;
+	/* Programs already running on other CPUs do not see the flag: a
 	 * uretprobe that has advanced its connection's position may still be
 	 * writing its record (or counting its loss). Give those a moment, or the
 	 * final positions and loss counters would cover bytes we never drained. */
@@ -590,6 +629,13 @@ int main(int argc, char **argv)
 	emit_finals(skel);
 	emit_json("{\"t\":\"stopped\"}");
 	out_flush();
+	/* The recorder is done once it reads `stopped` and EOF: it need not wait for the slow detach below. */
+	close(1);
+	if (salvage_fd >= 0)
+		close(salvage_fd);
+	for (int i = 0; i < n_links; i++)
+		bpf_link__destroy(links[i]);
+	bpf_link__destroy(fd_link);
 	ring_buffer__free(rb);
 	h2rec_bpf__destroy(skel);
 	return 0;

@@ -115,3 +115,18 @@ else
   done_step
 fi
 chmod +x build/src/cli.js 2>/dev/null || true
+
+# 6. `h2rec` on PATH ----------------------------------------------------------
+# A symlink in /usr/local/bin (on root's and every user's PATH) to this clone's
+# build, so `h2rec ...` works in any new shell. The last clone set up wins.
+BIN_DIR=${H2REC_BIN_DIR:-/usr/local/bin}
+target="$(pwd)/build/src/cli.js"
+if [ "$(readlink "$BIN_DIR/h2rec" 2>/dev/null)" = "$target" ]; then
+  say "h2rec command: ok ($BIN_DIR/h2rec)"
+elif [ -e "$BIN_DIR/h2rec" ] && [ ! -L "$BIN_DIR/h2rec" ]; then
+  say "h2rec command: $BIN_DIR/h2rec exists and is not our symlink; left alone (run: node $target ...)"
+elif as_root ln -sfn "$target" "$BIN_DIR/h2rec" 2>/dev/null; then
+  say "h2rec command: linked $BIN_DIR/h2rec -> $target"
+else
+  say "h2rec command: cannot write $BIN_DIR; run it as: node $target ..."
+fi

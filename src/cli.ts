@@ -46,8 +46,35 @@ const ENV_ERRNOS = new Set(['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EMFILE', 'ENF
 
 const FLAG_NAMES: Record<string, string> = { output: '-o/--output FILE' };
 
+/** Edit distance, for "did you mean": small strings only. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+/** The known flag nearest to `name`, if near enough to be a typo. */
+export function nearestFlag(name: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    if (k.length < 2) continue;
+    const d = k.startsWith(name) && name.length >= 3 ? 0.5 : distance(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}
+
 /** yargs' wording -> one line that says what to do. */
-function usageMessage(msg: string, commandName: string | undefined): { text: string; showUsage: boolean } {
+function usageMessage(msg: string, commandName: string | undefined, knownFlags: string[] = [], argv: string[] = []): { text: string; showUsage: boolean } {
   const text = msg.replace(/\s*\n\s*/g, ' ').trim();
   const where = commandName ? `${commandName}: ` : '';
   const help = `see: h2rec ${commandName ? commandName + ' ' : ''}--help`;
@@ -59,11 +86,38 @@ function usageMessage(msg: string, commandName: string | undefined): { text: str
   if (/^Not enough non-option arguments/.test(text)) {
     return { text: `${where}missing the JOURNAL argument (${help})`, showUsage: false };
   }
-  // Unknown commands and flags get the usage text, as with any tcpdump-style tool.
-  if (/^Unknown (argument|arguments|command)/.test(text) || text === 'no command given') {
-    return { text: `${where}${text}`, showUsage: true };
+  // One line, naming the nearest flag: 37 lines of help hid the one that mattered.
+  const unknown = /^Unknown arguments?: (.+)$/.exec(text);
+  if (unknown) {
+    const names = unknown[1].split(/,\s*/);
+    const first = names[0].replace(/^-+/, '');
+    const near = nearestFlag(first, knownFlags);
+    const flag = (n: string): string => (n.length === 1 ? `-${n}` : `--${n}`);
+    // yargs names them without their dashes: the command line tells a flag from a stray word.
+    const isFlag = (n: string): boolean => argv.some((a) => a === `--${n}` || a === `-${n}` || a.startsWith(`--${n}=`));
+    if (!commandName && !names.some(isFlag)) {
+      const cmd = nearestFlag(names[0], COMMANDS.map((c) => c.command.split(' ')[0]));
+      return { text: `unknown command ${names[0]}${cmd ? `; did you mean ${cmd}?` : ''} (${help})`, showUsage: false };
+    }
+    const what = !names.some(isFlag)
+      ? `unexpected argument${names.length > 1 ? 's' : ''} ${names.join(', ')}`
+      : `unknown option${names.length > 1 ? 's' : ''} ${names.map((n) => flag(n.replace(/^-+/, ''))).join(', ')}`;
+    return { text: `${where}${what}${near ? `; did you mean ${flag(near)}?` : ''} (${help})`, showUsage: false };
+  }
+  const didYouMean = /^Did you mean (\S+?)\??$/.exec(text);
+  if (didYouMean) return { text: `unknown command ${argv.find((a) => !a.startsWith('-')) ?? ''}; did you mean ${didYouMean[1]}? (${help})`, showUsage: false };
+  if (/^Unknown command/.test(text) || text === 'no command given') {
+    return { text: `${where}${text} (${help})`, showUsage: false };
   }
   return { text: `${where}${text} (${help})`, showUsage: false };
+}
+
+/** The flags of a command (or the global ones), aliases included, for "did you mean". */
+function knownFlags(commandName: string | undefined): string[] {
+  const c = COMMANDS.find((x) => x.command.split(' ')[0] === commandName);
+  const y = yargs([]).option('debug', { type: 'boolean' }).option('help', { alias: 'h', type: 'boolean' });
+  const opts = (c ? c.builder(y) : y) as unknown as { getOptions(): { key: Record<string, unknown> } };
+  return Object.keys(opts.getOptions().key);
 }
 
 /**
@@ -101,7 +155,8 @@ export function buildCli(argv: string[], io: CliIO, select: (s: Selection) => vo
   return y.fail((msg, err, inst) => {
     // Our own typed errors (from builders) pass through unchanged.
     if (err instanceof H2recError) throw err;
-    const m = usageMessage(msg ?? err?.message ?? 'invalid arguments', commandName);
+    const known = knownFlags(commandName);
+    const m = usageMessage(msg ?? err?.message ?? 'invalid arguments', commandName, known, argv);
     if (m.showUsage) inst.showHelp((s: string) => io.stderr(s + '\n\n'));
     throw new UsageError(m.text);
   });

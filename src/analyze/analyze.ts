@@ -132,7 +132,7 @@ export function* pipeline(reader: JournalReader, opts: PipelineOptions = {}): Ge
     },
   });
   const keep = eventFilter(opts);
-  for (const e of decodeHeaders(frames(byteStreams(records, { finals: reader.finals() })), opts.hpack)) {
+  for (const e of decodeHeaders(frames(byteStreams(records, { finals: reader.finals(), interruptedAt: reader.meta.interrupted?.ktimeNs })), opts.hpack)) {
     while (bad.length) yield bad.shift()!;
     if (!keep || keep(e)) yield e;
   }
@@ -193,6 +193,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
           stoppedAt: meta.stoppedAt ?? null,
           complete: meta.complete,
           ...(meta.complete ? {} : { warning: 'incomplete journal: the recorder was killed or is still running' }),
+          ...(meta.interrupted ? { interrupted: { reason: meta.interrupted.reason, at: meta.interrupted.at, tsNs: (meta.interrupted.ktimeNs + offset).toString() } } : {}),
           ...(meta.salvaged ? { salvaged: { path: meta.salvaged.path, records: meta.salvaged.records, badRecords: meta.salvaged.badRecords, cutBytes: meta.salvaged.cutBytes } } : {}),
           originTsNs: (origin + offset).toString(),
           lostRecords: loss.records.toString(),
@@ -203,7 +204,8 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
       );
     } else {
       out(`# journal ${opts.journal}: ${meta.host} (${meta.kernel}), recorded from ${meta.startedAt}${meta.stoppedAt ? ` to ${meta.stoppedAt}` : ''} by h2rec ${meta.h2recVersion}\n`);
-      if (!meta.complete) out('# INCOMPLETE journal: the recorder was killed or is still running; its last records may be missing\n');
+      if (meta.interrupted) out(`# INTERRUPTED recording: ${meta.interrupted.reason} at ${meta.interrupted.at}; nothing after that was recorded (a gap of unknown size)\n`);
+      else if (!meta.complete) out('# INCOMPLETE journal: the recorder was killed or is still running; its last records may be missing\n');
       if (meta.salvaged) {
         const s = meta.salvaged;
         out(`# salvaged: ${s.records} records the loader saved in ${s.path} after the recorder died${s.badRecords || s.cutBytes ? ` (${s.badRecords} unreadable, ${s.cutBytes} bytes cut off)` : ''}\n`);
@@ -277,6 +279,8 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
       }
     }
 
+    // The interval after the loader died is a gap of its own, open connections or not.
+    if (meta.interrupted) counts.gaps++;
     const tail = `${counts.conns} connection(s), ${opts.summary ? `${counts.streams} stream(s)` : `${counts.frames} frame(s)`}, ${counts.gaps} gap(s) (${counts.gapBytes} bytes), ${counts.diagnostics} diagnostic(s)`;
     if (json) {
       out(

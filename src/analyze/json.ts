@@ -108,7 +108,8 @@ export function toJson(e: FrameEvent, opts: JsonOptions): Record<string, unknown
         pid: e.conn.pid,
         dir: e.dir,
         pos: e.pos.toString(),
-        length: e.length.toString(),
+        // null: unknown (the recording was interrupted)
+        length: e.reason === 'unrecorded' ? null : e.length.toString(),
         reason: e.reason,
       };
     case 'diagnostic': {

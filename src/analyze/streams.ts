@@ -16,6 +16,12 @@ export interface StreamOptions {
   reorderWindowNs?: bigint;
   /** end positions of connections still open at stop (journal finals) */
   finals?: { conn: ConnKey; endPos: [bigint, bigint] }[];
+  /**
+   * The recording ended abnormally at this ktime (the loader died): a
+   * connection still open then, with no final positions, continues past what
+   * was recorded by an unknown number of bytes.
+   */
+  interruptedAt?: bigint;
 }
 
 interface Segment {
@@ -94,7 +100,7 @@ function* flushOne(conn: ConnInfo, dir: Dir, ds: DirState): Generator<StreamEven
   yield* drain(conn, dir, ds);
 }
 
-function* finish(st: ConnState, ktime: bigint, endPos?: [bigint, bigint]): Generator<StreamEvent> {
+function* finish(st: ConnState, ktime: bigint, endPos?: [bigint, bigint], interruptedAt?: bigint): Generator<StreamEvent> {
   for (const i of [0, 1] as const) {
     const ds = st.dirs[i];
     while (ds.pending.length > 0) yield* flushOne(st.info, DIRS[i], ds);
@@ -102,6 +108,10 @@ function* finish(st: ConnState, ktime: bigint, endPos?: [bigint, bigint]): Gener
     if (endPos && endPos[i] > ds.next) {
       yield { kind: 'gap', conn: st.info, dir: DIRS[i], pos: ds.next, length: endPos[i] - ds.next, reason: 'lost', ktime };
       ds.next = endPos[i];
+    }
+    // Nobody counted what followed: a gap of unknown size (length 0 stands for unknown).
+    if (!endPos && interruptedAt !== undefined) {
+      yield { kind: 'gap', conn: st.info, dir: DIRS[i], pos: ds.next, length: 0n, reason: 'unrecorded', ktime: interruptedAt > ktime ? interruptedAt : ktime };
     }
   }
   yield { kind: 'close', conn: st.info, ktime, ...(endPos ? { endPos } : {}) };
@@ -185,7 +195,7 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
     if (st.info.lib === 'unknown') st.info.lib = r.lib;
     yield* onData(st, r);
   }
-  for (const [key, st] of conns) yield* close(st, lastKtime, finals.get(key));
+  for (const [key, st] of conns) yield* close(st, lastKtime, finals.get(key), opts.interruptedAt);
   // Sessions open at stop that carried bytes none of which reached the journal.
   for (const f of opts.finals ?? []) {
     const key = keyOf(f.conn);
@@ -196,12 +206,12 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
     yield* finish({ info, dirs: [newDir(info, 'send'), newDir(info, 'recv')] }, lastKtime, f.endPos);
   }
 
-  function* close(st: ConnState, ktime: bigint, endPos?: [bigint, bigint]): Generator<StreamEvent> {
+  function* close(st: ConnState, ktime: bigint, endPos?: [bigint, bigint], interruptedAt?: bigint): Generator<StreamEvent> {
     for (const ds of st.dirs) {
       held -= ds.pendingBytes;
       holding.delete(ds);
     }
-    yield* finish(st, ktime, endPos);
+    yield* finish(st, ktime, endPos, interruptedAt);
   }
 
   function* onData(st: ConnState, r: DataRecord): Generator<StreamEvent> {

@@ -272,7 +272,7 @@ export class TextReporter {
         return `${this.switchTo(e.conn.id, PROTOCOL_NAME[e.protocol])}${this.stamp(e.ktime)} ${e.dir} ${PROTOCOL_NAME[e.protocol] ?? e.protocol}: ${e.note} (pos=${e.pos})\n`;
       case 'gap':
         this.conns.get(e.conn.id) ?? this.adopt(e.conn);
-        return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} !! gap conn ${e.conn.id} ${e.dir} pos=${e.pos} bytes=${e.length} (${e.reason})\n`;
+        return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} !! gap conn ${e.conn.id} ${e.dir} pos=${e.pos} bytes=${e.reason === 'unrecorded' ? 'unknown' : e.length} (${e.reason === 'unrecorded' ? 'unrecorded: the recording was interrupted' : e.reason})\n`;
       case 'diagnostic': {
         const pre = e.conn !== undefined ? this.switchTo(e.conn) : '';
         const ts = e.ktime !== undefined ? this.stamp(e.ktime) + ' ' : '';

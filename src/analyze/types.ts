@@ -100,8 +100,11 @@ export type StreamEvent =
       dir: Dir;
       pos: bigint;
       length: bigint;
-      /** why: 'lost' (missing by position), 'truncated' (cap), 'start' (recording began mid-stream) */
-      reason: 'lost' | 'truncated' | 'start' | 'end';
+      /**
+       * why: 'lost' (missing by position), 'truncated' (cap), 'start' (recording began mid-stream),
+       * 'unrecorded' (the recording was interrupted: length 0 stands for an unknown number of bytes from pos on)
+       */
+      reason: 'lost' | 'truncated' | 'start' | 'unrecorded';
       ktime: bigint;
     }
   | { kind: 'close'; conn: ConnInfo; ktime: bigint; endPos?: [bigint, bigint] };

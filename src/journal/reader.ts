@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { InputError } from '../errors';
 import { decodeRecord } from '../record/abi';
 import type { ConnKey, JournalRecord } from '../analyze/types';
-import { MetaKey, SCHEMA_VERSION, type JournalMetaBase } from './schema';
+import { MetaKey, SCHEMA_VERSION, type Interruption, type JournalMetaBase } from './schema';
 import { compareRows, readSalvage, type Salvage, type SalvagedRow } from './salvage';
 
 export interface JournalMeta extends JournalMetaBase {
@@ -14,6 +14,8 @@ export interface JournalMeta extends JournalMetaBase {
   summary?: unknown;
   /** records the loader saved in JOURNAL-salvage after the recorder died (salvage.ts) */
   salvaged?: { path: string; records: number; badRecords: number; cutBytes: number };
+  /** the recording ended abnormally (the loader died): nothing after `ktimeNs` was recorded */
+  interrupted?: { reason: string; at: string; ktimeNs: bigint };
 }
 
 export interface LossTotals {
@@ -49,6 +51,17 @@ function inputErrorFrom(path: string, e: unknown): InputError {
  * Read-only access to a journal. Works on a journal that a recorder is still
  * writing (WAL readers never block the writer).
  */
+function interruption(v: unknown, path: string): JournalMeta['interrupted'] {
+  if (v === undefined) return undefined;
+  const i = v as Partial<Interruption>;
+  try {
+    if (typeof i.reason !== 'string' || typeof i.at !== 'string') throw new Error('fields');
+    return { reason: i.reason.slice(0, 1000), at: i.at.slice(0, 100), ktimeNs: BigInt(String(i.ktimeNs)) };
+  } catch {
+    throw new InputError(`${path} has unreadable journal metadata '${MetaKey.interrupted}'`);
+  }
+}
+
 export class JournalReader {
   private constructor(
     readonly path: string,
@@ -125,6 +138,7 @@ export class JournalReader {
         complete: m.has(MetaKey.stoppedAt),
         options: parse(MetaKey.options),
         summary: parse(MetaKey.summary),
+        interrupted: interruption(parse(MetaKey.interrupted), path),
       };
       // A completed recording never leaves salvage; an interrupted one may.
       const salvage = meta.complete ? undefined : readSalvage(path);

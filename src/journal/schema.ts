@@ -66,4 +66,16 @@ export const MetaKey = {
   loader: 'loader',
   /** JSON of the stop summary */
   summary: 'summary',
+  /** JSON {pid, startTicks, host} of the recording process (journal/owner.ts) */
+  recorder: 'recorder',
+  /** JSON {reason, at, ktimeNs}: the recording ended abnormally (the loader died); absent otherwise */
+  interrupted: 'interrupted',
 } as const;
+
+/** Why and when a recording ended abnormally; ktimeNs is CLOCK_MONOTONIC, the clock of record ktimes. */
+export interface Interruption {
+  reason: string;
+  /** ISO wall-clock time */
+  at: string;
+  ktimeNs: string;
+}

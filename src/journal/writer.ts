@@ -1,8 +1,11 @@
 import fs from 'node:fs';
+import nodePath from 'node:path';
 import Database from 'better-sqlite3';
 import { openPrivate } from '../fsutil';
 import { indexRecord, type RecordIndex } from '../record/abi';
 import { H2recError, ExitCode } from '../errors';
+import { recorderStamp } from './owner';
+import { checkJournalTarget, placeJournal } from './target';
 import { MIGRATIONS, MetaKey, SCHEMA_VERSION, type JournalMetaBase } from './schema';
 
 export type NewJournalMeta = JournalMetaBase;
@@ -63,20 +66,21 @@ export class JournalWriter {
     });
   }
 
+  /**
+   * Creates the journal at `path`: checked (journal/target.ts), built in a
+   * private temporary file beside it, then moved into place. A failure before
+   * the move leaves whatever was at `path` untouched.
+   */
   static create(path: string, meta: NewJournalMeta, opts: { overwrite?: boolean; batchRecords?: number; batchBytes?: number } = {}): JournalWriter {
-    createPrivateFile(path, opts.overwrite);
+    checkJournalTarget(path, meta.host, opts.overwrite === true);
+    const tmp = `${nodePath.join(nodePath.dirname(path), `.${nodePath.basename(path)}.h2rec-tmp-${process.pid}`)}`;
+    createPrivateFile(tmp, true);
     let db: Database.Database | undefined;
     try {
-      db = new Database(path);
+      db = new Database(tmp);
       // Before anything else: a chunk record (<= 16 KiB + header) then fits in one
       // page instead of a chain of overflow pages.
       db.pragma('page_size = 65536');
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      // NORMAL syncs at each checkpoint; checkpointing every 64 MiB instead of
-      // every 4 MiB keeps fsync off the hot path while the recorder keeps up.
-      db.pragma('wal_autocheckpoint = 1024');
-      db.defaultSafeIntegers(true);
       db.exec(MIGRATIONS.join('\n'));
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
@@ -88,15 +92,27 @@ export class JournalWriter {
         put.run(MetaKey.realtimeOffsetNs, meta.realtimeOffsetNs.toString());
         put.run(MetaKey.startedAt, meta.startedAt);
         put.run(MetaKey.options, JSON.stringify(meta.options));
+        put.run(MetaKey.recorder, JSON.stringify(recorderStamp(meta.host)));
       })();
+      // Moved in while no connection is open: SQLite names -wal/-shm after the path it opened.
+      db.close();
+      db = undefined;
+      placeJournal(tmp, path, opts.overwrite === true);
+      db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      // NORMAL syncs at each checkpoint; checkpointing every 64 MiB instead of
+      // every 4 MiB keeps fsync off the hot path while the recorder keeps up.
+      db.pragma('wal_autocheckpoint = 1024');
+      db.defaultSafeIntegers(true);
     } catch (e) {
-      // Nothing was recorded yet: leave no half-made journal (or -wal, -shm) behind.
       try {
         db?.close();
       } catch {
         // closing a database that failed to initialise can fail too
       }
-      for (const suffix of ['', '-wal', '-shm']) fs.rmSync(path + suffix, { force: true });
+      for (const suffix of ['', '-journal']) fs.rmSync(tmp + suffix, { force: true });
+      if (e instanceof H2recError) throw e;
       throw new H2recError(`cannot initialise journal ${path}: ${(e as Error).message}`, ExitCode.ENV, { cause: e });
     }
     return new JournalWriter(path, db, opts.batchRecords ?? 4096, opts.batchBytes ?? 8 << 20);

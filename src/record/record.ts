@@ -10,12 +10,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EnvError, H2recError, UsageError, ExitCode } from '../errors';
 import { JournalWriter, type LossSnapshot } from '../journal/writer';
-import { MetaKey } from '../journal/schema';
+import { MetaKey, type Interruption } from '../journal/schema';
 import { ABI_VERSION } from './abi';
 import { salvagePath } from '../journal/salvage';
 import { openPrivate } from '../fsutil';
 import { LoaderStreamParser } from './stream';
 import { VERSION } from '../version';
+import { plural } from '../words';
 
 export interface RecordOptions {
   output: string;
@@ -54,6 +55,13 @@ export interface RecordSummary {
   probesFailed: number;
   seconds: number;
 }
+
+/**
+ * How often the batch in memory is committed when it has not filled: the
+ * bound on how late a trickle of traffic becomes visible to a reader of the
+ * journal (with the loader's 25 ms poll), and on what a SIGKILL loses of it.
+ */
+export const FLUSH_INTERVAL_MS = 100;
 
 export function defaultLoaderPath(): string {
   return process.env.H2REC_LOADER ?? path.resolve(__dirname, '../../../bpf/.output/h2rec-loader');
@@ -116,8 +124,8 @@ function mb(n: number): string {
 
 export function formatSummary(s: RecordSummary): string {
   return (
-    `recorded ${s.records} records, ${mb(s.payloadBytes)} MB of plaintext in ${s.connections} connections over ${s.seconds.toFixed(1)} s; ` +
-    `lost ${s.lostRecords} records (${s.lostBytes} bytes); ${s.truncatedCalls} truncated calls (${s.truncatedBytes} bytes) -> ${s.output}`
+    `recorded ${plural(s.records, 'record')}, ${mb(s.payloadBytes)} MB of plaintext in ${plural(s.connections, 'connection')} over ${s.seconds.toFixed(1)} s; ` +
+    `lost ${plural(s.lostRecords, 'record')} (${s.lostBytes} bytes); ${plural(s.truncatedCalls, 'truncated call')} (${s.truncatedBytes} bytes) -> ${s.output}`
   );
 }
 
@@ -162,6 +170,10 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
   let probesFailed = 0;
   let latestLoss: LossSnapshot | undefined;
   let ready = false;
+  let readyAt = 0;
+  let stoppedAt = 0;
+  /** the loader's last message: after it, EOF on its stdout means a clean stop */
+  let loaderStopped = false;
   let stopRequested = false;
   let streamError: H2recError | undefined;
   const missing = new Map<string, string[]>();
@@ -170,6 +182,7 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
   const stop = (): void => {
     if (stopRequested) return;
     stopRequested = true;
+    stoppedAt = Date.now();
     // EOF on stdin is the loader's stop signal; SIGINT covers a loader that is busy.
     child.stdin.end();
     child.kill('SIGINT');
@@ -191,12 +204,14 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
       }
       case 'ready': {
         ready = true;
+        readyAt = Date.now();
         writer.setMeta(MetaKey.loader, JSON.stringify(m));
         for (const [bin, syms] of missing) io.stderr(`warning: ${bin}: no ${syms.join(', ')}; those probes are disabled`);
         const targets = [...(opts.pids ?? []).map((p) => `pid ${p}`), ...(opts.comm ? [`comm ${opts.comm}`] : [])];
         io.stderr(
           `recording: ${probesOk} probes live, ring buffer ${Number(m.ringbuf_bytes ?? 0) / 1048576} MiB, ` +
-            `${targets.length ? targets.join(', ') : 'all processes'} -> ${opts.output} (Ctrl-C to stop)`,
+            `${targets.length ? targets.join(', ') : 'all processes'} -> ${opts.output} ` +
+            (opts.duration ? `for ${opts.duration} s (Ctrl-C to stop early)` : '(Ctrl-C to stop)'),
         );
         if (opts.duration) timer = setTimeout(stop, opts.duration * 1000);
         io.onReady?.();
@@ -226,6 +241,9 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
         break;
       case 'warn':
         io.stderr(`warning: ${String(m.msg)}`);
+        break;
+      case 'stopped':
+        loaderStopped = true;
         break;
       default:
         break;
@@ -285,7 +303,7 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
       streamError ??= new EnvError(`cannot write the journal ${opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}`);
       stop();
     }
-  }, 200);
+  }, FLUSH_INTERVAL_MS);
   let lastProgress = { t: Date.now(), records: 0, bytes: 0 };
   const progress =
     io.isTTY === true
@@ -301,9 +319,18 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
       : undefined;
   if (io.signal?.aborted) stop();
 
+  let endedAtNs = 0n;
   const exit: { code: number | null; signal: NodeJS.Signals | null } = await new Promise((resolve, reject) => {
     child.on('error', (e) => reject(new EnvError(`cannot run the BPF loader ${loader}: ${e.message}`)));
     child.on('close', (code, signal) => resolve({ code, signal }));
+    // After `stopped` the loader only detaches its probes, ~100 ms each: we need not wait for that.
+    child.stdout.on('end', () => {
+      endedAtNs = process.hrtime.bigint();
+      if (loaderStopped) resolve({ code: 0, signal: null });
+    });
+    child.on('exit', () => {
+      if (endedAtNs === 0n) endedAtNs = process.hrtime.bigint();
+    });
   }).finally(() => {
     io.signal?.removeEventListener('abort', onAbort);
     if (timer) clearTimeout(timer);
@@ -349,9 +376,27 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
     truncatedBytes: loss.truncatedBytes,
     probesOk,
     probesFailed,
-    seconds: (Date.now() - started) / 1000,
+    // From the moment the probes were live to the stop: what --duration asks for.
+    seconds: ((stoppedAt || Date.now()) - (readyAt || started)) / 1000,
   };
-  if (parser.pendingBytes > 0 && !streamError) io.stderr(`warning: the loader stream ended inside a message (${parser.pendingBytes} bytes dropped)`);
+  if (!loaderStopped && !streamError) {
+    // The loader died (killed, crashed): what it held is gone and nothing after is
+    // recorded. The journal says so, and the analyzer shows it as a gap.
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}${lastLine ? ` (${lastLine})` : ''}`;
+    const at = new Date();
+    const interruption: Interruption = { reason: `the BPF loader ${how}`, at: at.toISOString(), ktimeNs: (endedAtNs || process.hrtime.bigint()).toString() };
+    try {
+      writer.flush();
+      writer.setMeta(MetaKey.interrupted, JSON.stringify(interruption));
+    } catch {
+      // a failing disk: the journal stays incomplete, which is also what it says
+    }
+    writer.abort();
+    throw new EnvError(
+      `the BPF loader ${how} at ${at.toISOString().slice(11, 23)}; recording stopped: ${writer.records} records kept in ${opts.output}, marked INCOMPLETE` +
+        (parser.pendingBytes > 0 ? ` (${parser.pendingBytes} bytes of a cut message dropped)` : ''),
+    );
+  }
   if (streamError || (exit.code !== 0 && exit.code !== null)) {
     // Keep what was recorded, unmarked as complete, and say why we stopped.
     writer.abort();

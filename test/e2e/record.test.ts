@@ -11,6 +11,7 @@ import { JournalReader } from '../../src/journal/reader';
 import {
   tmpDir, makeCert, randomFile, startNghttpd, run, recordDuring, sha256, have, type Server,
 } from '../helpers/peers';
+import { installForNobody } from '../helpers/nobody';
 import { walkJournal, type DirStream } from '../helpers/walk';
 import { dataPayloads } from '../helpers/h2walk';
 
@@ -177,10 +178,13 @@ test('--pid records only that process while another TLS process is busy', async 
   assert.deepEqual([...pids], [target.pid], 'only the chosen process was recorded');
 });
 
-test('without privileges the recorder exits 3 naming what is missing', async () => {
+test('without privileges the recorder exits 3 naming what is missing', async (t) => {
   const out = path.join(tmpDir('noperm'), 'x.db');
   fs.chmodSync(path.dirname(out), 0o777);
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, path.join(repo, 'build/src/cli.js'), 'record', '-o', out, '--duration', '1'], { encoding: 'utf8' });
+  // Where nobody can reach it, wherever this clone lives.
+  const install = installForNobody();
+  t.after(() => install.cleanup());
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, install.cli, 'record', '-o', out, '--duration', '1'], { encoding: 'utf8' });
   assert.equal(r.status, 3, r.stderr);
   assert.match(r.stderr, /CAP_BPF/);
   assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');

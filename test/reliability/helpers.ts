@@ -32,9 +32,9 @@ export interface CliResult {
 }
 
 /** Runs `h2rec ARGS` to completion, as a user would (a separate node process). */
-export function cli(args: string[], opts: SpawnSyncOptions = {}): CliResult {
+export function cli(args: string[], opts: SpawnSyncOptions & { cli?: string } = {}): CliResult {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 256 << 20, ...opts });
+  const r = spawnSync(process.execPath, [opts.cli ?? CLI, ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 256 << 20, ...opts });
   return {
     status: r.status,
     signal: r.signal,
@@ -125,8 +125,8 @@ export interface Recorder {
  * Starts `h2rec record ARGS` as its own process and resolves once it prints
  * its "recording" line (probes live). Rejects with its stderr if it exits first.
  */
-export function startRecorder(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number } = {}): Promise<Recorder> {
-  const proc = spawn(process.execPath, [CLI, 'record', ...args], {
+export function startRecorder(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number; cli?: string } = {}): Promise<Recorder> {
+  const proc = spawn(process.execPath, [opts.cli ?? CLI, 'record', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
     uid: opts.uid,

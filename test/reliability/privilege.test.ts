@@ -16,18 +16,21 @@ import { spawn } from 'node:child_process';
 import { JournalReader } from '../../src/journal/reader';
 import { tmpDir, makeCert, startNghttpd, have, type Server } from '../helpers/peers';
 import { LOADER, canBpf, capEff, cli, must, sleep, startRecorder, stderrLines } from './helpers';
+import { installForNobody, NOBODY, type NobodyInstall } from '../helpers/nobody';
 
-const NOBODY = 65534;
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !have('setcap') ? 'setcap missing (libcap2-bin)' : false;
 const dir = tmpDir('privilege');
 let server: Server;
 let url = '';
+/** the CLI where nobody can run it, wherever the clone lives */
+let install: NobodyInstall | undefined;
 
 /** Capability numbers (linux/capability.h). */
 const CAP = { SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
 
 before(async () => {
   if (skip) return;
+  install = installForNobody();
   // mkdtemp makes 0700 directories; nobody must reach the loader copy and write the journal.
   fs.chmodSync(dir, 0o755);
   const tls = makeCert(dir);
@@ -40,6 +43,7 @@ before(async () => {
 
 after(async () => {
   await server?.stop();
+  install?.cleanup();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -72,10 +76,11 @@ function curlAsNobody(): Promise<{ pid: number; status: number | null }> {
   });
 }
 
-const asNobody = (loader: string): { env: NodeJS.ProcessEnv; uid: number; gid: number } => ({
+const asNobody = (loader: string): { env: NodeJS.ProcessEnv; uid: number; gid: number; cli: string } => ({
   env: { PATH: process.env.PATH, HOME: '/nonexistent', H2REC_LOADER: loader },
   uid: NOBODY,
   gid: NOBODY,
+  cli: install!.cli,
 });
 
 const results: Attempt[] = [];
