@@ -5,7 +5,7 @@
  * Output is batched into large strings for the writer; per-event work is
  * small and nothing grows with the journal except per-connection state.
  */
-import { JournalReader } from '../journal/reader';
+import { JournalReader, type FollowControl } from '../journal/reader';
 import { UsageError } from '../errors';
 import type { Diagnostic, FrameEvent, JournalRecord } from './types';
 import { byteStreams } from './streams';
@@ -30,6 +30,8 @@ export interface AnalyzeOptions {
   failOn?: ('diagnostic' | 'gap')[];
   /** JSON only: show HEADERS/PUSH_PROMISE + CONTINUATION as one frame, as text (and nghttp) do */
   mergeContinuations?: boolean;
+  /** go on with records as they are committed, until the recording ends (analyze/follow.ts) */
+  follow?: FollowControl;
 }
 
 export interface AnalyzeCounts {
@@ -67,6 +69,8 @@ export interface PipelineOptions {
   hpack?: DecodeHeadersOptions;
   /** a damaged journal row; the pipeline also yields it as a BAD_RECORD diagnostic */
   onBadRecord?: (d: Diagnostic) => void;
+  /** records as they are committed (JournalReader.follow) */
+  follow?: FollowControl;
 }
 
 /** Upper-cased, validated `--type` names; UsageError for a name that is no frame type. */
@@ -122,15 +126,16 @@ export function eventFilter(opts: Pick<PipelineOptions, 'conns' | 'streams' | 't
  */
 export function* pipeline(reader: JournalReader, opts: PipelineOptions = {}): Generator<FrameEvent> {
   const bad: Diagnostic[] = [];
-  const records = reader.records({
+  const filter = {
     pids: opts.pids,
     comm: opts.comm,
-    onBadRecord: (id, reason) => {
+    onBadRecord: (id: number, reason: string) => {
       const d: Diagnostic = { kind: 'diagnostic', code: 'BAD_RECORD', message: `journal row ${id} skipped: ${reason}` };
       opts.onBadRecord?.(d);
       bad.push(d);
     },
-  });
+  };
+  const records = opts.follow ? reader.follow(filter, opts.follow) : reader.records(filter);
   const keep = eventFilter(opts);
   for (const e of decodeHeaders(frames(byteStreams(records, { finals: reader.finals(), interruptedAt: reader.meta.interrupted?.ktimeNs })), opts.hpack)) {
     while (bad.length) yield bad.shift()!;
@@ -179,7 +184,12 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
     const meta = reader.meta;
     const loss = reader.losses();
     const offset = meta.realtimeOffsetNs;
-    const origin = firstKtime(reader) ?? 0n;
+    // Following, the first record may not exist yet: times count from the recording's start.
+    const origin = opts.follow ? BigInt(Date.parse(meta.startedAt)) * 1_000_000n - offset : (firstKtime(reader) ?? 0n);
+    if (opts.follow) opts.follow.onIdle = () => {
+      if (buf) write(buf);
+      buf = '';
+    };
 
     if (json) {
       out(
@@ -205,6 +215,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
     } else {
       out(`# journal ${opts.journal}: ${meta.host} (${meta.kernel}), recorded from ${meta.startedAt}${meta.stoppedAt ? ` to ${meta.stoppedAt}` : ''} by h2rec ${meta.h2recVersion}\n`);
       if (meta.interrupted) out(`# INTERRUPTED recording: ${meta.interrupted.reason} at ${meta.interrupted.at}; nothing after that was recorded (a gap of unknown size)\n`);
+      else if (opts.follow && !meta.complete) out(`# following ${opts.journal} while it is recorded (Ctrl-C to stop)\n`);
       else if (!meta.complete) out('# INCOMPLETE journal: the recorder was killed or is still running; its last records may be missing\n');
       if (meta.salvaged) {
         const s = meta.salvaged;
@@ -240,7 +251,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
 
     if (opts.summary) {
       // Stream and type filters pick rows, not frames: a row needs all of its stream's frames.
-      const events = pipeline(reader, { pids: opts.pids, comm: opts.comm, conns: opts.conns, onBadRecord });
+      const events = pipeline(reader, { pids: opts.pids, comm: opts.comm, conns: opts.conns, onBadRecord, follow: opts.follow });
       const counted = (function* () {
         for (const e of events) {
           if (e.kind !== 'frame') count(e);
@@ -256,7 +267,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
         out(json ? JSON.stringify({ kind: 'stream', ...row }) + '\n' : summaryLine(row, textOpts) + '\n');
       }
     } else {
-      const base = { pids: opts.pids, comm: opts.comm, onBadRecord };
+      const base = { pids: opts.pids, comm: opts.comm, onBadRecord, follow: opts.follow };
       const filter = eventFilter(opts);
       let events: Iterable<FrameEvent>;
       // Merge before filtering so that `--type HEADERS` shows whole blocks.
@@ -280,7 +291,9 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
     }
 
     // The interval after the loader died is a gap of its own, open connections or not.
-    if (meta.interrupted) counts.gaps++;
+    const interrupted = meta.interrupted !== undefined || (opts.follow !== undefined && reader.hasInterruption());
+    if (interrupted) counts.gaps++;
+    const complete = meta.complete || (opts.follow !== undefined && reader.hasEnded());
     const tail = `${counts.conns} connection(s), ${opts.summary ? `${counts.streams} stream(s)` : `${counts.frames} frame(s)`}, ${counts.gaps} gap(s) (${counts.gapBytes} bytes), ${counts.diagnostics} diagnostic(s)`;
     if (json) {
       out(
@@ -292,15 +305,15 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
           gapBytes: counts.gapBytes.toString(),
           diagnostics: counts.diagnostics,
           badRecords,
-          complete: meta.complete,
+          complete,
         }) + '\n',
       );
-    } else out(`# ${tail}${badRecords ? `, ${badRecords} damaged journal row(s) skipped` : ''}${meta.complete ? '' : '; journal INCOMPLETE'}\n`);
+    } else out(`# ${tail}${badRecords ? `, ${badRecords} damaged journal row(s) skipped` : ''}${complete ? '' : '; journal INCOMPLETE'}\n`);
 
     return {
       ...counts,
       counts,
-      incomplete: !meta.complete,
+      incomplete: !complete,
       badRecords,
       lostRecords: loss.records,
       lostBytes: loss.bytes,

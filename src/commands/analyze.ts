@@ -20,12 +20,14 @@ export function builder(y: Argv): Argv {
       .option('time', { choices: ['rel', 'abs'], default: 'rel', describe: 'seconds since the first event, or wall-clock time' })
       .option('data', { type: 'boolean', describe: 'preview DATA payloads (hex and ASCII)' })
       .option('type', { alias: 't', type: 'string', array: true, describe: 'only these frame types, e.g. HEADERS,DATA (repeatable)', requiresArg: true })
+      .option('follow', { alias: 'F', type: 'boolean', describe: 'keep printing as records are committed, until the recording ends or Ctrl-C' })
       .option('fail-on', { type: 'string', array: true, describe: 'exit 1 when any is found: diagnostic, gap (repeatable)', requiresArg: true }),
   )
     .example('$0 analyze run.db', 'every connection, frame by frame, like nghttp -v')
     .example('$0 analyze run.db --format json --type HEADERS', 'decoded header blocks as JSON Lines')
     .example('$0 analyze run.db --summary', 'one row per request: method, path, status, sizes, duration')
     .example('$0 analyze run.db --pid 181 --stream 1 --data', 'one stream of one process, with body previews')
+    .example('$0 analyze live.db --follow --summary', 'one line per request while h2rec record writes live.db')
     .example('$0 analyze run.db --fail-on gap --fail-on diagnostic', 'in CI: fail on capture loss or malformed traffic');
 }
 
@@ -48,8 +50,14 @@ export async function run(a: Record<string, unknown>, io: CommandIO): Promise<An
   const opts = toOptions(a);
   requireJournal(opts.journal);
   // Loaded on use, so the other commands work while a stage is being rebuilt.
-  const { analyze } = await import('../analyze/analyze');
-  const res = analyze(opts, io.stdout);
+  let res: AnalyzeResult;
+  if (a.follow === true) {
+    const { followAnalyze } = await import('../analyze/follow');
+    res = await followAnalyze(opts, { stdout: io.stdout, signal: io.signal });
+  } else {
+    const { analyze } = await import('../analyze/analyze');
+    res = analyze(opts, io.stdout);
+  }
   // The analyzer reports what it found; failing on it is the caller's choice. Lost ring-buffer bytes are gaps too.
   const hits: string[] = [];
   if (opts.failOn?.includes('gap') && (res.gaps > 0 || res.lostBytes > 0n)) hits.push(`${res.gaps} gaps (${res.gapBytes} bytes)`);

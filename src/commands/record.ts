@@ -20,11 +20,21 @@ export function builder(y: Argv): Argv {
     .option('max-call-bytes', { type: 'string', describe: 'bytes kept per TLS call, e.g. 1M (default 4M); beyond that the call is flagged truncated', requiresArg: true })
     .option('ringbuf-mb', { type: 'string', describe: 'BPF ring buffer size in MiB, a power of two (default 64)', requiresArg: true })
     .option('system-libs', { type: 'boolean', default: true, describe: 'attach to the system libssl/libgnutls (--no-system-libs: only --binary and --pid targets)' })
-    .option('force', { alias: 'f', type: 'boolean', describe: 'overwrite an existing journal' })
+    .option('force', { alias: 'f', type: 'boolean', describe: 'overwrite an existing journal (never one that is being recorded)' })
+    .option('live', { type: 'string', describe: 'also print the traffic while recording: frames (text, json) or one line per request (summary)' })
     .example('$0 record -o run.db --pid 181', 'record one process (and the TLS libraries it maps) until Ctrl-C')
     .example('$0 record -o run.db --binary /usr/local/bin/h2o', 'also trace a server with statically linked OpenSSL/BoringSSL')
     .example('$0 record -o run.db --comm curl --duration 10', 'record every curl for ten seconds')
+    .example('$0 record -o run.db --comm nginx --live summary', 'and print one line per request as it happens')
     .example('$0 record -o run.db --binary /usr/bin/node --comm node', 'node links OpenSSL statically: trace its binary');
+}
+
+/** `--live` alone means the summary lines. */
+function liveMode(v: unknown): RecordOptions['live'] {
+  if (v === undefined) return undefined;
+  if (v === '' || v === true || v === 'summary') return 'summary';
+  if (v === 'text' || v === 'json') return v;
+  throw new UsageError(`--live ${String(v)}: expected text, summary or json`);
 }
 
 export function toOptions(a: Record<string, unknown>): RecordOptions {
@@ -45,11 +55,12 @@ export function toOptions(a: Record<string, unknown>): RecordOptions {
     ringbufMb,
     noSystemLibs: a['system-libs'] === false ? true : undefined,
     force: a.force === true ? true : undefined,
+    live: liveMode(a.live),
   };
 }
 
 export async function run(a: Record<string, unknown>, io: CommandIO): Promise<RecordSummary> {
   const opts = toOptions(a);
   const { record } = await import('../record/record');
-  return record(opts, { stderr: lineWriter(io), isTTY: io.isTTY, signal: io.signal });
+  return record(opts, { stderr: lineWriter(io), stdout: io.stdout, isTTY: io.isTTY, signal: io.signal });
 }

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import Database from 'better-sqlite3';
 import { InputError } from '../errors';
 import { decodeRecord } from '../record/abi';
 import type { ConnKey, JournalRecord } from '../analyze/types';
 import { MetaKey, SCHEMA_VERSION, type Interruption, type JournalMetaBase } from './schema';
+import { liveRecorder } from './owner';
 import { compareRows, readSalvage, type Salvage, type SalvagedRow } from './salvage';
 
 export interface JournalMeta extends JournalMetaBase {
@@ -61,6 +63,33 @@ function interruption(v: unknown, path: string): JournalMeta['interrupted'] {
     throw new InputError(`${path} has unreadable journal metadata '${MetaKey.interrupted}'`);
   }
 }
+
+/**
+ * How `analyze --follow` waits for a journal that is being recorded. The
+ * waiting is synchronous (the analyzer's stages are synchronous generators),
+ * so it runs in a worker thread (analyze/follow.ts) whose parent wakes it
+ * on Ctrl-C.
+ */
+export interface FollowControl {
+  /** the user asked to stop */
+  stopped(): boolean;
+  /** waits up to `ms`, returning early once stopped */
+  sleep(ms: number): void;
+  /** called when every committed record has been handed out, before waiting */
+  onIdle?(): void;
+  /**
+   * Records are handed out in true order once their ktime is this far behind
+   * the newest: a write's record sorts by its call's entry, so a slow call
+   * commits after records that sort later. Ones later still are handed out
+   * at once, late, rather than dropped.
+   */
+  lagNs: bigint;
+  pollMs: number;
+}
+
+/** The journal's sort key, as SQLite row values compare it. */
+type RowKey = [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+const KEY_COLS = 'ktime, pid, ptr, gen, dir, pos, chunk_off, kind';
 
 export class JournalReader {
   private constructor(
@@ -317,7 +346,90 @@ export class JournalReader {
     );
   }
 
+  /**
+   * Records as they are committed, in true order but for late ones (see
+   * FollowControl.lagNs), until the recording is finished or interrupted,
+   * its recorder is gone, or `control` is stopped. Every row is handed out
+   * exactly once: rows are taken up to a fixed max(id) each round, in key
+   * order up to the watermark, and rows committed below the key already
+   * reached are picked up by id.
+   */
+  *follow(filter: RecordFilter, control: FollowControl): IterableIterator<JournalRecord> {
+    const pidSql = filter.pids?.length ? ` AND pid IN (${filter.pids.map(() => '?').join(', ')})` : '';
+    const pids = filter.pids ?? [];
+    const maxId = this.db.prepare('SELECT coalesce(max(id), 0) FROM records').pluck();
+    const firstRows = this.db.prepare(`SELECT id, raw, ${KEY_COLS} FROM records WHERE ktime <= ? AND id <= ?${pidSql} ORDER BY ${KEY_COLS}`).raw(true);
+    const nextRows = this.db.prepare(
+      `SELECT id, raw, ${KEY_COLS} FROM records WHERE (${KEY_COLS}) > (?, ?, ?, ?, ?, ?, ?, ?) AND ktime <= ? AND id <= ?${pidSql} ORDER BY ${KEY_COLS}`,
+    ).raw(true);
+    const lateRows = this.db.prepare(
+      `SELECT id, raw, ${KEY_COLS} FROM records WHERE id > ? AND id <= ? AND (${KEY_COLS}) <= (?, ?, ?, ?, ?, ?, ?, ?)${pidSql} ORDER BY id`,
+    ).raw(true);
+    const ended = this.db.prepare(`SELECT count(*) FROM meta WHERE key IN ('${MetaKey.stoppedAt}', '${MetaKey.interrupted}')`).pluck();
+    const sameHost = this.meta.host === os.hostname();
+    let last: RowKey | undefined;
+    let seenId = 0n;
+    let newest = 0n;
+    const take = function* (this: JournalReader, it: IterableIterator<unknown[]>): IterableIterator<JournalRecord> {
+      for (const row of this.decodeRows(keyed(it), filter)) yield row;
+    };
+    const keyed = (it: IterableIterator<unknown[]>): IterableIterator<unknown[]> =>
+      (function* () {
+        for (const r of it) {
+          const key = r.slice(2) as RowKey;
+          if (last === undefined || compareKeys(key, last) > 0) last = key;
+          if (key[0] > newest) newest = key[0];
+          yield r;
+        }
+      })();
+    for (;;) {
+      let done = false;
+      let top: bigint;
+      try {
+        done = (ended.get() as bigint) > 0n || (!this.meta.complete && liveRecorder(this.path, this.meta.host) === undefined && this.meta.host === os.hostname());
+        top = maxId.get() as bigint;
+      } catch (e) {
+        throw inputErrorFrom(this.path, e);
+      }
+      // Once the recording is over every row is in: no more waiting for late ones.
+      const watermark = done ? 1n << 62n : (sameHost ? process.hrtime.bigint() : newest) - control.lagNs;
+      const before = last;
+      let handed = 0;
+      try {
+        if (before !== undefined && top > seenId) for (const r of take.call(this, lateRows.iterate(seenId, top, ...before, ...pids) as IterableIterator<unknown[]>)) (handed++, yield r);
+        const it = (before === undefined ? firstRows.iterate(watermark, top, ...pids) : nextRows.iterate(...before, watermark, top, ...pids)) as IterableIterator<unknown[]>;
+        for (const r of take.call(this, it)) (handed++, yield r);
+      } catch (e) {
+        if (e instanceof InputError) throw e;
+        throw inputErrorFrom(this.path, e);
+      }
+      seenId = top;
+      if (done) return;
+      if (handed === 0) {
+        control.onIdle?.();
+        if (control.stopped()) return;
+        control.sleep(control.pollMs);
+        if (control.stopped()) return;
+      }
+    }
+  }
+
+  /** Whether the recording was interrupted since the journal was opened (for a follower's last line). */
+  hasInterruption(): boolean {
+    return (this.db.prepare(`SELECT count(*) FROM meta WHERE key = '${MetaKey.interrupted}'`).pluck().get() as bigint) > 0n;
+  }
+
+  /** Whether the recording has ended since the journal was opened (for a follower's last line). */
+  hasEnded(): boolean {
+    return (this.db.prepare(`SELECT count(*) FROM meta WHERE key = '${MetaKey.stoppedAt}'`).pluck().get() as bigint) > 0n;
+  }
+
   close(): void {
     this.db.close();
   }
+}
+
+function compareKeys(a: RowKey, b: RowKey): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  return 0;
 }

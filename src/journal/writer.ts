@@ -168,7 +168,12 @@ export class JournalWriter {
     this.setMeta(MetaKey.stoppedAt, stoppedAt);
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     // A finished journal needs no -wal/-shm beside it, so it can be read from read-only media.
-    this.db.pragma('journal_mode = DELETE');
+    // A reader that has it open (analyze --follow, record --live) keeps it in WAL mode: still complete.
+    try {
+      this.db.pragma('journal_mode = DELETE');
+    } catch (e) {
+      if (!String((e as { code?: string }).code).startsWith('SQLITE_BUSY')) throw e;
+    }
     this.db.close();
     this.closed = true;
     fs.chmodSync(this.path, 0o600);

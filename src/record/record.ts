@@ -31,11 +31,15 @@ export interface RecordOptions {
   noSystemLibs?: boolean;
   /** replace an existing output file */
   force?: boolean;
+  /** print the traffic on stdout while recording: frames (text or JSON Lines) or one line per exchange */
+  live?: 'text' | 'json' | 'summary';
   loaderPath?: string;
 }
 
 export interface RecordIO {
   stderr: (line: string) => void;
+  /** where --live prints */
+  stdout?: (chunk: string) => void;
   isTTY?: boolean;
   signal?: AbortSignal;
   onReady?: () => void;
@@ -129,7 +133,41 @@ export function formatSummary(s: RecordSummary): string {
   );
 }
 
+/**
+ * Records into opts.output; with `live`, the journal is also followed by the
+ * analyzer (analyze/follow.ts) and printed while it is written.
+ */
 export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordSummary> {
+  let live: { done: Promise<unknown>; stop: AbortController } | undefined;
+  const onReady = (): void => {
+    if (opts.live && io.stdout) live = startLive(opts.output, opts.live, io.stdout);
+    io.onReady?.();
+  };
+  try {
+    return await recordJournal(opts, { ...io, onReady });
+  } finally {
+    // The follower ends by itself once the journal is finished or interrupted; not if we failed otherwise.
+    if (live) {
+      const timer = setTimeout(() => live!.stop.abort(), LIVE_DRAIN_MS);
+      await live.done.catch((e: Error) => io.stderr(`warning: the live view stopped: ${e.message}`));
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** How long the live view may take to print the last records once the recording is over. */
+const LIVE_DRAIN_MS = 5000;
+
+function startLive(journal: string, mode: NonNullable<RecordOptions['live']>, stdout: (chunk: string) => void): { done: Promise<unknown>; stop: AbortController } {
+  const stop = new AbortController();
+  // Required here, not imported at the top: a recording without --live never loads the analyzer.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { followAnalyze } = require('../analyze/follow') as typeof import('../analyze/follow');
+  const done = followAnalyze({ journal, format: mode === 'json' ? 'json' : 'text', summary: mode === 'summary' }, { stdout, signal: stop.signal });
+  return { done, stop };
+}
+
+async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordSummary> {
   validate(opts);
   const loader = opts.loaderPath ?? defaultLoaderPath();
   if (!fs.existsSync(loader)) {
@@ -174,6 +212,8 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
   let stoppedAt = 0;
   /** the loader's last message: after it, EOF on its stdout means a clean stop */
   let loaderStopped = false;
+  /** ktime of the newest record received: if the loader dies, what follows it is unknown */
+  let newestKtime = 0n;
   let stopRequested = false;
   let streamError: H2recError | undefined;
   const missing = new Map<string, string[]>();
@@ -258,6 +298,7 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
       for (const msg of parser.push(chunk)) {
         if (msg.type === 'record') {
           const ix = writer.append(msg.raw);
+          if (ix.ktime > newestKtime) newestKtime = ix.ktime;
           if (ix.kind === 1) {
             payloadBytes += ix.chunkLen;
             conns.add(`${ix.pid}:${ix.ptr}:${ix.gen}`);
@@ -384,7 +425,7 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
     // recorded. The journal says so, and the analyzer shows it as a gap.
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}${lastLine ? ` (${lastLine})` : ''}`;
     const at = new Date();
-    const interruption: Interruption = { reason: `the BPF loader ${how}`, at: at.toISOString(), ktimeNs: (endedAtNs || process.hrtime.bigint()).toString() };
+    const interruption: Interruption = { reason: `the BPF loader ${how}`, at: at.toISOString(), ktimeNs: (newestKtime || endedAtNs || process.hrtime.bigint()).toString() };
     try {
       writer.flush();
       writer.setMeta(MetaKey.interrupted, JSON.stringify(interruption));
