@@ -125,7 +125,10 @@ export interface Recorder {
  * Starts `h2rec record ARGS` as its own process and resolves once it prints
  * its "recording" line (probes live). Rejects with its stderr if it exits first.
  */
-export function startRecorder(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number; cli?: string } = {}): Promise<Recorder> {
+export function startRecorder(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number; cli?: string; onStdout?: (chunk: string) => void } = {},
+): Promise<Recorder> {
   const proc = spawn(process.execPath, [opts.cli ?? CLI, 'record', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
@@ -160,7 +163,8 @@ export function startRecorder(args: string[], opts: { env?: NodeJS.ProcessEnv; u
         }
       }
     });
-    proc.stdout!.resume();
+    if (opts.onStdout) proc.stdout!.on('data', (d: Buffer) => opts.onStdout!(d.toString('utf8')));
+    else proc.stdout!.resume();
     void exited.then(({ code, signal }) => {
       if (buf) stderr.push(buf);
       if (done) return;
