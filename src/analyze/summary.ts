@@ -16,15 +16,17 @@ export interface SummaryRow {
   path: string | null;
   /** final status; null when none was seen */
   status: number | null;
-  /** RST_STREAM error name, when the stream was reset */
+  /** RST_STREAM error name, when the stream was reset (NO_ERROR after an early response: state stays complete) */
   reset: string | null;
   requestBytes: number;
   responseBytes: number;
   /** wall-clock ns of the first request frame, decimal */
   startNs: string;
-  /** ns from the first request frame to the end; null when the stream never ended in the journal */
-  durationNs: string | null;
+  /** ns from the first request frame to the end (a number: < 2^53 ns = 104 days); null when the stream never ended in the journal */
+  durationNs: number | null;
   state: Exchange['state'];
+  /** the response ended before the request (RFC 9113 §8.1); request bytes are what the client sent until it stopped */
+  earlyResponse: boolean;
   pushedBy: number | null;
   /** a gap or diagnostic on the connection while the stream was open */
   lossy: boolean;
@@ -44,8 +46,9 @@ export function summaryRow(x: Exchange, realtimeOffsetNs: bigint): SummaryRow {
     requestBytes: x.requestBodyBytes,
     responseBytes: x.responseBodyBytes,
     startNs: (x.startKtime + realtimeOffsetNs).toString(),
-    durationNs: x.endKtime !== undefined ? (x.endKtime - x.startKtime).toString() : null,
+    durationNs: x.endKtime !== undefined ? Number(x.endKtime - x.startKtime) : null,
     state: x.state,
+    earlyResponse: x.earlyResponse === true,
     pushedBy: x.pushedBy ?? null,
     lossy: x.lossy,
   };
@@ -71,11 +74,14 @@ const ms = (ns: bigint): string => {
 };
 
 export function summaryLine(r: SummaryRow, o: SummaryTextOptions): string {
-  const status = r.reset ? `RST(${r.reset})` : r.status !== null ? String(r.status) : r.state === 'incomplete' ? 'incomplete' : '-';
+  const status = r.reset && r.state === 'reset' ? `RST(${r.reset})` : r.status !== null ? String(r.status) : r.state === 'incomplete' ? 'incomplete' : '-';
   const startK = BigInt(r.startNs) - o.realtimeOffsetNs;
   const start = o.time === 'abs' ? absStamp(BigInt(r.startNs)).slice(1, -1) : relStamp(startK - o.originKtime).slice(1, -1).trim();
   const dur = r.durationNs === null ? '-' : ms(BigInt(r.durationNs));
-  const flags = (r.pushedBy !== null ? ` (pushed by ${r.pushedBy})` : '') + (r.lossy ? ' (gap/diagnostic while open)' : '');
+  const flags =
+    (r.pushedBy !== null ? ` (pushed by ${r.pushedBy})` : '') +
+    (r.earlyResponse ? ` (early response${r.reset && r.state !== 'reset' ? `, then RST(${r.reset})` : ''})` : '') +
+    (r.lossy ? ' (gap/diagnostic while open)' : '');
   return (
     `${String(r.conn).padStart(4)} ${String(r.stream).padStart(6)} ${status.padEnd(12)} ${(r.method ?? '-').padEnd(7)} ` +
     `${String(r.requestBytes).padStart(10)} ${String(r.responseBytes).padStart(10)} ${start.padEnd(startWidth(o.time))} ${dur.padStart(10)}  ` +
