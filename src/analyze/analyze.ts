@@ -7,21 +7,27 @@
  */
 import { JournalReader, type FollowControl } from '../journal/reader';
 import { UsageError } from '../errors';
+import { plural } from '../words';
 import type { Diagnostic, FrameEvent, JournalRecord } from './types';
 import { byteStreams } from './streams';
 import { frames, TYPE_NAMES } from './frames';
 import { decodeHeaders, mergeHeaderBlocks, type DecodeHeadersOptions } from './hpack';
 import { TextReporter } from './text';
-import { jsonLine } from './json';
-import { exchanges } from './messages';
-import { summaryHeader, summaryLine, summaryRow } from './summary';
+import { jsonLine, summaryJsonLine } from './json';
+import { exchanges, type Exchange } from './messages';
+import { rowFilter, summaryHeader, summaryLine, summaryRows, type SummaryFilter, type SummarySort } from './summary';
+import type { DataMode } from './text';
 
 export interface AnalyzeOptions {
   journal: string;
   format: 'text' | 'json';
   summary?: boolean;
+  /** --summary rows: filters (status, minMs, path) and order */
+  rows?: Omit<SummaryFilter, 'streams'>;
+  sort?: SummarySort;
   time?: 'abs' | 'rel';
-  data?: boolean;
+  /** true: preview each DATA frame (hex + ASCII); a mode: each whole body, decoded, once it ends (text output) */
+  data?: boolean | DataMode;
   pids?: number[];
   comm?: string;
   conns?: number[];
@@ -164,10 +170,11 @@ export function failOnFindings(r: AnalyzeResult, failOn: AnalyzeOptions['failOn'
 
 const CHUNK = 1 << 20;
 
+
 export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): AnalyzeResult {
-  const streamSet = opts.streams?.length ? new Set(opts.streams) : undefined;
-  // Validate --type before touching the journal.
+  // Validate --type and the row filters before touching the journal.
   frameTypeSet(opts.types);
+  const keepRow = rowFilter({ ...opts.rows, streams: opts.streams });
   const reader = JournalReader.open(opts.journal);
   let buf = '';
   const out = (s: string): void => {
@@ -260,11 +267,10 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
       })();
       const textOpts = { time: opts.time, realtimeOffsetNs: offset, originKtime: origin };
       if (!json) out(summaryHeader(opts.time) + '\n');
-      for (const x of exchanges(counted)) {
-        if (streamSet && !streamSet.has(x.stream)) continue;
+      const open = new Set<Exchange>();
+      for (const row of summaryRows(exchanges(counted, { track: open }), { realtimeOffsetNs: offset, filter: keepRow, sort: opts.sort, open })) {
         counts.streams++;
-        const row = summaryRow(x, offset);
-        out(json ? JSON.stringify({ kind: 'stream', ...row }) + '\n' : summaryLine(row, textOpts) + '\n');
+        out(json ? summaryJsonLine(row) : summaryLine(row, textOpts) + '\n');
       }
     } else {
       const base = { pids: opts.pids, comm: opts.comm, onBadRecord, follow: opts.follow };
@@ -274,14 +280,21 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
       if (!json || opts.mergeContinuations) events = mergeHeaderBlocks(pipeline(reader, base));
       else events = pipeline(reader, base);
       if (json) {
-        const jopts = { realtimeOffsetNs: offset, data: opts.data };
+        // JSON keeps the raw bytes whatever the mode: `dataHex`.
+        const jopts = { realtimeOffsetNs: offset, data: opts.data !== undefined && opts.data !== false };
         for (const e of events) {
           if (filter && !filter(e)) continue;
           count(e);
           out(jsonLine(e, jopts));
         }
       } else {
-        const text = new TextReporter({ time: opts.time, data: opts.data, realtimeOffsetNs: offset, originKtime: origin });
+        const text = new TextReporter({
+          time: opts.time,
+          data: opts.data === true,
+          dataMode: typeof opts.data === 'string' ? opts.data : undefined,
+          realtimeOffsetNs: offset,
+          originKtime: origin,
+        });
         for (const e of events) {
           if (filter && !filter(e)) continue;
           count(e);
@@ -294,7 +307,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
     const interrupted = meta.interrupted !== undefined || (opts.follow !== undefined && reader.hasInterruption());
     if (interrupted) counts.gaps++;
     const complete = meta.complete || (opts.follow !== undefined && reader.hasEnded());
-    const tail = `${counts.conns} connection(s), ${opts.summary ? `${counts.streams} stream(s)` : `${counts.frames} frame(s)`}, ${counts.gaps} gap(s) (${counts.gapBytes} bytes), ${counts.diagnostics} diagnostic(s)`;
+    const tail = `${plural(counts.conns, 'connection')}, ${opts.summary ? plural(counts.streams, 'stream') : plural(counts.frames, 'frame')}, ${plural(counts.gaps, 'gap')} (${plural(counts.gapBytes, 'byte')}), ${plural(counts.diagnostics, 'diagnostic')}`;
     if (json) {
       out(
         JSON.stringify({
@@ -308,7 +321,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
           complete,
         }) + '\n',
       );
-    } else out(`# ${tail}${badRecords ? `, ${badRecords} damaged journal row(s) skipped` : ''}${complete ? '' : '; journal INCOMPLETE'}\n`);
+    } else out(`# ${tail}${badRecords ? `, ${plural(badRecords, 'damaged journal row')} skipped` : ''}${complete ? '' : '; journal INCOMPLETE'}\n`);
 
     return {
       ...counts,

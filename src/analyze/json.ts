@@ -1,12 +1,14 @@
 /**
  * JSON Lines reporter: one object per wire frame (CONTINUATION kept as its
  * own object unless the caller merged blocks), plus conn, close, gap,
- * diagnostic, protocol, http1 and opaque objects. Integers that can exceed
- * 2^53 (times, byte positions) are decimal strings.
+ * diagnostic, protocol, http1 and opaque objects; with --summary, one
+ * `stream` object per exchange. Integers that can exceed 2^53 (times, byte
+ * positions) are decimal strings; the rest (sizes, durations) are numbers.
  */
 import type { ConnInfo, FrameEvent } from './types';
 import { FrameType } from './types';
 import { ERROR_NAMES, SETTINGS_NAMES } from './frames';
+import type { SummaryRow } from './summary';
 
 export interface JsonOptions {
   /** CLOCK_REALTIME - CLOCK_MONOTONIC from the journal: tsNs = ktime + this */
@@ -149,4 +151,9 @@ export function toJson(e: FrameEvent, opts: JsonOptions): Record<string, unknown
 export function jsonLine(e: FrameEvent, opts: JsonOptions): string {
   const o = toJson(e, opts);
   return o ? JSON.stringify(o) + '\n' : '';
+}
+
+/** One --summary JSON line (with '\n'): the row, tagged `kind: 'stream'`. */
+export function summaryJsonLine(r: SummaryRow): string {
+  return JSON.stringify({ kind: 'stream', ...r }) + '\n';
 }

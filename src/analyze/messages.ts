@@ -1,8 +1,19 @@
 /**
  * Decoded frames -> one exchange (request + response) per HTTP/2 stream, for
  * --summary, HAR and body export. Streaming and bounded: an exchange is
- * emitted as soon as its response ends (END_STREAM), its stream is reset,
- * or its connection closes; body bytes are kept only when asked for.
+ * emitted as soon as both of its sides are done (response END_STREAM and
+ * request END_STREAM), its stream is reset, or its connection closes; body
+ * bytes are kept only when asked for.
+ *
+ * Early responses (RFC 9113 §8.1): "A server can send a complete response
+ * prior to the client sending an entire request [...] a server MAY request
+ * that the client abort transmission of a request without error by sending
+ * a RST_STREAM with an error code of NO_ERROR after sending a complete
+ * response". Such an exchange is held, not emitted, until the client's side
+ * stops too (its END_STREAM or RST_STREAM; after the server's RST_STREAM, the
+ * client's frames already in flight, up to RESET_LINGER_NS later), so one
+ * request stays one exchange with both bodies. A RST_STREAM(NO_ERROR) after a
+ * complete response is no failure: the exchange stays 'complete'.
  */
 import type { ConnInfo, Dir, FrameEvent, HeaderField } from './types';
 import { FrameType } from './types';
@@ -44,7 +55,14 @@ export interface Exchange {
   pushPromises: number[];
   /** set on a pushed stream: the stream whose PUSH_PROMISE created it */
   pushedBy?: number;
-  /** complete: response ended; reset: RST_STREAM; incomplete: the connection or journal ended first */
+  /** the response ended (END_STREAM) before the request did: the server answered early (RFC 9113 §8.1) */
+  earlyResponse?: boolean;
+  /**
+   * complete: response ended (an early response stays complete when the
+   * request was then aborted by RST_STREAM(NO_ERROR), noted in `reset`);
+   * reset: RST_STREAM with an error, or before the response ended;
+   * incomplete: the connection or journal ended first
+   */
   state: 'complete' | 'reset' | 'incomplete';
   /** a gap or diagnostic on this connection while the exchange was open: bodies/headers may be partial */
   lossy: boolean;
@@ -55,6 +73,11 @@ export interface MessageOptions {
   keepBodies?: boolean;
   /** exchanges open at once per connection before the oldest is closed as incomplete */
   maxOpenStreams?: number;
+  /**
+   * filled with the exchanges open at any moment, in creation (= start time)
+   * order: lets a caller know no exchange still open started earlier
+   */
+  track?: Set<Exchange>;
 }
 
 /**
@@ -62,6 +85,17 @@ export interface MessageOptions {
  * is typically 100-1000), so only a flood or a lost response stream reaches it.
  */
 export const MAX_OPEN_STREAMS = 10000;
+
+/**
+ * After the server resets a stream whose request is still being sent, the
+ * client's frames already in flight may follow (RFC 9113 §6.4: the sender of
+ * RST_STREAM "MUST be prepared to receive and handle additional frames sent
+ * on the stream that might have been sent by the peer prior to the arrival of
+ * the RST_STREAM"). They belong to the same exchange for this long (journal
+ * time, measured by later frames on the connection): about a round trip plus
+ * the client's own send buffering, with a wide margin.
+ */
+export const RESET_LINGER_NS = 1_000_000_000n;
 
 const END_STREAM = 0x1;
 const other = (d: Dir): Dir => (d === 'send' ? 'recv' : 'send');
@@ -72,6 +106,10 @@ interface ConnState {
   open: Map<number, Exchange>;
   /** streams emitted while their request was still sending: later frames on them are not a new exchange */
   lingering: Set<number>;
+  /** open exchanges whose response side ended (END_STREAM or the server's RST_STREAM) while the request was still sending */
+  held: Set<number>;
+  /** of those, the ones the server reset: emitted once no in-flight frame can follow (stream -> ktime deadline, in deadline order) */
+  draining: Map<number, bigint>;
   /** END_STREAM seen on a HEADERS whose block continues: the stream ends with the block (key stream*2+dir) */
   endAfterBlock: Set<number>;
   /** gaps + diagnostics seen on the connection so far */
@@ -91,16 +129,27 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
   const stateOf = (id: number): ConnState => {
     let c = conns.get(id);
     if (!c) {
-      c = { role: 'unknown', open: new Map(), lingering: new Set(), endAfterBlock: new Set(), trouble: 0, troubleAt: new Map() };
+      c = { role: 'unknown', open: new Map(), lingering: new Set(), held: new Set(), draining: new Map(), endAfterBlock: new Set(), trouble: 0, troubleAt: new Map() };
       conns.set(id, c);
     }
     return c;
   };
   const finish = (c: ConnState, x: Exchange): Exchange => {
     c.open.delete(x.stream);
+    opts.track?.delete(x);
+    if (c.held.delete(x.stream)) {
+      c.draining.delete(x.stream);
+      // Emitted before the client said it was done: its stragglers are not a new exchange.
+      if (x.requestEndKtime === undefined && !(x.reset && x.reset.dir === x.requestDir)) linger(c, x.stream);
+    }
     x.lossy = c.trouble !== c.troubleAt.get(x.stream);
     c.troubleAt.delete(x.stream);
     return x;
+  };
+  const linger = (c: ConnState, stream: number): void => {
+    c.lingering.add(stream);
+    // Stream ids are never reused, so an entry only goes by its END_STREAM/RST_STREAM; bound the set.
+    if (c.lingering.size > maxOpen) c.lingering.delete(c.lingering.values().next().value as number);
   };
   const create = (c: ConnState, conn: ConnInfo, stream: number, ktime: bigint, requestDir?: Dir): Exchange => {
     const x: Exchange = {
@@ -132,6 +181,7 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       evicted.push(finish(c, oldest));
     }
     c.open.set(stream, x);
+    opts.track?.add(x);
     c.troubleAt.set(stream, c.trouble);
     return x;
   };
@@ -169,6 +219,11 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     const t = e.type;
     if (t !== FrameType.HEADERS && t !== FrameType.DATA && t !== FrameType.RST_STREAM && t !== FrameType.PUSH_PROMISE && t !== FrameType.CONTINUATION) continue;
     const c = stateOf(e.conn.id);
+    // Reset streams whose in-flight window has passed: nothing more of theirs can come.
+    for (const [s, deadline] of c.draining) {
+      if (e.ktime <= deadline) break;
+      yield finish(c, c.open.get(s)!);
+    }
     if (c.lingering.has(e.stream)) {
       if (t === FrameType.RST_STREAM || e.flags & END_STREAM) c.lingering.delete(e.stream);
       continue;
@@ -203,9 +258,26 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     }
     if (t === FrameType.RST_STREAM) {
       const code = (e.fields.errorCode as number | undefined) ?? 0;
-      x.reset = { dir: e.dir, errorCode: code, errorName: String(e.fields.errorName ?? code) };
+      const reset = { dir: e.dir, errorCode: code, errorName: String(e.fields.errorName ?? code) };
+      const byClient = e.dir === x.requestDir && x.pushedBy === undefined;
+      if (c.held.has(x.stream)) {
+        // The response had ended: a reset now aborts the rest of the request.
+        // NO_ERROR is the server's polite "stop sending" (RFC 9113 §8.1), not a failure.
+        x.reset ??= reset;
+        if (code !== 0) x.state = 'reset';
+        if (byClient) yield finish(c, x);
+        else if (!c.draining.has(x.stream)) c.draining.set(x.stream, e.ktime + RESET_LINGER_NS);
+        continue;
+      }
+      x.reset = reset;
       x.endKtime = e.ktime;
       x.state = 'reset';
+      if (!byClient && x.requestEndKtime === undefined && x.pushedBy === undefined) {
+        // The client may have request frames in flight: they are this exchange's, not a new one.
+        c.held.add(x.stream);
+        c.draining.set(x.stream, e.ktime + RESET_LINGER_NS);
+        continue;
+      }
       yield finish(c, x);
       continue;
     }
@@ -244,12 +316,17 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       ends = false;
     } else if (t === FrameType.CONTINUATION && e.flags & 0x4 && c.endAfterBlock.delete(blockKey)) ends = true;
     if (ends) {
-      if (isRequest) x.requestEndKtime = e.ktime;
-      else {
+      if (isRequest) {
+        x.requestEndKtime = e.ktime;
+        if (c.held.has(x.stream)) yield finish(c, x);
+      } else if (!c.held.has(x.stream)) {
         x.endKtime = e.ktime;
         x.state = 'complete';
-        if (x.requestEndKtime === undefined && x.pushedBy === undefined) c.lingering.add(x.stream);
-        yield finish(c, x);
+        if (x.requestEndKtime === undefined && x.pushedBy === undefined) {
+          // RFC 9113 §8.1 early response: wait for the rest of the request.
+          x.earlyResponse = true;
+          c.held.add(x.stream);
+        } else yield finish(c, x);
       }
     }
   }

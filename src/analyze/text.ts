@@ -9,15 +9,21 @@
  * Feed it mergeHeaderBlocks() output: nghttp shows HEADERS + CONTINUATION as
  * one frame.
  */
+import zlib from 'node:zlib';
 import type { ConnInfo, Frame, FrameEvent, HeaderField } from './types';
 import { FrameType } from './types';
 import { SETTINGS_NAMES, errorName } from './frames';
+
+/** --data text|json|hex: how a whole body is shown once it ends */
+export type DataMode = 'text' | 'json' | 'hex';
 
 export interface TextOptions {
   /** rel: `[  0.003]` seconds since originKtime (nghttp's timer); abs: wall-clock ISO time with microseconds */
   time?: 'rel' | 'abs';
   /** hex/ASCII preview of DATA payloads */
   data?: boolean;
+  /** each whole body, decoded per content-encoding, below the frame that ended it */
+  dataMode?: DataMode;
   /** CLOCK_REALTIME - CLOCK_MONOTONIC from the journal */
   realtimeOffsetNs: bigint;
   /** origin of rel time: the journal's first record; defaults to the first event shown */
@@ -179,10 +185,120 @@ export function dataPreview(p: Uint8Array, max = 64): string[] {
   return out;
 }
 
+/** Raw body bytes kept per body for --data text|json|hex; the rest is counted, not shown. */
+export const BODY_KEEP_MAX = 256 * 1024;
+/** Raw body bytes kept over all bodies not yet ended, so a flood of open streams stays bounded. */
+export const BODY_KEEP_TOTAL = 16 << 20;
+/** Decoded (content-encoding) bytes at most: zlib's maxOutputLength, against decompression bombs. */
+export const BODY_DECODED_MAX = 1 << 20;
+/** Decoded bytes shown per body. */
+export const BODY_SHOW_MAX = 64 * 1024;
+
+function inflate(coding: string, b: Buffer, maxOutputLength: number): Buffer | undefined {
+  // SYNC_FLUSH: a body cut at BODY_KEEP_MAX (or by a reset) still decodes as far as it goes.
+  const z = { maxOutputLength, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  if (coding === 'gzip' || coding === 'x-gzip') return zlib.gunzipSync(b, z);
+  if (coding === 'deflate') {
+    try {
+      return zlib.inflateSync(b, z);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw e;
+      return zlib.inflateRawSync(b, z); // some servers send raw deflate
+    }
+  }
+  if (coding === 'br') return zlib.brotliDecompressSync(b, { maxOutputLength, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
+  return coding === 'identity' ? b : undefined;
+}
+
+/**
+ * Undoes content-encoding (RFC 9110 §8.4), last applied first, decoding at
+ * most BODY_DECODED_MAX bytes: when a body would inflate beyond, a shorter
+ * prefix of it is decoded instead. Unknown or broken codings keep the bytes.
+ */
+export function decodeBodyView(raw: Buffer, encoding: string | undefined): { data: Buffer; note?: string; decoded?: boolean } {
+  if (!encoding) return { data: raw };
+  let data = raw;
+  let capped = false;
+  for (const coding of encoding.split(',').map((c) => c.trim().toLowerCase()).filter(Boolean).reverse()) {
+    let input = data;
+    for (;;) {
+      try {
+        const out = inflate(coding, input, BODY_DECODED_MAX);
+        if (!out) return { data, note: `content-encoding ${coding} not decoded` };
+        data = out;
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE' || input.length <= 1) {
+          return { data: raw, note: `content-encoding ${encoding} could not be decoded (${(e as Error).message}); bytes as sent` };
+        }
+        input = input.subarray(0, input.length >> 1);
+        capped = true;
+      }
+    }
+  }
+  return { data, decoded: true, note: `${encoding}-decoded to ${data.length} bytes${capped ? ` (a prefix: the whole would exceed ${BODY_DECODED_MAX})` : ''}` };
+}
+
+const isUtf8 = (b: Buffer): boolean => {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Control characters (but tabs) would drive the terminal: shown as '.'. */
+// eslint-disable-next-line no-control-regex
+const printable = (line: string): string => line.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '.');
+
+/**
+ * The lines showing one body: a `; body` line (sizes, decoding, what is
+ * missing), then the body as UTF-8 text, pretty JSON, or a hex dump. Text
+ * that is not UTF-8 falls back to hex; JSON that does not parse, to text.
+ */
+export function bodyLines(raw: Buffer, total: number, mode: DataMode, encoding?: string, why?: string): string[] {
+  const { data, note } = decodeBodyView(raw, encoding);
+  const shown = data.subarray(0, BODY_SHOW_MAX);
+  let kind: DataMode = mode;
+  let body: string[] = [];
+  if (kind === 'json' || kind === 'text') {
+    if (!isUtf8(shown)) kind = 'hex';
+    else {
+      const text = shown.toString('utf8');
+      if (kind === 'json' && shown.length === data.length) {
+        try {
+          body = JSON.stringify(JSON.parse(text), null, 2).split('\n');
+        } catch {
+          kind = 'text';
+        }
+      } else kind = 'text';
+      if (kind === 'text') body = text.replace(/\r?\n$/, '').split(/\r?\n/).map(printable);
+    }
+  }
+  if (kind === 'hex') body = dataPreview(shown, shown.length).map((l) => l.slice(INDENT.length + 2));
+  const parts = [`${total} bytes`];
+  if (note) parts.push(note);
+  if (raw.length < total) parts.push(`only the first ${raw.length} kept`);
+  if (data.length > shown.length) parts.push(`first ${shown.length} shown`);
+  if (kind !== mode) parts.push(`shown as ${kind}`);
+  if (why) parts.push(why);
+  return [`${INDENT}; body: ${parts.join(', ')}`, ...body.map((l) => `${INDENT}| ${l}`)];
+}
+
+interface BodyBuf {
+  chunks: Buffer[];
+  kept: number;
+  total: number;
+  encoding?: string;
+}
+
 interface ConnText {
   info: ConnInfo;
   /** per stream: 1/2 HEADERS seen send/recv, 4/8 END_STREAM send/recv */
   streams: Map<number, number>;
+  /** --data text|json|hex: bodies not yet ended, by stream*2 + (recv ? 1 : 0) */
+  bodies?: Map<number, BodyBuf>;
 }
 
 /**
@@ -199,6 +315,9 @@ export class TextReporter {
   private readonly offset: bigint;
   private readonly data: boolean;
   private readonly dataBytes: number;
+  private readonly dataMode?: DataMode;
+  /** raw body bytes held over all connections (BODY_KEEP_TOTAL) */
+  private kept = 0;
 
   constructor(opts: TextOptions) {
     this.abs = opts.time === 'abs';
@@ -206,6 +325,49 @@ export class TextReporter {
     this.origin = opts.originKtime;
     this.data = opts.data === true;
     this.dataBytes = opts.dataBytes ?? 64;
+    this.dataMode = opts.dataMode;
+  }
+
+  /** --data text|json|hex: collects DATA, returns the body lines once the body ends (or is cut by a reset or close). */
+  private bodies(c: ConnText, f: Frame | undefined, closing?: string): string[] {
+    const mode = this.dataMode!;
+    const m = (c.bodies ??= new Map());
+    const out: string[] = [];
+    const flush = (key: number, why?: string): void => {
+      const b = m.get(key);
+      if (!b) return;
+      m.delete(key);
+      this.kept -= b.kept;
+      if (b.total > 0) out.push(...bodyLines(Buffer.concat(b.chunks), b.total, mode, b.encoding, why));
+    };
+    if (!f) {
+      for (const key of [...m.keys()]) flush(key, closing);
+      return out;
+    }
+    const key = f.stream * 2 + (f.dir === 'recv' ? 1 : 0);
+    if (f.type === FrameType.RST_STREAM) {
+      flush(f.stream * 2, 'stream reset before END_STREAM');
+      flush(f.stream * 2 + 1, 'stream reset before END_STREAM');
+      return out;
+    }
+    if (f.type !== FrameType.DATA && f.type !== FrameType.HEADERS) return out;
+    let b = m.get(key);
+    if (f.type === FrameType.HEADERS && f.headers && !b) {
+      b = { chunks: [], kept: 0, total: 0, encoding: f.headers.find((h) => h.name === 'content-encoding' && !h.unknown)?.value };
+      m.set(key, b);
+    }
+    if (f.type === FrameType.DATA && f.payload.byteLength > 0) {
+      if (!b) m.set(key, (b = { chunks: [], kept: 0, total: 0 }));
+      b.total += f.payload.byteLength;
+      const room = Math.min(BODY_KEEP_MAX - b.kept, BODY_KEEP_TOTAL - this.kept, f.payload.byteLength);
+      if (room > 0) {
+        b.chunks.push(Buffer.from(f.payload.subarray(0, room)));
+        b.kept += room;
+        this.kept += room;
+      }
+    }
+    if (f.flags & END_STREAM) flush(key);
+    return out;
   }
 
   stamp(ktime: bigint): string {
@@ -265,6 +427,7 @@ export class TextReporter {
         const lines = frameLines(e, this.category(c, e));
         this.streamEnd(c, e);
         if (this.data && e.type === FrameType.DATA) lines.push(...dataPreview(e.payload, this.dataBytes));
+        if (this.dataMode) lines.push(...this.bodies(c, e));
         return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${lines.join('\n')}\n`;
       }
       case 'protocol':
@@ -294,7 +457,9 @@ export class TextReporter {
         return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${e.dir} ${e.length} bytes not HTTP (pos=${e.pos})\n`;
       case 'close': {
         const had = this.printed.has(e.conn.id);
-        const s = had ? `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} -- conn ${e.conn.id} closed\n` : '';
+        const c = this.conns.get(e.conn.id);
+        const cut = this.dataMode && c ? this.bodies(c, undefined, 'connection closed before END_STREAM').map((l) => l + '\n').join('') : '';
+        const s = had ? `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} -- conn ${e.conn.id} closed\n${cut}` : '';
         this.conns.delete(e.conn.id);
         return s;
       }

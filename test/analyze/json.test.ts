@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toJson, jsonLine } from '../../src/analyze/json';
+import { toJson, jsonLine, summaryJsonLine } from '../../src/analyze/json';
 import { frames } from '../../src/analyze/frames';
 import { decodeHeaders, mergeHeaderBlocks } from '../../src/analyze/hpack';
 import type { FrameEvent, StreamEvent } from '../../src/analyze/types';
@@ -69,4 +69,21 @@ test('json: merged view on request, one object per line, diagnostics as objects'
   const d: FrameEvent = { kind: 'diagnostic', conn: 1, dir: 'recv', stream: 3, pos: '10', code: 'X', message: 'RFC 9113 §6.1: m', ktime: 2n };
   const line = jsonLine(d, { realtimeOffsetNs: 10n });
   assert.equal(line, '{"kind":"diagnostic","tsNs":"12","conn":1,"dir":"recv","pos":"10","stream":3,"code":"X","message":"RFC 9113 §6.1: m"}\n');
+});
+
+test('json: a --summary row is a `stream` object; sizes and durations are numbers, wall-clock times decimal strings', () => {
+  const row = {
+    conn: 1, pid: 7, comm: 'curl', stream: 3, method: 'POST', authority: 'h', path: '/up', status: 201, reset: 'NO_ERROR',
+    requestBytes: 23, responseBytes: 0, startNs: '1795353559531455279', durationNs: 1451417, state: 'complete' as const,
+    earlyResponse: true, pushedBy: null, lossy: false,
+  };
+  const line = summaryJsonLine(row);
+  assert.ok(line.endsWith('}\n'));
+  const o = JSON.parse(line) as Record<string, unknown>;
+  assert.equal(o.kind, 'stream');
+  assert.equal(typeof o.durationNs, 'number');
+  assert.equal(typeof o.requestBytes, 'number');
+  assert.equal(o.startNs, '1795353559531455279', 'beyond 2^53: kept exact as a string');
+  assert.deepEqual({ ...o, kind: undefined }, { ...row, kind: undefined });
+  assert.equal(JSON.parse(summaryJsonLine({ ...row, durationNs: null })).durationNs, null);
 });

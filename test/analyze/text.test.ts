@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TextReporter, relStamp, absStamp, connHeader, frameLines, dataPreview } from '../../src/analyze/text';
+import { TextReporter, relStamp, absStamp, connHeader, frameLines, dataPreview, bodyLines, decodeBodyView, BODY_DECODED_MAX, BODY_KEEP_MAX, BODY_SHOW_MAX } from '../../src/analyze/text';
+import zlib from 'node:zlib';
+import { HpackEncoder } from '../helpers/h2encode';
 import { frames } from '../../src/analyze/frames';
 import { decodeHeaders, mergeHeaderBlocks } from '../../src/analyze/hpack';
 import type { Frame, FrameEvent, StreamEvent } from '../../src/analyze/types';
@@ -157,4 +159,77 @@ test('text: --data preview, unknown header marker, interleaved connections', () 
       'conn 2  pid 100 (t) threads 100  lib=openssl\n[  0.000] recv WINDOW_UPDATE frame <length=4, flags=0x00, stream_id=1>\n          (window_size_increment=1)\n' +
       '-- conn 1 (t pid 100)\n[  0.000] recv WINDOW_UPDATE frame <length=4, flags=0x00, stream_id=1>\n          (window_size_increment=1)\n',
   );
+});
+
+test('text: --data text|json|hex bodies, decoded per content-encoding, capped', () => {
+  const I = '          ';
+  const json = Buffer.from('{"a":[1,2],"b":"x"}');
+  assert.deepEqual(bodyLines(json, json.length, 'json'), [`${I}; body: 19 bytes`, `${I}| {`, `${I}|   "a": [`, `${I}|     1,`, `${I}|     2`, `${I}|   ],`, `${I}|   "b": "x"`, `${I}| }`]);
+  assert.deepEqual(bodyLines(json, json.length, 'text'), [`${I}; body: 19 bytes`, `${I}| {"a":[1,2],"b":"x"}`]);
+  assert.deepEqual(bodyLines(Buffer.from('not json\n'), 9, 'json'), [`${I}; body: 9 bytes, shown as text`, `${I}| not json`]);
+  assert.deepEqual(bodyLines(Buffer.from('a\x1b[2Jb\tc\r\nd\n'), 12, 'text'), [`${I}; body: 12 bytes`, `${I}| a.[2Jb\tc`, `${I}| d`], 'control characters cannot drive the terminal');
+  assert.deepEqual(bodyLines(Buffer.from([0xff, 0x00, 0x41]), 3, 'text'), [`${I}; body: 3 bytes, shown as hex`, `${I}| ff 00 41                                         ..A`]);
+  assert.deepEqual(bodyLines(Buffer.from('hi'), 2, 'hex'), [`${I}; body: 2 bytes`, `${I}| 68 69                                            hi`]);
+  // Compressed bodies are decoded: gzip, deflate (zlib and raw), br, and a list of codings.
+  const text = Buffer.from('hello '.repeat(100));
+  for (const [enc, b] of [
+    ['gzip', zlib.gzipSync(text)],
+    ['deflate', zlib.deflateSync(text)],
+    ['deflate', zlib.deflateRawSync(text)],
+    ['br', zlib.brotliCompressSync(text)],
+    ['deflate, gzip', zlib.gzipSync(zlib.deflateSync(text))],
+  ] as [string, Buffer][]) {
+    const d = decodeBodyView(b, enc);
+    assert.ok(d.data.equals(text), enc);
+    assert.equal(bodyLines(b, b.length, 'text', enc)[0], `${I}; body: ${b.length} bytes, ${enc}-decoded to 600 bytes`);
+  }
+  assert.match(decodeBodyView(Buffer.from('x'), 'zstd').note!, /content-encoding zstd not decoded/);
+  assert.match(decodeBodyView(Buffer.from('garbage'), 'gzip').note!, /could not be decoded/);
+  // A bomb: 64 MiB of zeros in ~64 KiB of gzip decodes to at most BODY_DECODED_MAX bytes.
+  const bomb = zlib.gzipSync(Buffer.alloc(64 << 20));
+  const d = decodeBodyView(bomb, 'gzip');
+  assert.ok(d.data.length <= BODY_DECODED_MAX && d.data.length > 0, String(d.data.length));
+  assert.match(d.note!, /a prefix/);
+  const lines = bodyLines(bomb, bomb.length, 'hex', 'gzip');
+  assert.equal(lines.length, 1 + BODY_SHOW_MAX / 16, 'at most BODY_SHOW_MAX bytes shown');
+  assert.match(lines[0], new RegExp(`first ${BODY_SHOW_MAX} shown`));
+  // A body cut short (only a prefix kept) still decodes as far as it goes.
+  const big = zlib.gzipSync(Buffer.from('abcdefgh'.repeat(4096).split('').map((c, i) => c + (i % 7)).join('')));
+  assert.ok(decodeBodyView(big.subarray(0, big.length >> 1), 'gzip').data.length > 0);
+});
+
+test('text: the reporter shows a whole body below the frame that ends it; resets and closes show what came', () => {
+  const c = conn(1);
+  const se = new HpackEncoder();
+  const gz = zlib.gzipSync(Buffer.from('{"ok":true}'));
+  const recv = encodeFrames([
+    settings([]),
+    ...headerFrames(1, se.encode([[':status', '200'], ['content-encoding', 'gzip']])),
+    data(1, gz.subarray(0, 5)),
+    data(1, gz.subarray(5), true),
+    ...headerFrames(3, se.encode([[':status', '200']])),
+    data(3, Buffer.from('par')),
+    rst(3, 8),
+    ...headerFrames(5, se.encode([[':status', '200']])),
+    ...Array.from({ length: BODY_KEEP_MAX / 16384 + 1 }, () => data(5, Buffer.alloc(16384, 0x41))),
+    ...headerFrames(7, se.encode([[':status', '200']])),
+    data(7, Buffer.from('cut')),
+  ]);
+  const evs: StreamEvent[] = [
+    { kind: 'conn', conn: c },
+    { kind: 'bytes', conn: c, dir: 'recv', pos: 0n, data: recv, ktime: MS, tid: 1 },
+    { kind: 'bytes', conn: c, dir: 'send', pos: 0n, data: encodeFrames([data(5, Buffer.alloc(0), true)]), ktime: 2n * MS, tid: 1 },
+    { kind: 'close', conn: c, ktime: 3n * MS },
+  ];
+  const r = new TextReporter({ realtimeOffsetNs: 0n, dataMode: 'json' });
+  const out = [...mergeHeaderBlocks(decodeHeaders(frames(evs)))].map((e) => r.format(e)).join('');
+  assert.match(out, /stream_id=1>\n {10}; END_STREAM\n {10}; body: \d+ bytes, gzip-decoded to 11 bytes\n {10}\| \{\n {10}\|   "ok": true\n {10}\| \}\n/);
+  assert.match(out, /stream_id=3>\n {10}\(error_code=CANCEL\(0x08\)\)\n {10}; body: 3 bytes, shown as text, stream reset before END_STREAM\n {10}\| par\n/);
+  assert.doesNotMatch(out, /stream_id=5>\n {10}; END_STREAM\n {10}; body/, 'a send END_STREAM does not end the received body');
+  assert.match(out, /-- conn 1 closed\n {10}; body: /);
+  assert.match(out, /\n {10}; body: 3 bytes, shown as text, connection closed before END_STREAM\n {10}\| cut\n/);
+  assert.match(out, new RegExp(`; body: ${BODY_KEEP_MAX + 16384} bytes, only the first ${BODY_KEEP_MAX} kept, first ${BODY_SHOW_MAX} shown, shown as text, connection closed`));
+  // Without a mode, nothing changes.
+  const plain = new TextReporter({ realtimeOffsetNs: 0n });
+  assert.doesNotMatch([...mergeHeaderBlocks(decodeHeaders(frames(evs)))].map((e) => plain.format(e)).join(''), /body:/);
 });

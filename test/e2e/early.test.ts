@@ -1,0 +1,157 @@
+/**
+ * End-to-end (issue 15 item 3): nginx answers a POST before the client has
+ * sent its body (`return 201/401/413` never read it), then resets the stream
+ * with NO_ERROR (RFC 9113 §8.1). Recorded for real from curl by the CLI
+ * recorder; each request must stay one exchange with the bytes curl really
+ * sent, in --summary, HAR and --bodies.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { tmpDir, makeCert, freePort, waitForPort, randomFile, run, type RunResult } from '../helpers/peers';
+import { walkJournal } from '../helpers/walk';
+import { dataPayloads } from '../helpers/h2walk';
+
+const NGINX = '/usr/sbin/nginx';
+const cli = path.resolve(__dirname, '../../src/cli.js');
+const dir = tmpDir('e2e-early');
+const SMALL = 23;
+const BIG = 2 << 20;
+const LOCATIONS: Record<string, number> = { '/created': 201, '/auth': 401, '/big': 413 };
+let port = 0;
+let nginx: ChildProcess | undefined;
+
+before(async () => {
+  if (!fs.existsSync(NGINX)) return;
+  const tls = makeCert(dir);
+  port = await freePort();
+  const p = (f: string): string => path.join(dir, f);
+  // Large enough that nginx's own client_max_body_size check does not answer first: each location says what it returns.
+  fs.writeFileSync(
+    p('nginx.conf'),
+    `daemon off;\nmaster_process off;\nworker_processes 1;\npid ${p('nginx.pid')};\nerror_log ${p('error.log')};\n` +
+      'events { worker_connections 64; }\n' +
+      `http {\n  access_log off;\n  client_body_temp_path ${p('body')};\n  proxy_temp_path ${p('proxy')};\n  fastcgi_temp_path ${p('fcgi')};\n` +
+      `  uwsgi_temp_path ${p('uwsgi')};\n  scgi_temp_path ${p('scgi')};\n` +
+      `  server {\n    listen 127.0.0.1:${port} ssl http2;\n    client_max_body_size 16m;\n` +
+      `    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n` +
+      Object.entries(LOCATIONS).map(([loc, code]) => `    location ${loc} { return ${code}; }\n`).join('') +
+      '  }\n}\n',
+  );
+  nginx = spawn(NGINX, ['-c', p('nginx.conf'), '-p', dir + '/', '-e', p('error.log')], { stdio: 'ignore' });
+  await waitForPort(port);
+  randomFile(p('small.bin'), SMALL);
+  randomFile(p('big.bin'), BIG);
+});
+
+after(async () => {
+  if (nginx && nginx.exitCode === null) {
+    const gone = new Promise((r) => nginx!.once('exit', r));
+    nginx.kill('SIGTERM');
+    await gone;
+  }
+});
+
+/** The real CLI recorder, ready once it prints its `recording` line; stopped by SIGINT like Ctrl-C. */
+async function recordWith<T>(journal: string, body: () => Promise<T>): Promise<T> {
+  const rec = spawn(process.execPath, [cli, 'record', '-o', journal, '--comm', 'curl'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const exited = new Promise<number | null>((r) => rec.once('exit', (code) => r(code)));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`recorder not ready: ${text}`)), 30_000);
+    const on = (d: Buffer): void => {
+      text += d.toString();
+      if (/^recording/m.test(text)) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    rec.stdout.on('data', on);
+    rec.stderr.on('data', on);
+    void exited.then((code) => {
+      clearTimeout(t);
+      reject(new Error(`recorder exited ${code}: ${text}`));
+    });
+  }).catch(async (e) => {
+    rec.kill('SIGKILL');
+    throw e;
+  });
+  try {
+    const r = await body();
+    // Let the last ring-buffer records reach the journal.
+    await new Promise((res) => setTimeout(res, 300));
+    return r;
+  } finally {
+    rec.kill('SIGINT');
+    assert.equal(await exited, 0, text);
+  }
+}
+
+interface Row {
+  kind: string;
+  conn: number;
+  pid: number;
+  stream: number;
+  method: string | null;
+  path: string | null;
+  status: number | null;
+  reset: string | null;
+  requestBytes: number;
+  responseBytes: number;
+  state: string;
+  earlyResponse: boolean;
+  lossy: boolean;
+}
+
+const sum = (bufs: Buffer[]): number => bufs.reduce((a, b) => a + b.length, 0);
+
+test('an early response by nginx (return 201/401/413) is one exchange per request with the bytes curl sent', { skip: !fs.existsSync(NGINX) && 'nginx missing' }, async () => {
+  const journal = path.join(dir, 'early.db');
+  const cases: { loc: string; file: string; res?: RunResult }[] = [];
+  for (const loc of Object.keys(LOCATIONS)) for (const file of ['small.bin', 'big.bin']) cases.push({ loc, file });
+  await recordWith(journal, async () => {
+    for (const c of cases) {
+      c.res = await run('curl', ['-sk', '--http2', '-o', '/dev/null', '-w', '%{http_code}', '--data-binary', `@${path.join(dir, c.file)}`, `https://127.0.0.1:${port}${c.loc}`]);
+    }
+  });
+  for (const c of cases) assert.equal(c.res!.stdout, String(LOCATIONS[c.loc]), `curl got ${c.loc}'s status`);
+
+  const a = spawnSync(process.execPath, [cli, 'analyze', journal, '--summary', '--format', 'json'], { encoding: 'utf8' });
+  assert.equal(a.status, 0, a.stderr);
+  const rows = a.stdout.trim().split('\n').map((l) => JSON.parse(l) as Row).filter((r) => r.kind === 'stream');
+  const streams = walkJournal(journal);
+  for (const c of cases) {
+    const pid = c.res!.pid;
+    const mine = rows.filter((r) => r.pid === pid);
+    assert.equal(mine.length, 1, `${c.loc} ${c.file}: one row, not a second one for late DATA: ${JSON.stringify(mine)}`);
+    const r = mine[0];
+    assert.deepEqual([r.method, r.path, r.status, r.state, r.lossy], ['POST', c.loc, LOCATIONS[c.loc], 'complete', false], JSON.stringify(r));
+    assert.ok(r.reset === null || r.reset === 'NO_ERROR', `no failure: ${r.reset}`);
+    // What the journal holds for curl's stream 1, walked independently of the analyzer.
+    const dirs = [...streams.values()].filter((s) => s.pid === pid);
+    const sent = sum(dataPayloads(dirs.find((s) => s.dir === 'send')!.chunks, 1));
+    const got = sum(dataPayloads(dirs.find((s) => s.dir === 'recv')!.chunks, 1));
+    assert.equal(r.requestBytes, sent, `${c.loc} ${c.file}: request bytes are the DATA bytes curl sent`);
+    assert.ok(sent <= (c.file === 'big.bin' ? BIG : SMALL));
+    assert.equal(r.responseBytes, got, `${c.loc} ${c.file}: response bytes`);
+    if (LOCATIONS[c.loc] !== 201) assert.ok(got > 0, 'nginx sends an error page');
+  }
+  assert.ok(rows.some((r) => r.earlyResponse), 'nginx answered before the body was sent');
+
+  const har = path.join(dir, 'early.har');
+  const bodies = path.join(dir, 'bodies');
+  const e = spawnSync(process.execPath, [cli, 'export', journal, '--har', har, '--bodies', bodies], { encoding: 'utf8' });
+  assert.equal(e.status, 0, e.stderr);
+  const entries = (JSON.parse(fs.readFileSync(har, 'utf8')) as { log: { entries: { request: { method: string; url: string }; response: { status: number }; comment: string }[] } }).log.entries;
+  assert.equal(entries.length, cases.length, 'exactly the real requests');
+  for (const c of cases) {
+    const mine = entries.filter((x) => x.comment.startsWith(`pid=${c.res!.pid} `));
+    assert.equal(mine.length, 1);
+    assert.deepEqual([mine[0].request.method, new URL(mine[0].request.url).pathname, mine[0].response.status], ['POST', c.loc, LOCATIONS[c.loc]]);
+  }
+  const files = fs.existsSync(bodies) ? fs.readdirSync(bodies) : [];
+  assert.ok(files.length > 0, 'error pages and uploads were written');
+  assert.deepEqual(files.filter((f) => f.endsWith('.partial')), [], 'no body is marked partial');
+});
