@@ -15,7 +15,7 @@ ROOT=$PWD
 PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc g++ make pkg-config python3
   libcap2-bin libssl-dev libgnutls28-dev openssl
-  nghttp2-client nghttp2-server curl wget2 tshark bpftrace
+  nghttp2-client nghttp2-server curl wget2 tshark bpftrace nginx-core
 )
 
 LOG=$(mktemp "${TMPDIR:-/tmp}/h2rec-setup.XXXXXX")
@@ -65,6 +65,11 @@ else
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer no rather than wait on stdin.
   run "debconf preseed" as_root sh -c "echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections"
+  # Packaged servers (nginx) must not start as services here: the tests run their own.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
+    trap 'rm -f "$LOG"; as_root rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   run "apt-get update" as_root apt-get update -q
   run "apt-get install" as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" </dev/null
