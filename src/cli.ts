@@ -228,6 +228,7 @@ export function processIO(signal?: AbortSignal): CliIO {
     stdout: writeStdout,
     stderr: (s) => void process.stderr.write(s),
     isTTY: process.stderr.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY === true,
     signal,
     columns: process.stdout.columns,
   };

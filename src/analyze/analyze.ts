@@ -15,13 +15,15 @@ import { decodeHeaders, mergeHeaderBlocks, type DecodeHeadersOptions } from './h
 import { TextReporter } from './text';
 import { jsonLine, summaryJsonLine } from './json';
 import { exchanges, type Exchange } from './messages';
-import { rowFilter, summaryHeader, summaryLine, summaryRows, type SummaryFilter, type SummarySort } from './summary';
+import { watchLine, rowFilter, summaryHeader, summaryLine, summaryRows, type SummaryFilter, type SummarySort } from './summary';
 import type { DataMode } from './text';
 
 export interface AnalyzeOptions {
   journal: string;
   format: 'text' | 'json';
   summary?: boolean;
+  /** --summary as one short line per exchange for a person at a terminal (watchLine) */
+  watch?: boolean;
   /** --summary rows: filters (status, minMs, path) and order */
   rows?: Omit<SummaryFilter, 'streams'>;
   sort?: SummarySort;
@@ -266,11 +268,11 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
         }
       })();
       const textOpts = { time: opts.time, realtimeOffsetNs: offset, originKtime: origin };
-      if (!json) out(summaryHeader(opts.time) + '\n');
+      if (!json && !opts.watch) out(summaryHeader(opts.time) + '\n');
       const open = new Set<Exchange>();
       for (const row of summaryRows(exchanges(counted, { track: open }), { realtimeOffsetNs: offset, filter: keepRow, sort: opts.sort, open })) {
         counts.streams++;
-        out(json ? summaryJsonLine(row) : summaryLine(row, textOpts) + '\n');
+        out(json ? summaryJsonLine(row) : (opts.watch ? watchLine(row) : summaryLine(row, textOpts)) + '\n');
       }
     } else {
       const base = { pids: opts.pids, comm: opts.comm, onBadRecord, follow: opts.follow };

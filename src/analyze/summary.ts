@@ -241,3 +241,23 @@ export function* summaryRows(xs: Iterable<Exchange>, o: SummaryRowsOptions): Gen
     for (const h of all) yield h.row;
   }
 }
+
+/** Sizes as people read them: 512 B, 4.0 KiB, 1.2 MiB. */
+function size(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+/**
+ * One line per exchange as it finishes, for a person watching a terminal
+ * (`analyze --follow --summary`, `record --live summary`), like kyanos watch:
+ * time, process, method and path, status, latency, response size.
+ */
+export function watchLine(r: SummaryRow): string {
+  const d = new Date(Number(BigInt(r.startNs) / 1_000_000n));
+  const time = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}:${String(d.getSeconds()).padStart(2, '0')}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  const status = r.reset && r.state === 'reset' ? `RST(${r.reset})` : r.status !== null ? String(r.status) : r.state;
+  const latency = r.durationNs === null ? '-' : `${(r.durationNs / 1e6).toFixed(1)} ms`;
+  return `${time}  ${`${r.comm}[${r.pid}]`.padEnd(22)} ${(r.method ?? '-').padEnd(7)} ${status.padEnd(6)} ${latency.padStart(10)} ${size(r.responseBytes).padStart(10)}  ${r.authority ?? ''}${r.path ?? ''}`;
+}

@@ -87,7 +87,7 @@ export async function run(a: Record<string, unknown>, io: CommandIO): Promise<An
   let res: AnalyzeResult;
   if (a.follow === true) {
     const { followAnalyze } = await import('../analyze/follow');
-    res = await followAnalyze(opts, { stdout: io.stdout, signal: io.signal });
+    res = await followAnalyze({ ...opts, watch: opts.summary === true && opts.format === 'text' && io.stdoutIsTTY === true }, { stdout: io.stdout, signal: io.signal });
   } else {
     const { analyze } = await import('../analyze/analyze');
     res = analyze(opts, io.stdout);

@@ -12,6 +12,8 @@ export interface CommandIO {
   /** messages and progress; written as given */
   stderr: (chunk: string) => void;
   isTTY?: boolean;
+  /** whether stdout is a terminal (a person watching, not a pipe) */
+  stdoutIsTTY?: boolean;
   signal?: AbortSignal;
 }
 

@@ -62,5 +62,5 @@ export function toOptions(a: Record<string, unknown>): RecordOptions {
 export async function run(a: Record<string, unknown>, io: CommandIO): Promise<RecordSummary> {
   const opts = toOptions(a);
   const { record } = await import('../record/record');
-  return record(opts, { stderr: lineWriter(io), stdout: io.stdout, isTTY: io.isTTY, signal: io.signal });
+  return record(opts, { stderr: lineWriter(io), stdout: io.stdout, stdoutIsTTY: io.stdoutIsTTY, isTTY: io.isTTY, signal: io.signal });
 }

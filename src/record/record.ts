@@ -40,6 +40,7 @@ export interface RecordIO {
   stderr: (line: string) => void;
   /** where --live prints */
   stdout?: (chunk: string) => void;
+  stdoutIsTTY?: boolean;
   isTTY?: boolean;
   signal?: AbortSignal;
   onReady?: () => void;
@@ -140,7 +141,7 @@ export function formatSummary(s: RecordSummary): string {
 export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordSummary> {
   let live: { done: Promise<unknown>; stop: AbortController } | undefined;
   const onReady = (): void => {
-    if (opts.live && io.stdout) live = startLive(opts.output, opts.live, io.stdout);
+    if (opts.live && io.stdout) live = startLive(opts.output, opts.live, io.stdout, io.stdoutIsTTY === true);
     io.onReady?.();
   };
   try {
@@ -158,12 +159,12 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
 /** How long the live view may take to print the last records once the recording is over. */
 const LIVE_DRAIN_MS = 5000;
 
-function startLive(journal: string, mode: NonNullable<RecordOptions['live']>, stdout: (chunk: string) => void): { done: Promise<unknown>; stop: AbortController } {
+function startLive(journal: string, mode: NonNullable<RecordOptions['live']>, stdout: (chunk: string) => void, tty: boolean): { done: Promise<unknown>; stop: AbortController } {
   const stop = new AbortController();
   // Required here, not imported at the top: a recording without --live never loads the analyzer.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { followAnalyze } = require('../analyze/follow') as typeof import('../analyze/follow');
-  const done = followAnalyze({ journal, format: mode === 'json' ? 'json' : 'text', summary: mode === 'summary' }, { stdout, signal: stop.signal });
+  const done = followAnalyze({ journal, format: mode === 'json' ? 'json' : 'text', summary: mode === 'summary', watch: mode === 'summary' && tty }, { stdout, signal: stop.signal });
   return { done, stop };
 }
 
@@ -347,7 +348,7 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
   }, FLUSH_INTERVAL_MS);
   let lastProgress = { t: Date.now(), records: 0, bytes: 0 };
   const progress =
-    io.isTTY === true
+    io.isTTY === true && !opts.live
       ? setInterval(() => {
           const now = Date.now();
           const dt = (now - lastProgress.t) / 1000;
