@@ -33,6 +33,10 @@ const volatile __u64 wakeup_bytes = 1 << 20;
  * does not advance its connection's position, exactly as if detached.
  */
 volatile __u32 quiesced = 0;
+/* Plaintext socket capture (--no-sockets clears it) and its --port filter. */
+const volatile __u8 capture_sockets = 0;
+const volatile __u32 n_filter_ports = 0;
+const volatile __u16 filter_ports[H2REC_MAX_FILTER_PORTS] = {};
 
 #define S_IFMT 0170000
 #define S_IFSOCK 0140000
@@ -48,6 +52,13 @@ volatile __u32 quiesced = 0;
 #define NR_recvfrom 45
 #define NR_sendmsg 46
 #define NR_recvmsg 47
+#define NR_sendfile 40
+#define NR_splice 275
+
+#define MSG_PEEK 2
+#define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+#define TCP_CLOSE 7
 
 struct call_args {
 	__u64 ptr;     /* SSL* / gnutls_session_t */
@@ -187,7 +198,30 @@ static __always_inline void fill_hdr(struct h2rec_hdr *h, __u16 kind, __u16 len,
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
-/* Addresses of the socket behind fd, read with CO-RE from the task's fd table. */
+/* The IPv4/IPv6 socket behind fd in the current task, read with CO-RE from its fd table; NULL otherwise. */
+static __always_inline struct sock *inet_sock_of_fd(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd < 0 || (unsigned int)fd >= max_fds)
+		return NULL;
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return NULL;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6 ? sk : NULL;
+}
+
+/* Addresses of the socket behind fd. */
 static __always_inline void emit_sock(__u64 id, __u64 ptr, __u64 gen, __s32 fd, __u64 ts_entry, __u8 lib)
 {
 	struct h2rec_sock s = {};
@@ -198,30 +232,18 @@ static __always_inline void emit_sock(__u64 id, __u64 ptr, __u64 gen, __s32 fd, 
 	s.ts_ns = ts_entry - 1;
 	s.fd = fd;
 	s.lib = lib;
-
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
-	if (fd >= 0 && (unsigned int)fd < max_fds) {
-		struct file *f = NULL;
-		bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-		umode_t mode = f ? BPF_CORE_READ(f, f_inode, i_mode) : 0;
-		if (f && (mode & S_IFMT) == S_IFSOCK) {
-			struct socket *sock = BPF_CORE_READ(f, private_data);
-			struct sock *sk = BPF_CORE_READ(sock, sk);
-			__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-			if (family == AF_INET || family == AF_INET6) {
-				s.family = family;
-				s.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-				s.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-				if (family == AF_INET) {
-					BPF_CORE_READ_INTO(&s.laddr, sk, __sk_common.skc_rcv_saddr);
-					BPF_CORE_READ_INTO(&s.raddr, sk, __sk_common.skc_daddr);
-				} else {
-					BPF_CORE_READ_INTO(&s.laddr, sk, __sk_common.skc_v6_rcv_saddr);
-					BPF_CORE_READ_INTO(&s.raddr, sk, __sk_common.skc_v6_daddr);
-				}
-			}
+	struct sock *sk = inet_sock_of_fd(fd);
+	if (sk) {
+		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		s.family = family;
+		s.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		s.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if (family == AF_INET) {
+			BPF_CORE_READ_INTO(&s.laddr, sk, __sk_common.skc_rcv_saddr);
+			BPF_CORE_READ_INTO(&s.raddr, sk, __sk_common.skc_daddr);
+		} else {
+			BPF_CORE_READ_INTO(&s.laddr, sk, __sk_common.skc_v6_rcv_saddr);
+			BPF_CORE_READ_INTO(&s.raddr, sk, __sk_common.skc_v6_daddr);
 		}
 	}
 	if (bpf_ringbuf_output(&rb, &s, sizeof(s), rb_flags()))
@@ -426,23 +448,356 @@ int BPF_KPROBE(gnutls_deinit_entry, void *session)
 }
 
 /*
- * The fd of a TLS connection is the one its library reads or writes during
- * the call. tp_btf needs no tracefs and one program covers all syscalls; the
- * id test comes first so other syscalls cost almost nothing.
+ * Plaintext socket I/O (h2c, HTTP/1.1 between services). The syscall's
+ * arguments are saved at entry when its fd is a TCP socket of a wanted
+ * process; at exit the bytes it really moved are copied like a TLS call's.
+ * Ciphertext (a socket a TLS library uses) is counted, never stored: its
+ * plaintext comes from the TLS probes, so no connection is stored twice.
+ */
+enum sock_call_kind { SC_FLAT = 1, SC_IOV = 2, SC_SKIP = 3 };
+
+struct sock_call {
+	__u64 buf; /* flat buffer, or the user iovec array */
+	__u64 ts_entry;
+	__u64 sk;
+	__s32 fd;
+	__u32 iovcnt;
+	__u8 kind; /* enum sock_call_kind */
+	__u8 dir;
+	__u8 reason; /* enum h2rec_skip_reason, SC_SKIP */
+	__u8 tls_call; /* made inside a TLS library call: ciphertext */
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sock_call);
+} sock_active SEC(".maps");
+
+struct sock_state {
+	__u64 gen;
+	__u64 pos[2];
+	__u32 tgid;
+	__s32 fd;
+	__u8 tls;        /* ciphertext: counted, not stored */
+	__u8 sock_sent;  /* its h2rec_sock record went out */
+	__u8 checked[2]; /* the first bytes of each direction were checked for a TLS record */
+	__u32 closed;    /* TCP_CLOSE seen but its close record was lost */
+};
+
+/* struct sock * -> positions; deleted at TCP_CLOSE, so a reused sock is a new generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct sock_state);
+} socks SEC(".maps");
+
+static __always_inline bool port_wanted(struct sock *sk)
+{
+	if (!n_filter_ports)
+		return true;
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	for (int i = 0; i < H2REC_MAX_FILTER_PORTS; i++) {
+		if (i >= n_filter_ports)
+			break;
+		if (filter_ports[i] == lport || filter_ports[i] == rport)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * RFC 8446 §5.1 record header: content type 20..24, legacy version 0x03 0x00..0x04.
+ * Plaintext HTTP/1 starts with a token and HTTP/2 with its preface or a frame
+ * whose 24-bit length would have to exceed 1.3 MB, so neither looks like this.
+ */
+static __always_inline bool tls_record_start(__u64 buf)
+{
+	__u8 b[3] = {};
+	if (bpf_probe_read_user(b, sizeof(b), (void *)buf))
+		return false;
+	return b[0] >= 20 && b[0] <= 24 && b[1] == 3 && b[2] <= 4;
+}
+
+static __always_inline void count_cipher(__u64 bytes)
+{
+	__u32 zero = 0;
+	struct h2rec_loss *l = bpf_map_lookup_elem(&losses, &zero);
+	if (l) {
+		l->cipher_calls += 1;
+		l->cipher_bytes += bytes;
+	}
+}
+
+struct iov_ctx {
+	__u64 iov;     /* user address of the iovec array */
+	__u32 iovcnt;
+	__u32 idx;     /* next iovec to load */
+	__u64 base;    /* current iovec */
+	__u64 len;
+	__u64 off;     /* within the current iovec */
+	__u64 done;    /* bytes emitted so far */
+	__u32 copy_len;
+	__u32 call_len;
+};
+
+/* One chunk of a vectored call: at most 16 KiB, never across an iovec boundary. */
+static long emit_iov_chunk(__u32 i, struct iov_ctx *c)
+{
+	if (c->done >= c->copy_len)
+		return 1;
+	if (c->off >= c->len) {
+		if (c->idx >= c->iovcnt)
+			return 1;
+		struct iovec v = {};
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)(c->iov + (__u64)c->idx * sizeof(struct iovec)))) {
+			count_loss(1, c->copy_len - c->done);
+			return 1;
+		}
+		c->idx++;
+		c->base = (__u64)v.iov_base;
+		c->len = v.iov_len;
+		c->off = 0;
+		return 0;
+	}
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 1;
+	__u64 n = c->len - c->off;
+	if (n > c->copy_len - c->done)
+		n = c->copy_len - c->done;
+	if (n > H2REC_CHUNK_DATA)
+		n = H2REC_CHUNK_DATA;
+	barrier_var(n);
+	if (n == 0 || n > H2REC_CHUNK_DATA)
+		return 1;
+	__u16 flags = 0;
+	if (c->done + n >= c->copy_len) {
+		flags |= H2REC_F_LAST;
+		if (c->call_len > c->copy_len)
+			flags |= H2REC_F_TRUNCATED;
+	}
+	s->hdr.chunk_off = c->done;
+	s->hdr.chunk_len = n;
+	s->hdr.flags = flags;
+	if (bpf_probe_read_user(s->data, n, (void *)(c->base + c->off)))
+		count_loss(1, n);
+	else if (bpf_ringbuf_output(&rb, s, sizeof(s->hdr) + n, rb_flags()))
+		count_loss(1, n);
+	c->off += n;
+	c->done += n;
+	return 0;
+}
+
+static __always_inline void emit_skip(__u64 id, struct sock_call *c, struct sock_state *st, __u64 pos, __u64 len)
+{
+	struct h2rec_skip k = {};
+	fill_hdr(&k.h, H2REC_KIND_SKIP, sizeof(k), id, c->sk, st->gen);
+	k.ts_entry_ns = c->ts_entry;
+	k.ts_return_ns = bpf_ktime_get_ns();
+	k.pos = pos;
+	k.len = len;
+	k.dir = c->dir;
+	k.reason = c->reason;
+	k.fd = c->fd;
+	if (bpf_ringbuf_output(&rb, &k, sizeof(k), rb_flags()))
+		count_loss(1, 0);
+}
+
+static __always_inline void on_sock_return(__u64 id, struct sock_call *c, __u64 len)
+{
+	struct sock_state *st = bpf_map_lookup_elem(&socks, &c->sk);
+	if (st && st->closed) {
+		bpf_map_delete_elem(&socks, &c->sk);
+		st = NULL;
+	}
+	if (!st) {
+		struct sock_state z = { .gen = bpf_ktime_get_ns(), .tgid = id >> 32, .fd = c->fd };
+		bpf_map_update_elem(&socks, &c->sk, &z, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&socks, &c->sk);
+		if (!st)
+			return;
+	}
+	__u8 dir = c->dir & 1;
+	if (!st->tls && c->tls_call)
+		st->tls = 1;
+	if (!st->tls && !st->checked[dir] && c->kind == SC_FLAT && len >= 3) {
+		st->checked[dir] = 1;
+		if (tls_record_start(c->buf))
+			st->tls = 1;
+	}
+	if (!st->tls && !st->checked[dir] && c->kind == SC_IOV && len >= 3) {
+		struct iovec v = {};
+		if (!bpf_probe_read_user(&v, sizeof(v), (void *)c->buf) && v.iov_len >= 3) {
+			st->checked[dir] = 1;
+			if (tls_record_start((__u64)v.iov_base))
+				st->tls = 1;
+		}
+	}
+	if (st->tls) {
+		count_cipher(len);
+		return;
+	}
+	__u64 pos = __sync_fetch_and_add(&st->pos[dir], len);
+	if (!st->sock_sent) {
+		st->sock_sent = 1;
+		emit_sock(id, c->sk, st->gen, c->fd, c->ts_entry, H2REC_LIB_SOCKET);
+	}
+	if (c->kind == SC_SKIP) {
+		emit_skip(id, c, st, pos, len);
+		return;
+	}
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return;
+	fill_hdr(&s->hdr.h, H2REC_KIND_DATA, sizeof(s->hdr), id, c->sk, st->gen);
+	s->hdr.ts_entry_ns = c->ts_entry;
+	s->hdr.ts_return_ns = bpf_ktime_get_ns();
+	s->hdr.pos = pos;
+	s->hdr.call_len = len;
+	s->hdr.fd = c->fd;
+	s->hdr.dir = dir;
+	s->hdr.lib = H2REC_LIB_SOCKET;
+	s->hdr._pad = 0;
+	__u32 copy = len;
+	if (copy > max_call_bytes) {
+		struct h2rec_loss *l = bpf_map_lookup_elem(&losses, &zero);
+		if (l) {
+			l->truncated_calls += 1;
+			l->truncated_bytes += len - max_call_bytes;
+		}
+		copy = max_call_bytes;
+	}
+	if (c->kind == SC_FLAT) {
+		struct emit_ctx e = { .buf = c->buf, .copy_len = copy, .call_len = len };
+		bpf_loop((copy + H2REC_CHUNK_DATA - 1) / H2REC_CHUNK_DATA, emit_chunk, &e, 0);
+	} else {
+		struct iov_ctx v = { .iov = c->buf, .iovcnt = c->iovcnt, .copy_len = copy, .call_len = len };
+		/* A chunk per 16 KiB plus one step per iovec loaded. */
+		bpf_loop(copy / H2REC_CHUNK_DATA + 2 * (c->iovcnt < 1024 ? c->iovcnt : 1024) + 2, emit_iov_chunk, &v, 0);
+	}
+}
+
+/*
+ * Entry of every syscall: the fd of a TLS call in progress (its socket), and
+ * the arguments of socket I/O to copy at exit. The syscall-number test comes
+ * first so that other syscalls cost almost nothing.
  */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter_fd, struct pt_regs *regs, long nr)
 {
+	struct sock_call c = {};
 	switch (nr) {
-	case NR_read: case NR_write: case NR_readv: case NR_writev:
-	case NR_sendto: case NR_recvfrom: case NR_sendmsg: case NR_recvmsg:
+	case NR_read: case NR_recvfrom:
+		c.kind = SC_FLAT;
+		c.dir = H2REC_DIR_RECV;
+		break;
+	case NR_write: case NR_sendto:
+		c.kind = SC_FLAT;
+		c.dir = H2REC_DIR_SEND;
+		break;
+	case NR_readv: case NR_recvmsg:
+		c.kind = SC_IOV;
+		c.dir = H2REC_DIR_RECV;
+		break;
+	case NR_writev: case NR_sendmsg:
+		c.kind = SC_IOV;
+		c.dir = H2REC_DIR_SEND;
+		break;
+	case NR_sendfile: case NR_splice:
+		if (!capture_sockets)
+			return 0;
+		c.kind = SC_SKIP;
+		c.dir = H2REC_DIR_SEND;
+		c.reason = nr == NR_sendfile ? H2REC_SKIP_SENDFILE : H2REC_SKIP_SPLICE;
 		break;
 	default:
 		return 0;
 	}
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args *a = bpf_map_lookup_elem(&active, &id);
-	if (a && a->fd < 0)
+	if (a && a->fd < 0 && c.kind != SC_SKIP)
 		a->fd = (__s32)BPF_CORE_READ(regs, di);
+	if (!capture_sockets || quiesced || !wanted(id >> 32))
+		return 0;
+	__u64 arg1 = BPF_CORE_READ(regs, si), arg2 = BPF_CORE_READ(regs, dx), arg3 = BPF_CORE_READ(regs, r10);
+	c.fd = (__s32)BPF_CORE_READ(regs, di);
+	c.buf = arg1;
+	if (nr == NR_readv || nr == NR_writev) {
+		c.iovcnt = arg2;
+	} else if (nr == NR_sendmsg || nr == NR_recvmsg) {
+		/* struct user_msghdr: msg_iov at 16, msg_iovlen at 24. */
+		__u64 iov = 0, iovlen = 0;
+		bpf_probe_read_user(&iov, sizeof(iov), (void *)(arg1 + 16));
+		bpf_probe_read_user(&iovlen, sizeof(iovlen), (void *)(arg1 + 24));
+		c.buf = iov;
+		c.iovcnt = iovlen;
+		if (nr == NR_recvmsg && (arg2 & MSG_PEEK))
+			return 0; /* peeked bytes are read again later */
+	} else if (nr == NR_recvfrom && (arg3 & MSG_PEEK)) {
+		return 0;
+	} else if (nr == NR_splice) {
+		c.fd = (__s32)arg2; /* splice(fd_in, off_in, fd_out, ...): the socket is fd_out */
+	}
+	struct sock *sk = inet_sock_of_fd(c.fd);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !port_wanted(sk))
+		return 0;
+	c.sk = (__u64)sk;
+	c.ts_entry = bpf_ktime_get_ns();
+	c.tls_call = a != NULL;
+	bpf_map_update_elem(&sock_active, &id, &c, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_sock, struct pt_regs *regs, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sock_call *c = bpf_map_lookup_elem(&sock_active, &id);
+	if (!c)
+		return 0;
+	if (ret > 0 && ret <= 0xffffffffL && !quiesced)
+		on_sock_return(id, c, (__u64)ret);
+	bpf_map_delete_elem(&sock_active, &id);
+	return 0;
+}
+
+/* The end of a TCP connection: its end positions, and a fresh generation for a reused sock. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sock_state_change, const struct sock *sk, int oldstate, int newstate)
+{
+	if (newstate != TCP_CLOSE || quiesced)
+		return 0;
+	__u64 key = (__u64)sk;
+	struct sock_state *st = bpf_map_lookup_elem(&socks, &key);
+	if (!st)
+		return 0;
+	if (st->tls) {
+		bpf_map_delete_elem(&socks, &key);
+		return 0;
+	}
+	struct h2rec_close c = {};
+	c.h.kind = H2REC_KIND_CLOSE;
+	c.h.hdr_len = sizeof(c);
+	c.h.abi = H2REC_ABI_VERSION;
+	/* Often in softirq context: the owner is the process that used the socket. */
+	c.h.tgid = st->tgid;
+	c.h.ptr = key;
+	c.h.gen = st->gen;
+	c.ts_ns = bpf_ktime_get_ns();
+	c.end_pos[0] = st->pos[0];
+	c.end_pos[1] = st->pos[1];
+	if (bpf_ringbuf_output(&rb, &c, sizeof(c), rb_flags())) {
+		count_loss(1, 0);
+		st->closed = 1;
+		return 0;
+	}
+	bpf_map_delete_elem(&socks, &key);
 	return 0;
 }

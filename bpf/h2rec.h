@@ -21,12 +21,14 @@
 #define H2REC_CHUNK_DATA 16384
 #define H2REC_DEFAULT_MAX_CALL_BYTES (4u << 20)
 #define H2REC_MAX_FILTER_PIDS 16
+#define H2REC_MAX_FILTER_PORTS 8
 #define H2REC_COMM_LEN 16
 
 enum h2rec_kind {
 	H2REC_KIND_DATA = 1,  /* struct h2rec_data + payload */
 	H2REC_KIND_CLOSE = 2, /* struct h2rec_close: SSL_free / gnutls_deinit */
 	H2REC_KIND_SOCK = 3,  /* struct h2rec_sock: fd and addresses of a conn */
+	H2REC_KIND_SKIP = 4,  /* struct h2rec_skip: bytes that passed but were not copied (sendfile, splice) */
 };
 
 enum h2rec_dir {
@@ -37,6 +39,14 @@ enum h2rec_dir {
 enum h2rec_lib {
 	H2REC_LIB_OPENSSL = 1, /* OpenSSL and BoringSSL share the symbol names */
 	H2REC_LIB_GNUTLS = 2,
+	/* Plaintext socket I/O (read, write, send and recv syscalls on a TCP socket);
+	 * ptr is then the kernel's struct sock, gen the ktime it was first seen. */
+	H2REC_LIB_SOCKET = 3,
+};
+
+enum h2rec_skip_reason {
+	H2REC_SKIP_SENDFILE = 1,
+	H2REC_SKIP_SPLICE = 2,
 };
 
 enum h2rec_flags {
@@ -75,6 +85,19 @@ struct h2rec_data {
 	__u16 flags;        /* enum h2rec_flags */
 	__u32 _pad;
 	/* __u8 data[chunk_len] follows */
+};
+
+/* A call whose bytes advanced the connection but could not be copied: a gap of known size. */
+struct h2rec_skip {
+	struct h2rec_hdr h;
+	__u64 ts_entry_ns;
+	__u64 ts_return_ns;
+	__u64 pos;    /* byte position of the first byte not copied */
+	__u64 len;    /* bytes not copied */
+	__u8 dir;     /* enum h2rec_dir */
+	__u8 reason;  /* enum h2rec_skip_reason */
+	__u16 _pad0;
+	__s32 fd;
 };
 
 struct h2rec_close {
@@ -120,6 +143,10 @@ struct h2rec_loss {
 	__u64 bytes;   /* payload bytes those records carried */
 	__u64 truncated_calls; /* calls cut at max_call_bytes */
 	__u64 truncated_bytes; /* bytes beyond the cap, not copied by design */
+	/* TLS ciphertext seen on sockets and not stored: its plaintext comes from
+	 * the TLS probes (counted, so nothing passes unseen). */
+	__u64 cipher_calls;
+	__u64 cipher_bytes;
 };
 
 #ifndef __cplusplus
@@ -127,7 +154,8 @@ _Static_assert(sizeof(struct h2rec_hdr) == 48, "h2rec_hdr layout");
 _Static_assert(sizeof(struct h2rec_data) == 96, "h2rec_data layout");
 _Static_assert(sizeof(struct h2rec_close) == 72, "h2rec_close layout");
 _Static_assert(sizeof(struct h2rec_sock) == 104, "h2rec_sock layout");
-_Static_assert(sizeof(struct h2rec_loss) == 32, "h2rec_loss layout");
+_Static_assert(sizeof(struct h2rec_loss) == 48, "h2rec_loss layout");
+_Static_assert(sizeof(struct h2rec_skip) == 88, "h2rec_skip layout");
 _Static_assert(sizeof(struct h2rec_conn_key) == 16, "h2rec_conn_key layout");
 _Static_assert(sizeof(struct h2rec_conn_state) == 32, "h2rec_conn_state layout");
 #endif
@@ -139,7 +167,7 @@ _Static_assert(sizeof(struct h2rec_conn_state) == 32, "h2rec_conn_state layout")
  * H2REC_MSG_JSON:   payload is one UTF-8 JSON object, see docs/ABI.md:
  *   {"t":"probe","binary":..,"symbol":..,"ok":true|false,"error":..}
  *   {"t":"ready","probes":N,"ringbuf_bytes":N,"max_call_bytes":N,"ncpus":N}
- *   {"t":"loss","cpu":[{"records":N,"bytes":N,"truncated_calls":N,"truncated_bytes":N},...]}
+ *   {"t":"loss","cpu":[{"records":N,"bytes":N,"truncated_calls":N,"truncated_bytes":N,"cipher_calls":N,"cipher_bytes":N},...]}
  *   {"t":"final","tgid":N,"ptr":"0x..","gen":"N","end_pos":["N","N"]}   (open conns at stop)
  *   {"t":"warn","msg":".."}
  *   {"t":"stopped"}

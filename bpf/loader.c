@@ -353,7 +353,7 @@ static void emit_losses(struct h2rec_bpf *skel, int ncpus)
 		free(vals);
 		return;
 	}
-	size_t cap = 128 + (size_t)ncpus * 160, n = 0;
+	size_t cap = 128 + (size_t)ncpus * 256, n = 0;
 	char *buf = malloc(cap);
 	if (!buf) {
 		free(vals);
@@ -362,9 +362,10 @@ static void emit_losses(struct h2rec_bpf *skel, int ncpus)
 	n += snprintf(buf + n, cap - n, "{\"t\":\"loss\",\"cpu\":[");
 	for (int i = 0; i < ncpus; i++)
 		n += snprintf(buf + n, cap - n,
-			      "%s{\"records\":\"%llu\",\"bytes\":\"%llu\",\"truncated_calls\":\"%llu\",\"truncated_bytes\":\"%llu\"}",
+			      "%s{\"records\":\"%llu\",\"bytes\":\"%llu\",\"truncated_calls\":\"%llu\",\"truncated_bytes\":\"%llu\",\"cipher_calls\":\"%llu\",\"cipher_bytes\":\"%llu\"}",
 			      i ? "," : "", (unsigned long long)vals[i].records, (unsigned long long)vals[i].bytes,
-			      (unsigned long long)vals[i].truncated_calls, (unsigned long long)vals[i].truncated_bytes);
+			      (unsigned long long)vals[i].truncated_calls, (unsigned long long)vals[i].truncated_bytes,
+			      (unsigned long long)vals[i].cipher_calls, (unsigned long long)vals[i].cipher_bytes);
 	n += snprintf(buf + n, cap - n, "]}");
 	emit(H2REC_MSG_JSON, buf, (__u32)n);
 	free(buf);
