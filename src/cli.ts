@@ -154,11 +154,14 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
  * full disk is an error now, never a truncated file behind an exit 0.
  */
 function writeStdout(s: string): void {
-  const b = Buffer.from(s, 'utf8');
+  writeStdoutBytes(Buffer.from(s, 'utf8'));
+}
+
+function writeStdoutBytes(b: Uint8Array): void {
   let o = 0;
-  while (o < b.length) {
+  while (o < b.byteLength) {
     try {
-      o += fs.writeSync(1, b, o, b.length - o);
+      o += fs.writeSync(1, b, o, b.byteLength - o);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') continue; // a non-blocking pipe is momentarily full
@@ -171,6 +174,7 @@ function writeStdout(s: string): void {
 export function processIO(signal?: AbortSignal): CliIO {
   return {
     stdout: writeStdout,
+    stdoutBytes: writeStdoutBytes,
     stderr: (s) => void process.stderr.write(s),
     isTTY: process.stderr.isTTY === true,
     signal,
