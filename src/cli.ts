@@ -128,8 +128,24 @@ export function reportError(e: unknown, io: CliIO, debug: boolean): number {
   return code;
 }
 
+/**
+ * `--pcap -` -> `--pcap=-`: yargs takes a lone `-` for an option, not a
+ * value, when the option's value is optional (`--pcap` alone means the
+ * default file). A lone `-` after a long option is always that option's value.
+ */
+export function dashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const a of argv) {
+    const prev = out[out.length - 1];
+    if (a === '-' && prev !== undefined && /^--[^=]+$/.test(prev)) out[out.length - 1] = `${prev}=-`;
+    else out.push(a);
+  }
+  return out;
+}
+
 /** Parses `argv` (without node and the script), runs the command and returns the exit code. */
-export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+export async function main(rawArgv: string[], io: CliIO = processIO()): Promise<number> {
+  const argv = dashValues(rawArgv);
   const debug = argv.includes('--debug');
   try {
     let selection: Selection = {};
