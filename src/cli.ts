@@ -183,8 +183,24 @@ export function reportError(e: unknown, io: CliIO, debug: boolean): number {
   return code;
 }
 
+/**
+ * `--pcap -` -> `--pcap=-`: yargs takes a lone `-` for an option, not a
+ * value, when the option's value is optional (`--pcap` alone means the
+ * default file). A lone `-` after a long option is always that option's value.
+ */
+export function dashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const a of argv) {
+    const prev = out[out.length - 1];
+    if (a === '-' && prev !== undefined && /^--[^=]+$/.test(prev)) out[out.length - 1] = `${prev}=-`;
+    else out.push(a);
+  }
+  return out;
+}
+
 /** Parses `argv` (without node and the script), runs the command and returns the exit code. */
-export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+export async function main(rawArgv: string[], io: CliIO = processIO()): Promise<number> {
+  const argv = dashValues(rawArgv);
   const debug = argv.includes('--debug');
   try {
     let selection: Selection = {};
@@ -209,11 +225,14 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
  * full disk is an error now, never a truncated file behind an exit 0.
  */
 function writeStdout(s: string): void {
-  const b = Buffer.from(s, 'utf8');
+  writeStdoutBytes(Buffer.from(s, 'utf8'));
+}
+
+function writeStdoutBytes(b: Uint8Array): void {
   let o = 0;
-  while (o < b.length) {
+  while (o < b.byteLength) {
     try {
-      o += fs.writeSync(1, b, o, b.length - o);
+      o += fs.writeSync(1, b, o, b.byteLength - o);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') continue; // a non-blocking pipe is momentarily full
@@ -226,6 +245,7 @@ function writeStdout(s: string): void {
 export function processIO(signal?: AbortSignal): CliIO {
   return {
     stdout: writeStdout,
+    stdoutBytes: writeStdoutBytes,
     stderr: (s) => void process.stderr.write(s),
     isTTY: process.stderr.isTTY === true,
     stdoutIsTTY: process.stdout.isTTY === true,

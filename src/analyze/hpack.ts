@@ -598,7 +598,7 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
  * through frame by frame.
  */
 /** Frames of one header block held for merging; the frame stage's CONTINUATION flood limit. */
-const MAX_MERGED_FRAMES = 10000;
+export const MAX_MERGED_FRAMES = 10000;
 
 export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<FrameEvent> {
   const open = new Map<string, Frame[]>();

@@ -43,6 +43,9 @@ export interface Exchange {
   /** DATA payloads, only with keepBodies */
   requestBody?: Uint8Array[];
   responseBody?: Uint8Array[];
+  /** keepBodies with maxBodyBytes: the kept body stops at the cap (the *BodyBytes counts stay whole) */
+  requestBodyTruncated?: boolean;
+  responseBodyTruncated?: boolean;
   /** ktime of the first frame of the request (or of the first frame seen) */
   startKtime: bigint;
   requestEndKtime?: bigint;
@@ -71,6 +74,10 @@ export interface Exchange {
 export interface MessageOptions {
   /** keep DATA payloads (for --bodies / HAR); off by default so memory stays flat */
   keepBodies?: boolean;
+  /** with keepBodies: octets kept per body; the rest is counted, not kept, and *BodyTruncated set */
+  maxBodyBytes?: number;
+  /** every DATA payload as it arrives, with its exchange (`request`: part of the request body), e.g. to stream bodies to files */
+  onBodyData?: (x: Exchange, request: boolean, chunk: Uint8Array) => void;
   /** exchanges open at once per connection before the oldest is closed as incomplete */
   maxOpenStreams?: number;
   /**
@@ -124,6 +131,18 @@ interface ConnState {
 export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = {}): Generator<Exchange> {
   const conns = new Map<number, ConnState>();
   const maxOpen = opts.maxOpenStreams ?? MAX_OPEN_STREAMS;
+  const maxKeep = opts.maxBodyBytes ?? Infinity;
+  /** Keeps `chunk` while the body (`before` octets so far) stays within maxKeep; false once octets were left out. */
+  const keep = (body: Uint8Array[] | undefined, before: number, chunk: Uint8Array): boolean => {
+    if (!body) return true;
+    const room = maxKeep - before;
+    if (chunk.byteLength <= room) {
+      body.push(chunk);
+      return true;
+    }
+    if (room > 0) body.push(chunk.subarray(0, room));
+    return false;
+  };
   /** exchanges closed early to make room, yielded before the next event */
   const evicted: Exchange[] = [];
   const stateOf = (id: number): ConnState => {
@@ -301,12 +320,13 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     }
     if (t === FrameType.DATA) {
       if (isRequest) {
+        if (!keep(x.requestBody, x.requestBodyBytes, e.payload)) x.requestBodyTruncated = true;
         x.requestBodyBytes += e.payload.byteLength;
-        x.requestBody?.push(e.payload);
       } else {
+        if (!keep(x.responseBody, x.responseBodyBytes, e.payload)) x.responseBodyTruncated = true;
         x.responseBodyBytes += e.payload.byteLength;
-        x.responseBody?.push(e.payload);
       }
+      opts.onBodyData?.(x, isRequest, e.payload);
     }
     // RFC 9113 §6.2: END_STREAM on a HEADERS takes effect once its block completes (CONTINUATION).
     const blockKey = e.stream * 2 + (e.dir === 'send' ? 0 : 1);

@@ -9,6 +9,8 @@ import { InputError, UsageError } from '../errors';
 export interface CommandIO {
   /** data (frames, JSON Lines, check results); written as given */
   stdout: (chunk: string) => void;
+  /** binary data (a pcapng on `--pcap -`); written as given. Absent: binary output to stdout is refused */
+  stdoutBytes?: (chunk: Uint8Array) => void;
   /** messages and progress; written as given */
   stderr: (chunk: string) => void;
   isTTY?: boolean;

@@ -10,6 +10,7 @@
 import type { ConnInfo, Dir, Frame, FrameEvent } from '../analyze/types';
 import { FrameType } from '../analyze/types';
 import { PREFACE } from '../analyze/frames';
+import { MAX_MERGED_FRAMES } from '../analyze/hpack';
 import { ipFromString, ipToString, pduPacket, tcpPacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type Endpoint } from './packets';
 import { Reencoder, redactFields, isSensitive } from './redact';
 import type { NameRecord } from './pcapng';
@@ -68,8 +69,13 @@ interface Side {
   /** a verbatim copy would no longer decode as the analyzer decoded it: re-encode every block from now on */
   reencode: boolean;
   reencoder?: Reencoder;
-  /** frames of the open header block, first one HEADERS/PUSH_PROMISE */
+  /**
+   * Frames of the open header block, first one HEADERS/PUSH_PROMISE. Past
+   * MAX_MERGED_FRAMES only the first and the latest are kept (`blockCut`).
+   */
   block?: Frame[];
+  /** the open block outgrew MAX_MERGED_FRAMES: it can only be re-encoded */
+  blockCut?: boolean;
 }
 
 interface ConnState {
@@ -353,12 +359,25 @@ export class CaptureBuilder {
     if (f.type !== FrameType.CONTINUATION) {
       if (side.block) side.reencode = true; // the unfinished block is left out
       side.block = [f];
+      side.blockCut = false;
     } else if (!side.block || side.block[0].stream !== f.stream) {
       // The tail of a block whose start was lost: left out, like the analyzer leaves it undecoded.
       side.block = undefined;
       side.reencode = true;
       return;
-    } else side.block.push(f);
+    } else if (side.blockCut) side.block[1] = f;
+    else {
+      side.block.push(f);
+      if (side.block.length > MAX_MERGED_FRAMES) {
+        // A CONTINUATION flood (RFC 9113 §10.5): memory must not grow with it, under the
+        // analyzer's own bound. Only the first frame (type, stream, fields) and the latest
+        // (where the block ends) are kept; the block can then only be re-encoded, and
+        // one HEADERS frame stands for the whole flood.
+        side.block = [side.block[0], f];
+        side.blockCut = true;
+        side.reencode = true;
+      }
+    }
     if (!(f.flags & END_HEADERS)) return;
     const frames = side.block;
     side.block = undefined;

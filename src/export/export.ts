@@ -8,10 +8,15 @@ import { JournalReader } from '../journal/reader';
 import { pipeline } from '../analyze/analyze';
 import { exchanges } from '../analyze/messages';
 import { CaptureBuilder, type CaptureOutput, type Link } from './capture';
-import { FileSink, epb, idb, isb, nrb, shb, LINKTYPE_ETHERNET, LINKTYPE_WIRESHARK_UPPER_PDU } from './pcapng';
-import { harEntry, harLog, type HarEntry } from './har';
-import { makePrivateDir, writeBodies, writePrivate } from './bodies';
+import { FileSink, stdoutSink, epb, idb, isb, nrb, shb, LINKTYPE_ETHERNET, LINKTYPE_WIRESHARK_UPPER_PDU, type ByteSink } from './pcapng';
+import { HAR_BODY_KEEP, HarWriter, harEntry } from './har';
+import { BodyWriter, makePrivateDir } from './bodies';
+import { checkOutputTarget, createOutput, type OutputOptions } from '../fsutil';
+import { UsageError } from '../errors';
 import { VERSION } from '../version';
+
+/** The output name that means stdout (`--pcap -`, `--har -`). */
+export const STDOUT = '-';
 
 export interface ExportOptions {
   journal: string;
@@ -19,6 +24,8 @@ export interface ExportOptions {
   link?: Link;
   bodies?: string;
   har?: string;
+  /** replace existing regular files (outputs never replace anything else, nor the journal) */
+  force?: boolean;
   redact: boolean;
   pids?: number[];
   comm?: string;
@@ -49,12 +56,33 @@ export interface ExportResult {
 export interface ExportIO {
   stderr: (line: string) => void;
   isTTY?: boolean;
+  /** binary stdout, for `-` as an output */
+  stdout?: (chunk: Uint8Array) => void;
+}
+
+/**
+ * Every output target checked before any work: a bad one (a device, FIFO,
+ * symlink, the journal, an existing file without --force) costs nothing.
+ */
+function checkTargets(opts: ExportOptions, io: ExportIO, fo: OutputOptions): void {
+  const toStdout = [opts.pcap, opts.har].filter((o) => o === STDOUT).length;
+  if (toStdout > 1) throw new UsageError('only one of --pcap and --har can go to stdout (-)');
+  if (toStdout > 0 && !io.stdout) throw new UsageError('this command cannot write binary data to stdout here');
+  if (opts.bodies === STDOUT) throw new UsageError('--bodies takes a directory, not stdout');
+  if (opts.pcap && opts.har && opts.pcap !== STDOUT && opts.pcap === opts.har) throw new UsageError(`--pcap and --har both name ${opts.pcap}`);
+  for (const o of [opts.pcap, opts.har]) if (o && o !== STDOUT) checkOutputTarget(o, fo);
+}
+
+function openSink(file: string, io: ExportIO, fo: OutputOptions): ByteSink {
+  return file === STDOUT ? stdoutSink(io.stdout!) : createOutput(file, fo);
 }
 
 export async function exportJournal(opts: ExportOptions, io: ExportIO): Promise<ExportResult> {
   // Exported PDUs decode as HTTP/2 in tshark/Wireshark 4.0 with no options; plaintext over TCP needs -d
   // (4.0's only TCP heuristic for it is the HTTP/1.1 one, and port 443 reads as TLS).
   const link: Link = opts.link ?? 'pdu';
+  const fo: OutputOptions = { force: opts.force === true, inputs: [opts.journal] };
+  checkTargets(opts, io, fo);
   const reader = JournalReader.open(opts.journal);
   const res: ExportResult = { link, packets: 0, conns: 0, bytes: 0, redactedFields: 0, reencodedBlocks: 0, drops: 0n, bodies: [], harEntries: 0, notes: [] };
   const filter = { pids: opts.pids, comm: opts.comm, conns: opts.conns, streams: opts.streams };
@@ -62,7 +90,7 @@ export async function exportJournal(opts: ExportOptions, io: ExportIO): Promise<
     const loss = reader.losses();
     res.drops = loss.records;
     if (opts.pcap) {
-      const sink = new FileSink(opts.pcap);
+      const sink = new FileSink(openSink(opts.pcap, io, fo));
       const offset = reader.meta.realtimeOffsetNs;
       const cap = new CaptureBuilder({ link, redact: opts.redact });
       let firstTs: bigint | undefined;
@@ -124,29 +152,54 @@ export async function exportJournal(opts: ExportOptions, io: ExportIO): Promise<
       res.bytes = sink.bytes;
       res.redactedFields = cap.redactedFields;
       res.reencodedBlocks = cap.reencodedBlocks;
-      res.hint = link === 'tcp' ? tcpHint(opts.pcap, cap.serverPorts()) : `wireshark ${shellQuote(opts.pcap)}   (or: tshark -r ${shellQuote(opts.pcap)})`;
+      if (opts.pcap !== STDOUT) res.hint = link === 'tcp' ? tcpHint(opts.pcap, cap.serverPorts()) : `wireshark ${shellQuote(opts.pcap)}   (or: tshark -r ${shellQuote(opts.pcap)})`;
     }
-    if (opts.bodies || opts.har) {
-      const entries: HarEntry[] = [];
-      if (opts.bodies) makePrivateDir(opts.bodies);
-      for (const x of exchanges(pipeline(reader, filter), { keepBodies: true })) {
-        if (opts.streams?.length && !opts.streams.includes(x.stream)) continue;
-        if (opts.har) entries.push(harEntry(x, reader.meta.realtimeOffsetNs, opts.redact));
-        if (opts.bodies) {
-          const w = writeBodies(opts.bodies, x);
-          res.bodies.push(...w.files);
-          res.notes.push(...w.notes);
-        }
-      }
-      if (opts.har) {
-        writePrivate(opts.har, Buffer.from(JSON.stringify(harLog(entries), null, 1)));
-        res.harEntries = entries.length;
-      }
-    }
+    if (opts.bodies || opts.har) await exportExchanges(reader, opts, io, fo, res);
   } finally {
     reader.close();
   }
   return res;
+}
+
+/**
+ * HAR and body files from one pass over the exchanges. HAR entries are
+ * written as they come; a response body is kept only up to HAR_BODY_KEEP
+ * octets for HAR, and bodies stream to their files (BodyWriter).
+ */
+async function exportExchanges(reader: JournalReader, opts: ExportOptions, io: ExportIO, fo: OutputOptions, res: ExportResult): Promise<void> {
+  const filter = { pids: opts.pids, comm: opts.comm, conns: opts.conns, streams: opts.streams };
+  const wanted = (stream: number): boolean => !opts.streams?.length || opts.streams.includes(stream);
+  if (opts.bodies) makePrivateDir(opts.bodies);
+  const bodies = opts.bodies ? new BodyWriter(opts.bodies, fo) : undefined;
+  const harSink = opts.har ? new FileSink(openSink(opts.har, io, fo)) : undefined;
+  const har = harSink ? new HarWriter((s) => harSink.write(Buffer.from(s, 'utf8'))) : undefined;
+  try {
+    const xs = exchanges(pipeline(reader, filter), {
+      keepBodies: har !== undefined,
+      maxBodyBytes: HAR_BODY_KEEP,
+      onBodyData: bodies ? (x, request, chunk) => wanted(x.stream) && bodies.data(x, request, chunk) : undefined,
+    });
+    for (const x of xs) {
+      if (!wanted(x.stream)) continue;
+      if (har) har.add(harEntry(x, reader.meta.realtimeOffsetNs, opts.redact));
+      if (bodies) await bodies.finish(x);
+    }
+    if (har) {
+      har.end();
+      harSink!.close();
+      res.harEntries = har.entries;
+    }
+  } catch (e) {
+    // A cut HAR or body is no evidence and still holds decrypted data: leave none (what was there stays).
+    harSink?.discard();
+    throw e;
+  } finally {
+    bodies?.discardAll();
+    if (bodies) {
+      res.bodies.push(...bodies.files);
+      res.notes.push(...bodies.notes);
+    }
+  }
 }
 
 /** Plaintext HTTP/2 on an arbitrary TCP port needs telling Wireshark which dissector to use. */

@@ -5,7 +5,7 @@
 import type { Exchange } from '../analyze/messages';
 import type { HeaderField } from '../analyze/types';
 import { redactFields } from './redact';
-import { contentEncoding, decodeBody } from './bodies';
+import { DECODED_BODY_MAX, contentEncoding, decodeBody } from './bodies';
 import { VERSION } from '../version';
 
 export interface HarEntry {
@@ -69,6 +69,7 @@ export function harEntry(x: Exchange, realtimeOffsetNs: bigint, redact: boolean)
   const reqEnd = max(start, x.requestEndKtime);
   const respAt = max(reqEnd, x.responseKtime ?? x.endKtime);
   const end = max(respAt, x.endKtime);
+  const body = content(x, get(x.responseHeaders, 'content-type') ?? 'x-unknown');
   return {
     startedDateTime: new Date(Number((start + realtimeOffsetNs) / 1_000_000n)).toISOString(),
     time: ms(end - start),
@@ -88,7 +89,7 @@ export function harEntry(x: Exchange, realtimeOffsetNs: bigint, redact: boolean)
       httpVersion: 'HTTP/2',
       cookies: [],
       headers: headerList(x.responseHeaders, redact),
-      content: content(x, get(x.responseHeaders, 'content-type') ?? 'x-unknown'),
+      content: body.content,
       redirectURL: get(x.responseHeaders, 'location') ?? '',
       headersSize: -1,
       bodySize: x.responseBodyBytes,
@@ -101,19 +102,42 @@ export function harEntry(x: Exchange, realtimeOffsetNs: bigint, redact: boolean)
     },
     ...(server ? { serverIPAddress: server } : {}),
     connection: String(x.conn.id),
-    comment: `pid=${x.conn.pid} comm=${x.conn.comm} stream=${x.stream} state=${x.state}${x.reset ? ` reset=${x.reset.errorName}` : ''}${x.lossy ? ' lossy' : ''}`,
+    comment: `pid=${x.conn.pid} comm=${x.conn.comm} stream=${x.stream} state=${x.state}${x.reset ? ` reset=${x.reset.errorName}` : ''}${x.lossy ? ' lossy' : ''}${body.note ? `; ${body.note}` : ''}`,
   };
 }
 
 /**
+ * Octets of a response body kept in memory for HAR (exchanges()'
+ * maxBodyBytes). HAR embeds text only up to HAR_TEXT_MAX; beyond that only
+ * content.size needs the body, and for an identity body the count is exact
+ * without it. 8 MiB of compressed octets is what a real response's size needs
+ * (minified scripts, JSON), while memory stays bounded by bodies in flight.
+ */
+export const HAR_BODY_KEEP = 8 * 1024 * 1024;
+
+/**
  * HAR content.size is the decoded length, compression the octets saved by
  * content-encoding; small textual bodies go in `text` so devtools show them.
+ * Decoding stops at DECODED_BODY_MAX (a bomb); a body kept only in part
+ * (HAR_BODY_KEEP) is measured as far as it was kept. Either way `note` says so
+ * (it goes in the entry's comment).
  */
-function content(x: Exchange, mimeType: string): HarEntry['response']['content'] {
+function content(x: Exchange, mimeType: string): { content: HarEntry['response']['content']; note?: string } {
   const out: HarEntry['response']['content'] = { size: x.responseBodyBytes, mimeType };
-  if (!x.responseBody) return out;
+  if (!x.responseBody) return { content: out };
   const raw = Buffer.concat(x.responseBody);
-  const { data, note } = decodeBody(raw, contentEncoding(x.responseHeaders));
+  const cut = x.responseBodyTruncated === true;
+  const { data, note, overflow } = decodeBody(raw, contentEncoding(x.responseHeaders), { truncated: cut });
+  if (overflow) {
+    out.size = DECODED_BODY_MAX;
+    return { content: out, note: `response body decodes to more than ${DECODED_BODY_MAX / MIB} MiB; content.size counts the first ${DECODED_BODY_MAX / MIB} MiB` };
+  }
+  if (cut) {
+    // Not decoded (identity, unknown coding): the count of octets received is exact.
+    if (data === raw) return { content: out };
+    out.size = data.length;
+    return { content: out, note: `response body of ${x.responseBodyBytes} octets: content.size counts what its first ${raw.length} decode to` };
+  }
   out.size = data.length;
   if (!note && data.length !== raw.length) out.compression = data.length - raw.length;
   if (data.length <= HAR_TEXT_MAX) {
@@ -123,10 +147,11 @@ function content(x: Exchange, mimeType: string): HarEntry['response']['content']
       out.encoding = 'base64';
     }
   }
-  return out;
+  return { content: out };
 }
 
-const HAR_TEXT_MAX = 1 << 20;
+const MIB = 1024 * 1024;
+export const HAR_TEXT_MAX = 1 << 20;
 
 function isUtf8(b: Buffer): boolean {
   return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
@@ -141,4 +166,37 @@ export function harLog(entries: HarEntry[]): unknown {
       entries,
     },
   };
+}
+
+/**
+ * HAR written entry by entry, byte for byte what
+ * JSON.stringify(harLog(entries), null, 1) gives, without ever holding every
+ * entry (or one string of them all) in memory.
+ */
+export class HarWriter {
+  private head: string;
+  private tail: string;
+  private n = 0;
+
+  constructor(private readonly write: (s: string) => void) {
+    const empty = JSON.stringify(harLog([]), null, 1);
+    const at = empty.indexOf('"entries": []') + '"entries": ['.length;
+    this.head = empty.slice(0, at);
+    this.tail = empty.slice(at + 1); // after the ']'
+  }
+
+  get entries(): number {
+    return this.n;
+  }
+
+  /** An entry sits at depth 3 of the log: each of its lines indented 3 more (strings never hold a raw newline). */
+  add(e: HarEntry): void {
+    const body = JSON.stringify(e, null, 1).replace(/\n/g, '\n   ');
+    this.write(`${this.n === 0 ? this.head : ','}\n   ${body}`);
+    this.n++;
+  }
+
+  end(): void {
+    this.write(this.n === 0 ? `${this.head}]${this.tail}` : `\n  ]${this.tail}`);
+  }
 }

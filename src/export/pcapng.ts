@@ -3,9 +3,6 @@
  * buffered, written to a file created 0600. No pcap package exists on the
  * registry, so this is ours; tshark is the test oracle.
  */
-import fs from 'node:fs';
-import { openPrivate } from '../fsutil';
-import { H2recError, ExitCode } from '../errors';
 
 export const LINKTYPE_ETHERNET = 1;
 export const LINKTYPE_WIRESHARK_UPPER_PDU = 252;
@@ -143,59 +140,58 @@ export function isb(ifId: number, tsNs: bigint, ifdrop: bigint, osdrop: bigint, 
   return block(BT_ISB, Buffer.concat([f, encodeOptions(o)]));
 }
 
-/** Creates `path` with mode 0600 (umask-proof) and writes blocks through a 1 MiB buffer. */
+/** Where a pcapng or HAR goes: an output file (fsutil createOutput) or stdout. */
+export interface ByteSink {
+  write(b: Uint8Array): void;
+  /** the output is complete: put it in place */
+  commit(): void;
+  /** after a failure: leave no partial output (a file) or stop (stdout) */
+  discard(): void;
+}
+
+/** Stdout as a ByteSink (`--pcap -`, `--har -`): nothing to commit or take back. */
+export function stdoutSink(write: (b: Uint8Array) => void): ByteSink {
+  return { write, commit: () => undefined, discard: () => undefined };
+}
+
+/** Buffers small blocks into 1 MiB writes to a ByteSink. */
 export class FileSink {
-  private fd: number;
   private buf = Buffer.alloc(1 << 20);
   private used = 0;
+  private done = false;
   bytes = 0;
 
-  constructor(readonly path: string) {
-    this.fd = openPrivate(path, true);
-  }
+  constructor(private readonly out: ByteSink) {}
 
   write(b: Uint8Array): void {
     if (b.byteLength > this.buf.length - this.used) this.flush();
     if (b.byteLength > this.buf.length) {
-      this.writeAll(b);
+      this.out.write(b);
+      this.bytes += b.byteLength;
       return;
     }
     this.buf.set(b, this.used);
     this.used += b.byteLength;
   }
 
-  private writeAll(b: Uint8Array): void {
-    let o = 0;
-    try {
-      while (o < b.byteLength) o += fs.writeSync(this.fd, b, o, b.byteLength - o);
-    } catch (e) {
-      throw new H2recError(`cannot write ${this.path}: ${(e as Error).message}`, ExitCode.ENV, { cause: e });
-    }
-    this.bytes += b.byteLength;
-  }
-
   flush(): void {
     if (this.used === 0) return;
-    this.writeAll(this.buf.subarray(0, this.used));
+    const n = this.used;
     this.used = 0;
+    this.out.write(this.buf.subarray(0, n));
+    this.bytes += n;
   }
 
   close(): void {
     this.flush();
-    fs.closeSync(this.fd);
-    this.fd = -1;
+    this.done = true;
+    this.out.commit();
   }
 
-  /** After a failure: closes and removes the partial file. */
+  /** After a failure: the output is taken back (a file is removed, what it replaced stays). */
   discard(): void {
-    if (this.fd >= 0) {
-      try {
-        fs.closeSync(this.fd);
-      } catch {
-        // already unusable; removing it is what matters
-      }
-      this.fd = -1;
-    }
-    fs.rmSync(this.path, { force: true });
+    if (this.done) return;
+    this.done = true;
+    this.out.discard();
   }
 }

@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import type { Exchange } from '../../src/analyze/messages';
-import { harEntry, harLog } from '../../src/export/har';
+import { HarWriter, harEntry, harLog } from '../../src/export/har';
+import { DECODED_BODY_MAX } from '../../src/export/bodies';
+import { exchanges } from '../../src/analyze/messages';
+import type { FrameEvent } from '../../src/analyze/types';
 import { harProblems } from './har-schema';
 
 function exchange(p: Partial<Exchange> = {}): Exchange {
@@ -85,4 +88,60 @@ test('binary content is base64; a reset stream still validates', () => {
   const reset = harEntry(exchange({ state: 'reset', status: undefined, responseKtime: undefined, endKtime: 2_000_000n, responseHeaders: [] }), 0n, true);
   assert.deepEqual(harProblems(harLog([reset])), []);
   assert.equal(reset.response.status, 0);
+});
+
+test('HarWriter streams entries: the same bytes as JSON.stringify(harLog(entries), null, 1), for 0, 1 and 3 entries', () => {
+  for (const n of [0, 1, 3]) {
+    const entries = Array.from({ length: n }, (_, i) => harEntry(exchange({ stream: 2 * i + 1, path: `/p${i}\n"x"` }), 0n, true));
+    let out = '';
+    const w = new HarWriter((s) => (out += s));
+    for (const e of entries) w.add(e);
+    w.end();
+    assert.equal(out, JSON.stringify(harLog(entries), null, 1), `${n} entries`);
+    assert.equal(w.entries, n);
+  }
+});
+
+test('a response body kept only in part (maxBodyBytes) or decoding past the cap: bounded content, said in the comment', () => {
+  const big = Buffer.alloc(3 << 20, 0x61);
+  // Identity, cut: the size is the count of octets received, no text.
+  const cut = harEntry(exchange({ responseHeaders: [{ name: 'content-type', value: 'text/plain' }], responseBody: [big.subarray(0, 1000)], responseBodyBytes: big.length, responseBodyTruncated: true }), 0n, true);
+  assert.equal(cut.response.content.size, big.length);
+  assert.equal(cut.response.content.text, undefined);
+  // gzip, cut: what the kept prefix decodes to, and a comment that says so.
+  const gz = zlib.gzipSync(big);
+  const part = harEntry(exchange({ responseBody: [gz.subarray(0, gz.length >> 1)], responseBodyBytes: gz.length, responseBodyTruncated: true }), 0n, true);
+  assert.ok(part.response.content.size > 0 && part.response.content.size <= big.length);
+  assert.match(part.comment!, /content\.size counts what its first \d+ decode to/);
+  // A bomb: the size stops at the cap.
+  const bomb = zlib.gzipSync(Buffer.alloc(80 << 20));
+  const b = harEntry(exchange({ responseBody: [bomb], responseBodyBytes: bomb.length }), 0n, true);
+  assert.equal(b.response.content.size, DECODED_BODY_MAX);
+  assert.match(b.comment!, /decodes to more than 64 MiB/);
+  assert.deepEqual(harProblems(harLog([cut, part, b])), []);
+});
+
+test('exchanges() with maxBodyBytes keeps at most that much of each body, counts all of it, and hands every chunk to onBodyData', () => {
+  const conn = exchange().conn;
+  const frame = (stream: number, type: number, flags: number, payload: Buffer, headers?: { name: string; value: string }[]): FrameEvent =>
+    ({ kind: 'frame', conn, dir: 'recv', pos: 0n, ktime: 1n, tid: 1, stream, type, typeName: '', flags, flagNames: [], length: payload.length, fields: {}, payload, headers }) as unknown as FrameEvent;
+  const seen: number[] = [];
+  const xs = [
+    ...exchanges(
+      [
+        { ...frame(1, 1, 4, Buffer.alloc(0), [{ name: ':method', value: 'GET' }]), dir: 'send' } as FrameEvent,
+        frame(1, 1, 4, Buffer.alloc(0), [{ name: ':status', value: '200' }]),
+        frame(1, 0, 0, Buffer.alloc(600, 1)),
+        frame(1, 0, 0, Buffer.alloc(600, 2)),
+        frame(1, 0, 1, Buffer.alloc(600, 3)),
+      ],
+      { keepBodies: true, maxBodyBytes: 1000, onBodyData: (_x, request, c) => seen.push(request ? -c.length : c.length) },
+    ),
+  ];
+  assert.equal(xs.length, 1);
+  assert.equal(xs[0].responseBodyBytes, 1800);
+  assert.equal(Buffer.concat(xs[0].responseBody!).length, 1000);
+  assert.equal(xs[0].responseBodyTruncated, true);
+  assert.equal(xs[0].requestBodyTruncated, undefined);
+  assert.deepEqual(seen, [600, 600, 600]);
 });

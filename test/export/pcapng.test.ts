@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createOutput } from '../../src/fsutil';
 import { block, encodeOptions, epb, idb, isb, nrb, opt, shb, FileSink } from '../../src/export/pcapng';
 
 test('a block is type, total length, body padded to 4, total length', () => {
@@ -132,7 +133,7 @@ test('FileSink: mode 0600 under umask 000 on a new or existing file, large and s
   fs.writeFileSync(file, 'previous contents', { mode: 0o644 });
   const old = process.umask(0);
   try {
-    const s = new FileSink(file);
+    const s = new FileSink(createOutput(file, { force: true }));
     const big = Buffer.alloc(3 << 20, 7);
     s.write(Buffer.from('a'));
     s.write(big);

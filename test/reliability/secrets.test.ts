@@ -87,11 +87,11 @@ test('umask 000: pcapng, HAR and body files are 0600, body directories 0700', { 
   assert.equal(mode(path.join(out, 'x.har')), 0o600);
   const n = assertPrivateTree(path.join(out, 'bodies'));
   assert.ok(n >= 1, 'at least one body file was written');
-  // An output that already exists with a wide mode is narrowed, not kept.
+  // An output that already exists with a wide mode is replaced (--force) by one of mode 0600.
   const wide = path.join(out, 'wide.pcapng');
   fs.writeFileSync(wide, 'old');
   fs.chmodSync(wide, 0o666);
-  const w = cli(['export', file, '--pcap', wide]);
+  const w = cli(['export', file, '--pcap', wide, '--force']);
   assert.equal(w.status, 0, w.stderr);
   assert.equal(mode(wide), 0o600);
 });
