@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import nodePath from 'node:path';
 import Database from 'better-sqlite3';
-import { openPrivate } from '../fsutil';
+import { createTemp, openPrivate } from '../fsutil';
 import { indexRecord, type RecordIndex } from '../record/abi';
 import { H2recError, ExitCode } from '../errors';
 import { recorderStamp } from './owner';
@@ -73,8 +72,9 @@ export class JournalWriter {
    */
   static create(path: string, meta: NewJournalMeta, opts: { overwrite?: boolean; batchRecords?: number; batchBytes?: number } = {}): JournalWriter {
     checkJournalTarget(path, meta.host, opts.overwrite === true);
-    const tmp = `${nodePath.join(nodePath.dirname(path), `.${nodePath.basename(path)}.h2rec-tmp-${process.pid}`)}`;
-    createPrivateFile(tmp, true);
+    const made = createTemp(path);
+    fs.closeSync(made.fd);
+    const tmp = made.tmp;
     let db: Database.Database | undefined;
     try {
       db = new Database(tmp);
