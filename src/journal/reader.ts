@@ -4,7 +4,7 @@ import { InputError } from '../errors';
 import { decodeRecord } from '../record/abi';
 import type { ConnKey, JournalRecord } from '../analyze/types';
 import { MetaKey, SCHEMA_VERSION, type JournalMetaBase } from './schema';
-import { compareRows, readSalvage, type Salvage, type SalvagedRow } from './salvage';
+import { compareRows, readSalvage, type RowKey, type Salvage } from './salvage';
 
 export interface JournalMeta extends JournalMetaBase {
   schemaVersion: number;
@@ -128,7 +128,7 @@ export class JournalReader {
       };
       // A completed recording never leaves salvage; an interrupted one may.
       const salvage = meta.complete ? undefined : readSalvage(path);
-      if (salvage) meta.salvaged = { path: salvage.path, records: salvage.rows.length, badRecords: salvage.badRecords, cutBytes: salvage.cutBytes };
+      if (salvage) meta.salvaged = { path: salvage.path, records: salvage.records, badRecords: salvage.badRecords, cutBytes: salvage.cutBytes };
       return new JournalReader(path, db, meta, salvage);
     } catch (e) {
       db.close();
@@ -148,7 +148,7 @@ export class JournalReader {
       where.push(`pid IN (${filter.pids.map(() => '?').join(', ')})`);
       params.push(...filter.pids);
     }
-    if (this.salvage?.rows.length) {
+    if (this.salvage?.records) {
       yield* this.recordsWithSalvage(where, params, filter);
       return;
     }
@@ -177,7 +177,7 @@ export class JournalReader {
    */
   private *recordsWithSalvage(where: string[], params: number[], filter: RecordFilter): IterableIterator<JournalRecord> {
     const pids = filter.pids?.length ? new Set(filter.pids) : undefined;
-    const salv = this.salvage!.rows.filter((r) => !pids || pids.has(r.pid));
+    const salvage = this.salvage!;
     const sql =
       'SELECT id, raw, ktime, pid, ptr, gen, dir, pos, chunk_off, kind FROM records' +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
@@ -190,7 +190,22 @@ export class JournalReader {
     } catch (e) {
       throw inputErrorFrom(this.path, e);
     }
-    let si = 0;
+    /** the next salvaged record in order that passes the pid filter: its place i, key, and number n among those */
+    let si = -1;
+    let sn = -1;
+    let sk: RowKey | undefined;
+    const advance = (): void => {
+      for (si++; si < salvage.records; si++) {
+        const k = salvage.key(si);
+        if (!pids || pids.has(k.pid)) {
+          sk = k;
+          sn++;
+          return;
+        }
+      }
+      sk = undefined;
+    };
+    advance();
     const emit = (raw: Uint8Array, id: number): JournalRecord | undefined => {
       try {
         const rec = decodeRecord(raw, id);
@@ -200,6 +215,11 @@ export class JournalReader {
         filter.onBadRecord(id, e.message);
         return undefined;
       }
+    };
+    const emitSalvaged = (): JournalRecord | undefined => {
+      const rec = emit(salvage.raw(si), maxId + 1 + sn);
+      advance();
+      return rec;
     };
     try {
       for (;;) {
@@ -211,18 +231,17 @@ export class JournalReader {
         }
         if (next.done) break;
         const [id, raw, ktime, pid, ptr, gen, dir, pos, chunkOff, kind] = next.value as [bigint, Buffer, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
-        const row: SalvagedRow = { ktime, pid: Number(pid), ptr, gen, dir: Number(dir), pos, chunkOff: Number(chunkOff), kind: Number(kind), raw };
-        while (si < salv.length && compareRows(salv[si], row) < 0) {
-          const rec = emit(salv[si].raw, maxId + 1 + si);
-          si++;
+        const row: RowKey = { ktime, pid: Number(pid), ptr, gen, dir: Number(dir), pos, chunkOff: Number(chunkOff), kind: Number(kind) };
+        while (sk && compareRows(sk, row) < 0) {
+          const rec = emitSalvaged();
           if (rec) yield rec;
         }
-        if (si < salv.length && compareRows(salv[si], row) === 0) si++;
+        if (sk && compareRows(sk, row) === 0) advance();
         const rec = emit(raw, Number(id));
         if (rec) yield rec;
       }
-      for (; si < salv.length; si++) {
-        const rec = emit(salv[si].raw, maxId + 1 + si);
+      while (sk) {
+        const rec = emitSalvaged();
         if (rec) yield rec;
       }
     } finally {
@@ -304,6 +323,7 @@ export class JournalReader {
   }
 
   close(): void {
+    this.salvage?.close();
     this.db.close();
   }
 }
