@@ -73,3 +73,23 @@ export function hpackInt(value: number, prefix: number, first: number): Buffer {
   out.push(v);
   return Buffer.from(out);
 }
+
+/**
+ * The reorder window's worst case: a connection whose send stream loses one
+ * early byte (position 1) and then carries `n` one-byte records, all within
+ * the window's time (1 µs apart), so every one of them waits behind the hole.
+ * The bytes are a valid exchange (handshake, then PINGs) cut into 1-byte records.
+ */
+export function writeReorderJournal(file: string, n: number): { records: number } {
+  const pings = Math.ceil(n / 17);
+  const stream = Buffer.concat([PREFACE, encodeFrame(settings([])), ...Array.from({ length: pings }, () => encodeFrame(ping(SENTINEL_PING)))]);
+  const recs = [];
+  let ts = 1_000_000_000n;
+  for (let p = 0; p < Math.min(stream.length, n + 2); p++) {
+    ts += 1_000n;
+    if (p === 1) continue; // the lost byte
+    recs.push(dataRec({ dir: 'send', ts, pos: BigInt(p), data: stream.subarray(p, p + 1) }));
+  }
+  makeJournal(file, recs);
+  return { records: recs.length };
+}
