@@ -101,6 +101,8 @@ interface DirState {
   byTime: MinHeap<Segment>;
   seq: number;
   pendingBytes: number;
+  /** when it last began to hold: the order in which directions give up on expired holes */
+  holdSeq: number;
 }
 
 interface ConnState {
@@ -113,7 +115,7 @@ const dirIndex = (d: Dir): 0 | 1 => (d === 'send' ? 0 : 1);
 const DIRS: Dir[] = ['send', 'recv'];
 
 function newDir(conn: ConnInfo, dir: Dir): DirState {
-  return { conn, dir, started: false, next: 0n, pending: new MinHeap(byPos), byTime: new MinHeap(byKtime), seq: 0, pendingBytes: 0 };
+  return { conn, dir, started: false, next: 0n, pending: new MinHeap(byPos), byTime: new MinHeap(byKtime), seq: 0, pendingBytes: 0, holdSeq: 0 };
 }
 
 /** The earliest ktime among the held segments of `ds` (which holds some). */
@@ -197,6 +199,26 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
   const windowNs = opts.reorderWindowNs ?? 1_000_000_000n;
   /** directions holding chunks ahead of a hole, in the order they began to */
   const holding = new Set<DirState>();
+  let holdSeq = 0;
+  /**
+   * Holding directions by ktime, to find those whose time ran out without
+   * visiting every holding direction per record. Invariant: every holding
+   * direction has an entry no later than its oldest chunk. Delivering chunks
+   * only makes a direction's oldest later, so entries are put right lazily,
+   * as they come due; one that has stopped holding is dropped.
+   */
+  const expiry = new MinHeap<{ ds: DirState; ktime: bigint }>((x, y) => x.ktime < y.ktime);
+  let expiryCheckAt = 1024;
+  const watch = (ds: DirState): void => {
+    if (ds.pending.size === 0) return;
+    expiry.push({ ds, ktime: oldest(ds) });
+    if (expiry.size > expiryCheckAt) {
+      // Too many superseded entries: rebuild with one per holding direction, keeping the heap O(holding).
+      expiry.clear();
+      for (const h of holding) expiry.push({ ds: h, ktime: oldest(h) });
+      expiryCheckAt = Math.max(1024, 2 * expiry.size);
+    }
+  };
   let held = 0;
   const conns = new Map<string, ConnState>();
   const finals = new Map((opts.finals ?? []).map((f) => [keyOf(f.conn), f.endPos] as const));
@@ -232,8 +254,14 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
   /** Keeps the global budget and the set of holding directions in step with `ds`. */
   function account(ds: DirState, before: number): void {
     held += ds.pendingBytes - before;
-    if (ds.pending.size > 0) holding.add(ds);
-    else holding.delete(ds);
+    if (ds.pending.size > 0) {
+      if (!holding.has(ds)) {
+        ds.holdSeq = holdSeq++;
+        holding.add(ds);
+      }
+    } else {
+      holding.delete(ds);
+    }
   }
 
   /** Gives up on the oldest hole of `ds` (and delivers what then follows it). */
@@ -247,8 +275,18 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
     lastKtime = r.ktime;
     if (holding.size > 0) {
       // A chunk later than the window can no longer arrive by ktime order: its hole is lost.
-      for (const ds of [...holding]) {
+      // The directions whose oldest chunk expired, taken in the order they began to hold.
+      const expired = new Set<DirState>();
+      for (let e = expiry.peek(); e && r.ktime - e.ktime > windowNs; e = expiry.peek()) {
+        expiry.pop();
+        if (e.ds.pending.size === 0) continue; // no longer holds
+        const o = oldest(e.ds);
+        if (r.ktime - o > windowNs) expired.add(e.ds);
+        else expiry.push({ ds: e.ds, ktime: o }); // what it held then has gone; wait for what it holds now
+      }
+      for (const ds of [...expired].sort((a, b) => a.holdSeq - b.holdSeq)) {
         while (ds.pending.size > 0 && r.ktime - oldest(ds) > windowNs) yield* giveUp(ds);
+        watch(ds);
       }
     }
     if (r.kind === 'close') {
@@ -318,6 +356,7 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
         hold(ds, seg);
         ds.pendingBytes += seg.data?.byteLength ?? 0; // holes hold no memory
         account(ds, before);
+        if (oldest(ds) === seg.ktime) watch(ds);
         while (held > window && holding.size > 0) {
           // Over budget: give up on the direction that has waited longest.
           let victim: DirState | undefined;

@@ -93,3 +93,22 @@ export function writeReorderJournal(file: string, n: number): { records: number 
   makeJournal(file, recs);
   return { records: recs.length };
 }
+
+/**
+ * Many directions waiting at once: `conns` connections, each sending its
+ * first byte and then, past a lost byte, a third one that waits in the
+ * reorder window; 1 µs apart, so all of them wait together until the window's
+ * time runs out, one after the other, as later ones arrive.
+ */
+export function writeManyHolesJournal(file: string, conns: number, spacingNs = 1_000n): { records: number } {
+  const recs = [];
+  let ts = 1_000_000_000n;
+  for (let c = 0; c < conns; c++) {
+    const ptr = '0x' + (0x10000 + c).toString(16);
+    ts += spacingNs;
+    recs.push(dataRec({ dir: 'send', ptr, ts, pos: 0n, data: PREFACE.subarray(0, 1) }));
+    recs.push(dataRec({ dir: 'send', ptr, ts, pos: 2n, data: PREFACE.subarray(2, 3) }));
+  }
+  makeJournal(file, recs);
+  return { records: recs.length };
+}
