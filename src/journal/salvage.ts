@@ -19,6 +19,7 @@
  */
 import fs from 'node:fs';
 import { InputError } from '../errors';
+import { COUNTER_MAX, INT64_MAX, INT64_MIN } from './columns';
 import { HDR_LEN, MSG_JSON, MSG_RECORD, indexRecord } from '../record/abi';
 import { MAX_MESSAGE } from '../record/stream';
 
@@ -81,13 +82,43 @@ export interface Salvage {
 }
 
 const toI64 = (v: bigint): bigint => BigInt.asIntN(64, v);
-const big = (v: unknown): bigint => {
+const U64_MAX = (1n << 64n) - 1n;
+
+/** A whole number (JSON number or decimal/hex string) in [min, max], else undefined. */
+function big(v: unknown, min: bigint, max: bigint): bigint | undefined {
+  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
   try {
-    return BigInt(String(v));
+    const n = BigInt(v);
+    return n >= min && n <= max ? n : undefined;
   } catch {
-    return 0n;
+    return undefined;
   }
-};
+}
+
+/** The loader's loss message: per-CPU counters, each 0..COUNTER_MAX, else undefined. */
+function lossOf(v: Record<string, unknown>): LossCpu[] | undefined {
+  if (!Array.isArray(v.cpu)) return undefined;
+  const out: LossCpu[] = [];
+  for (const c of v.cpu as Record<string, unknown>[]) {
+    const n = (k: string): bigint | undefined => big(c?.[k], 0n, COUNTER_MAX);
+    const [records, bytes, truncatedCalls, truncatedBytes] = [n('records'), n('bytes'), n('truncated_calls'), n('truncated_bytes')];
+    if (records === undefined || bytes === undefined || truncatedCalls === undefined || truncatedBytes === undefined) return undefined;
+    out.push({ records, bytes, truncatedCalls, truncatedBytes });
+  }
+  return out;
+}
+
+/** The loader's final message for one connection, else undefined. */
+function finalOf(v: Record<string, unknown>): Salvage['finals'][number] | undefined {
+  const e = Array.isArray(v.end_pos) ? (v.end_pos as unknown[]) : [];
+  const pid = big(v.tgid, 0n, 0xffffffffn);
+  const ptr = big(v.ptr, INT64_MIN, U64_MAX);
+  const gen = big(v.gen, INT64_MIN, U64_MAX);
+  const send = big(e[0], 0n, INT64_MAX);
+  const recv = big(e[1], 0n, INT64_MAX);
+  if (pid === undefined || ptr === undefined || gen === undefined || send === undefined || recv === undefined) return undefined;
+  return { pid: Number(pid), ptr, gen, endPos: [send, recv] };
+}
 
 /** The journal's ORDER BY (reader.ts): ktime, pid, ptr, gen, dir, pos, chunk_off, kind. */
 export function compareRows(a: RowKey, b: RowKey): number {
@@ -302,16 +333,15 @@ function indexSalvage(path: string, fd: number, size: number): Salvage {
         broken = true; // the loader never writes unreadable JSON: the stream is damaged here
         break;
       }
-      if (v?.t === 'loss' && Array.isArray(v.cpu)) {
-        lossCpus = (v.cpu as Record<string, unknown>[]).map((c) => ({
-          records: big(c?.records),
-          bytes: big(c?.bytes),
-          truncatedCalls: big(c?.truncated_calls),
-          truncatedBytes: big(c?.truncated_bytes),
-        }));
+      // Values the loader never writes (out of range, not numbers) are counted as bad, not used.
+      if (v?.t === 'loss') {
+        const l = lossOf(v);
+        if (l) lossCpus = l;
+        else badRecords++;
       } else if (v?.t === 'final') {
-        const e = Array.isArray(v.end_pos) ? (v.end_pos as unknown[]) : [];
-        finals.push({ pid: Number(v.tgid), ptr: big(v.ptr), gen: big(v.gen), endPos: [big(e[0]), big(e[1])] });
+        const f = finalOf(v);
+        if (f) finals.push(f);
+        else badRecords++;
       }
     }
     if (broken) {

@@ -141,3 +141,33 @@ test('a FIFO, a symlink or an oversized file in place of the salvage is refused 
     fs.truncateSync(p, SALVAGE_MAX_BYTES + 1);
   }, /more than the \d+ a loader can salvage; refusing/);
 });
+
+test('loss counters and end positions the loader never writes (negative, huge, not numbers) are counted as bad, not used', () => {
+  const f = file();
+  makeJournal(f, recs.slice(0, 2), {
+    incomplete: true,
+    losses: [{ tsNs: 1n, cpus: [{ records: 1n, bytes: 10n, truncatedCalls: 0n, truncatedBytes: 0n }] }],
+  });
+  fs.writeFileSync(
+    salvagePath(f),
+    Buffer.concat([
+      msg(MSG_RECORD, encodeRecord(recs[2])),
+      json({ t: 'loss', cpu: [{ records: '-5', bytes: '50', truncated_calls: '0', truncated_bytes: '0' }] }),
+      json({ t: 'loss', cpu: [{ records: '9223372036854775807', bytes: '1', truncated_calls: '0', truncated_bytes: '0' }] }),
+      json({ t: 'loss', cpu: [null] }),
+      json({ t: 'final', tgid: 100, ptr: '0x1000', gen: '1', end_pos: ['-1', '0'] }),
+      json({ t: 'final', tgid: 'x', ptr: '0x1000', gen: '1', end_pos: ['1', '0'] }),
+      json({ t: 'final', tgid: 100, ptr: { a: 1 }, gen: '1', end_pos: ['1', '0'] }),
+      json(null),
+    ]),
+  );
+  const r = JournalReader.open(f);
+  try {
+    assert.equal(order(r), 'abc');
+    assert.deepEqual(r.losses(), { records: 1n, bytes: 10n, truncatedCalls: 0n, truncatedBytes: 0n }, 'the journal\'s own counters stand');
+    assert.deepEqual(r.finals(), []);
+    assert.equal(r.meta.salvaged?.badRecords, 6);
+  } finally {
+    r.close();
+  }
+});
