@@ -20,7 +20,7 @@ const INT64_MAX = '9223372036854775807';
 export const CRAFTED: Crafted[] = [
   { name: 'raw stored as TEXT', sql: 'UPDATE records SET raw = CAST(raw AS TEXT) WHERE id = 5', says: /records\.raw .*TEXT/ },
   { name: "raw = 'abc'", sql: "UPDATE records SET raw = 'abc' WHERE id = 3", says: /records\.raw .*TEXT/ },
-  { name: 'raw NULL-free but an INTEGER', sql: 'UPDATE records SET raw = 42 WHERE id = 2', says: /records\.raw .*INTEGER/ },
+  { name: 'raw stored as an INTEGER', sql: 'UPDATE records SET raw = 42 WHERE id = 2', says: /records\.raw .*INTEGER/ },
   { name: 'loss counters at INT64_MAX (their sum overflows)', sql: `UPDATE losses SET records = ${INT64_MAX}, bytes = ${INT64_MAX}`, says: /losses\.records/ },
   { name: 'negative loss counters', sql: 'UPDATE losses SET records = -5, bytes = -100', says: /losses\.records/ },
   { name: 'loss counters stored as text', sql: "UPDATE losses SET bytes = 'many'", says: /losses\.bytes .*TEXT/ },
