@@ -8,6 +8,8 @@
 #   H2REC_FUZZ_CASES=100000      fast-check frame streams through the analyzer
 #   H2REC_FUZZ_SEED=<epoch>      fast-check seed (printed; rerun with it to replay)
 #   H2REC_MUTATION_ROUNDS=50     mutation rounds per fixture journal
+#   H2REC_STRUCT_MUTATIONS=2000  journals with cells of wrong SQL types and ranges
+#   H2REC_STRUCT_SEED=<epoch>    their seed (printed in the test name; rerun with it to replay)
 #   H2REC_HOSTILE_SCALE=1000000  frames in the at-scale flood cases
 # Figures (one JSON object per item) are appended to $H2REC_FIGURES,
 # build/soak-figures.jsonl by default, and printed at the end.
@@ -19,6 +21,8 @@ export H2REC_CRASH_TRIALS="${H2REC_CRASH_TRIALS:-100}"
 export H2REC_FUZZ_CASES="${H2REC_FUZZ_CASES:-100000}"
 export H2REC_FUZZ_SEED="${H2REC_FUZZ_SEED:-$(date +%s)}"
 export H2REC_MUTATION_ROUNDS="${H2REC_MUTATION_ROUNDS:-50}"
+export H2REC_STRUCT_MUTATIONS="${H2REC_STRUCT_MUTATIONS:-2000}"
+export H2REC_STRUCT_SEED="${H2REC_STRUCT_SEED:-$(date +%s)}"
 export H2REC_HOSTILE_SCALE="${H2REC_HOSTILE_SCALE:-1000000}"
 export H2REC_FIGURES="${H2REC_FIGURES:-build/soak-figures.jsonl}"
 

@@ -30,7 +30,70 @@ interface Segment {
   data?: Uint8Array; // absent: a hole of known size (truncated call)
   ktime: bigint;
   tid: number;
+  /** arrival order within its direction: equal positions leave in the order they came */
+  seq: number;
+  /** delivered (left `pending`); its entry in `byTime` is then stale */
+  done: boolean;
 }
+
+/**
+ * A binary min-heap: O(log n) push and pop, O(1) peek. The reorder window
+ * holds up to its whole budget of segments (8 MiB of 1-byte records is 8 M of
+ * them), so a scan or a splice per record would make it quadratic.
+ */
+class MinHeap<T> {
+  private readonly a: T[] = [];
+  constructor(private readonly less: (x: T, y: T) => boolean) {}
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  peek(): T | undefined {
+    return this.a[0];
+  }
+
+  push(v: T): void {
+    const a = this.a;
+    let i = a.push(v) - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (!this.less(v, a[up])) break;
+      a[i] = a[up];
+      i = up;
+    }
+    a[i] = v;
+  }
+
+  pop(): T | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= a.length) break;
+      const c = l + 1 < a.length && this.less(a[l + 1], a[l]) ? l + 1 : l;
+      if (!this.less(a[c], last)) break;
+      a[i] = a[c];
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+
+  clear(): void {
+    this.a.length = 0;
+  }
+
+  values(): readonly T[] {
+    return this.a;
+  }
+}
+
+const byPos = (x: Segment, y: Segment): boolean => x.pos < y.pos || (x.pos === y.pos && x.seq < y.seq);
+const byKtime = (x: Segment, y: Segment): boolean => x.ktime < y.ktime;
 
 interface DirState {
   conn: ConnInfo;
@@ -38,8 +101,14 @@ interface DirState {
   /** whether any byte of this direction has been seen */
   started: boolean;
   next: bigint;
-  pending: Segment[]; // sorted by pos
+  /** segments ahead of a hole, first by position (then arrival) */
+  pending: MinHeap<Segment>;
+  /** the same segments by ktime, for the oldest; delivered ones are dropped lazily */
+  byTime: MinHeap<Segment>;
+  seq: number;
   pendingBytes: number;
+  /** when it last began to hold: the order in which directions give up on expired holes */
+  holdSeq: number;
 }
 
 interface ConnState {
@@ -52,19 +121,37 @@ const dirIndex = (d: Dir): 0 | 1 => (d === 'send' ? 0 : 1);
 const DIRS: Dir[] = ['send', 'recv'];
 
 function newDir(conn: ConnInfo, dir: Dir): DirState {
-  return { conn, dir, started: false, next: 0n, pending: [], pendingBytes: 0 };
+  return { conn, dir, started: false, next: 0n, pending: new MinHeap(byPos), byTime: new MinHeap(byKtime), seq: 0, pendingBytes: 0, holdSeq: 0 };
 }
 
+/** The earliest ktime among the held segments of `ds` (which holds some). */
 function oldest(ds: DirState): bigint {
-  let t = ds.pending[0].ktime;
-  for (const seg of ds.pending) if (seg.ktime < t) t = seg.ktime;
-  return t;
+  let top = ds.byTime.peek()!;
+  while (top.done) {
+    ds.byTime.pop();
+    top = ds.byTime.peek()!;
+  }
+  return top.ktime;
 }
 
-function insertSorted(list: Segment[], seg: Segment): void {
-  let i = list.length;
-  while (i > 0 && list[i - 1].pos > seg.pos) i--;
-  list.splice(i, 0, seg);
+function hold(ds: DirState, seg: Segment): void {
+  seg.seq = ds.seq++;
+  ds.pending.push(seg);
+  ds.byTime.push(seg);
+}
+
+/** Takes the first segment by position out of the window. */
+function release(ds: DirState): Segment {
+  const seg = ds.pending.pop()!;
+  seg.done = true;
+  if (ds.pending.size === 0) {
+    ds.byTime.clear();
+  } else if (ds.byTime.size > 2 * ds.pending.size + 64) {
+    // Too many stale entries: rebuild from what is still held, so byTime stays O(pending).
+    ds.byTime.clear();
+    for (const s of ds.pending.values()) ds.byTime.push(s);
+  }
+  return seg;
 }
 
 /** Emits what `seg` adds past `ds.next`, trimming any overlap with bytes already seen. */
@@ -82,8 +169,8 @@ function* place(conn: ConnInfo, dir: Dir, ds: DirState, seg: Segment): Generator
 }
 
 function* drain(conn: ConnInfo, dir: Dir, ds: DirState): Generator<StreamEvent> {
-  while (ds.pending.length > 0 && ds.pending[0].pos <= ds.next) {
-    const seg = ds.pending.shift()!;
+  while (ds.pending.size > 0 && ds.pending.peek()!.pos <= ds.next) {
+    const seg = release(ds);
     ds.pendingBytes -= seg.data?.byteLength ?? 0;
     yield* place(conn, dir, ds, seg);
   }
@@ -91,7 +178,7 @@ function* drain(conn: ConnInfo, dir: Dir, ds: DirState): Generator<StreamEvent> 
 
 /** Gives up waiting: the range before the earliest held segment is lost. */
 function* flushOne(conn: ConnInfo, dir: Dir, ds: DirState): Generator<StreamEvent> {
-  const first = ds.pending[0];
+  const first = ds.pending.peek();
   if (!first) return;
   if (first.pos > ds.next) {
     yield { kind: 'gap', conn, dir, pos: ds.next, length: first.pos - ds.next, reason: 'lost', ktime: first.ktime };
@@ -103,7 +190,7 @@ function* flushOne(conn: ConnInfo, dir: Dir, ds: DirState): Generator<StreamEven
 function* finish(st: ConnState, ktime: bigint, endPos?: [bigint, bigint], interruptedAt?: bigint): Generator<StreamEvent> {
   for (const i of [0, 1] as const) {
     const ds = st.dirs[i];
-    while (ds.pending.length > 0) yield* flushOne(st.info, DIRS[i], ds);
+    while (ds.pending.size > 0) yield* flushOne(st.info, DIRS[i], ds);
     // The kernel counted every byte that passed; those we lack are lost.
     if (endPos && endPos[i] > ds.next) {
       yield { kind: 'gap', conn: st.info, dir: DIRS[i], pos: ds.next, length: endPos[i] - ds.next, reason: 'lost', ktime };
@@ -122,6 +209,26 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
   const windowNs = opts.reorderWindowNs ?? 1_000_000_000n;
   /** directions holding chunks ahead of a hole, in the order they began to */
   const holding = new Set<DirState>();
+  let holdSeq = 0;
+  /**
+   * Holding directions by ktime, to find those whose time ran out without
+   * visiting every holding direction per record. Invariant: every holding
+   * direction has an entry no later than its oldest chunk. Delivering chunks
+   * only makes a direction's oldest later, so entries are put right lazily,
+   * as they come due; one that has stopped holding is dropped.
+   */
+  const expiry = new MinHeap<{ ds: DirState; ktime: bigint }>((x, y) => x.ktime < y.ktime);
+  let expiryCheckAt = 1024;
+  const watch = (ds: DirState): void => {
+    if (ds.pending.size === 0) return;
+    expiry.push({ ds, ktime: oldest(ds) });
+    if (expiry.size > expiryCheckAt) {
+      // Too many superseded entries: rebuild with one per holding direction, keeping the heap O(holding).
+      expiry.clear();
+      for (const h of holding) expiry.push({ ds: h, ktime: oldest(h) });
+      expiryCheckAt = Math.max(1024, 2 * expiry.size);
+    }
+  };
   let held = 0;
   const conns = new Map<string, ConnState>();
   const finals = new Map((opts.finals ?? []).map((f) => [keyOf(f.conn), f.endPos] as const));
@@ -157,8 +264,14 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
   /** Keeps the global budget and the set of holding directions in step with `ds`. */
   function account(ds: DirState, before: number): void {
     held += ds.pendingBytes - before;
-    if (ds.pending.length > 0) holding.add(ds);
-    else holding.delete(ds);
+    if (ds.pending.size > 0) {
+      if (!holding.has(ds)) {
+        ds.holdSeq = holdSeq++;
+        holding.add(ds);
+      }
+    } else {
+      holding.delete(ds);
+    }
   }
 
   /** Gives up on the oldest hole of `ds` (and delivers what then follows it). */
@@ -172,8 +285,18 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
     lastKtime = r.ktime;
     if (holding.size > 0) {
       // A chunk later than the window can no longer arrive by ktime order: its hole is lost.
-      for (const ds of [...holding]) {
-        while (ds.pending.length > 0 && r.ktime - oldest(ds) > windowNs) yield* giveUp(ds);
+      // The directions whose oldest chunk expired, taken in the order they began to hold.
+      const expired = new Set<DirState>();
+      for (let e = expiry.peek(); e && r.ktime - e.ktime > windowNs; e = expiry.peek()) {
+        expiry.pop();
+        if (e.ds.pending.size === 0) continue; // no longer holds
+        const o = oldest(e.ds);
+        if (r.ktime - o > windowNs) expired.add(e.ds);
+        else expiry.push({ ds: e.ds, ktime: o }); // what it held then has gone; wait for what it holds now
+      }
+      for (const ds of [...expired].sort((a, b) => a.holdSeq - b.holdSeq)) {
+        while (ds.pending.size > 0 && r.ktime - oldest(ds) > windowNs) yield* giveUp(ds);
+        watch(ds);
       }
     }
     if (r.kind === 'close') {
@@ -227,11 +350,11 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
         ds.next = at;
       }
     }
-    const segs: Segment[] = [{ pos: at, length: BigInt(r.data.byteLength), data: r.data, ktime: r.ktime, tid: r.tid }];
+    const segs: Segment[] = [{ pos: at, length: BigInt(r.data.byteLength), data: r.data, ktime: r.ktime, tid: r.tid, seq: 0, done: false }];
     if (r.truncated && r.last) {
       const copiedEnd = at + BigInt(r.data.byteLength);
       const callEnd = r.pos + BigInt(r.callLen);
-      if (callEnd > copiedEnd) segs.push({ pos: copiedEnd, length: callEnd - copiedEnd, ktime: r.ktime, tid: r.tid });
+      if (callEnd > copiedEnd) segs.push({ pos: copiedEnd, length: callEnd - copiedEnd, ktime: r.ktime, tid: r.tid, seq: 0, done: false });
     }
     for (const seg of segs) {
       const before = ds.pendingBytes;
@@ -240,9 +363,10 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
         yield* drain(st.info, r.dir, ds);
         account(ds, before);
       } else {
-        insertSorted(ds.pending, seg);
+        hold(ds, seg);
         ds.pendingBytes += seg.data?.byteLength ?? 0; // holes hold no memory
         account(ds, before);
+        if (oldest(ds) === seg.ktime) watch(ds);
         while (held > window && holding.size > 0) {
           // Over budget: give up on the direction that has waited longest.
           let victim: DirState | undefined;

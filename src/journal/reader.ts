@@ -4,9 +4,10 @@ import Database from 'better-sqlite3';
 import { InputError } from '../errors';
 import { decodeRecord } from '../record/abi';
 import type { ConnKey, JournalRecord } from '../analyze/types';
+import { COUNTER_MAX, INT64_MAX, INT64_MIN, META_JSON_MAX, META_TEXT_MAX, OFFSET_LIMIT, intCell, sqlType } from './columns';
 import { MetaKey, SCHEMA_VERSION, type Interruption, type JournalMetaBase } from './schema';
 import { liveRecorder } from './owner';
-import { compareRows, readSalvage, type Salvage, type SalvagedRow } from './salvage';
+import { compareRows, readSalvage, type RowKey, type Salvage } from './salvage';
 
 export interface JournalMeta extends JournalMetaBase {
   schemaVersion: number;
@@ -38,6 +39,41 @@ export interface RecordFilter {
 }
 
 const fromI64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+
+/** Meta keys that are short strings (the rest are JSON). */
+const META_TEXT_KEYS: ReadonlySet<string> = new Set([MetaKey.abi, MetaKey.h2recVersion, MetaKey.host, MetaKey.kernel, MetaKey.realtimeOffsetNs, MetaKey.startedAt, MetaKey.stoppedAt]);
+
+/**
+ * The meta values h2rec knows, each TEXT and of sane size; SQLite measures
+ * them first, so an absurd one is refused without being loaded.
+ */
+function readMeta(path: string, db: Database.Database): Map<string, string> {
+  const keys = Object.values(MetaKey) as string[];
+  const rows = db
+    .prepare(
+      `SELECT key, typeof(value) AS t, length(CAST(value AS BLOB)) AS n,
+              CASE WHEN typeof(value) = 'text' AND length(CAST(value AS BLOB)) <= ? THEN value END AS v
+         FROM meta WHERE key IN (${keys.map(() => '?').join(', ')})`,
+    )
+    .all(META_JSON_MAX, ...keys) as { key: string; t: string; n: bigint | null; v: string | null }[];
+  const m = new Map<string, string>();
+  for (const r of rows) {
+    if (r.t !== 'text') throw new InputError(`${path}: meta '${r.key}' is ${r.t.toUpperCase()}, not TEXT`);
+    const max = META_TEXT_KEYS.has(r.key) ? META_TEXT_MAX : META_JSON_MAX;
+    if (r.v === null || Number(r.n) > max) throw new InputError(`${path}: meta '${r.key}' is ${r.n} bytes, more than the ${max} h2rec reads`);
+    m.set(r.key, r.v);
+  }
+  return m;
+}
+
+/** meta realtime_offset_ns: a decimal count of ns within ±OFFSET_LIMIT. */
+function clockOffset(path: string, v: string): bigint {
+  const shown = v.length > 40 ? `${v.slice(0, 40)}...` : v;
+  if (!/^-?\d{1,20}$/.test(v)) throw new InputError(`${path} has a bad clock offset in its metadata: meta 'realtime_offset_ns' = '${shown}' is not a whole number of ns`);
+  const n = BigInt(v);
+  if (n <= -OFFSET_LIMIT || n >= OFFSET_LIMIT) throw new InputError(`${path} has a bad clock offset in its metadata: meta 'realtime_offset_ns' = ${shown} ns is beyond ±2^62 ns (146 years)`);
+  return n;
+}
 
 /** SQLite's own words for a file that is not (or no longer) a database. */
 function inputErrorFrom(path: string, e: unknown): InputError {
@@ -88,7 +124,7 @@ export interface FollowControl {
 }
 
 /** The journal's sort key, as SQLite row values compare it. */
-type RowKey = [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+type KeyTuple = [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
 const KEY_COLS = 'ktime, pid, ptr, gen, dir, pos, chunk_off, kind';
 
 export class JournalReader {
@@ -133,8 +169,7 @@ export class JournalReader {
         }
       }
       if (version < 1) throw new InputError(`${path} has no journal schema version; not an h2rec journal`);
-      const rows = db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[];
-      const m = new Map(rows.map((r) => [r.key, r.value]));
+      const m = readMeta(path, db);
       const need = (k: string): string => {
         const v = m.get(k);
         if (v === undefined) throw new InputError(`${path} is missing journal metadata '${k}'`);
@@ -148,13 +183,7 @@ export class JournalReader {
           throw new InputError(`${path} has unreadable journal metadata '${k}'`);
         }
       };
-      let offset: bigint;
-      try {
-        offset = BigInt(need(MetaKey.realtimeOffsetNs));
-      } catch (e) {
-        if (e instanceof InputError) throw e;
-        throw new InputError(`${path} has a bad clock offset in its metadata`);
-      }
+      const offset = clockOffset(path, need(MetaKey.realtimeOffsetNs));
       const meta: JournalMeta = {
         schemaVersion: version,
         abi: Number(need(MetaKey.abi)),
@@ -171,7 +200,7 @@ export class JournalReader {
       };
       // A completed recording never leaves salvage; an interrupted one may.
       const salvage = meta.complete ? undefined : readSalvage(path);
-      if (salvage) meta.salvaged = { path: salvage.path, records: salvage.rows.length, badRecords: salvage.badRecords, cutBytes: salvage.cutBytes };
+      if (salvage) meta.salvaged = { path: salvage.path, records: salvage.records, badRecords: salvage.badRecords, cutBytes: salvage.cutBytes };
       return new JournalReader(path, db, meta, salvage);
     } catch (e) {
       db.close();
@@ -191,7 +220,7 @@ export class JournalReader {
       where.push(`pid IN (${filter.pids.map(() => '?').join(', ')})`);
       params.push(...filter.pids);
     }
-    if (this.salvage?.rows.length) {
+    if (this.salvage?.records) {
       yield* this.recordsWithSalvage(where, params, filter);
       return;
     }
@@ -220,7 +249,7 @@ export class JournalReader {
    */
   private *recordsWithSalvage(where: string[], params: number[], filter: RecordFilter): IterableIterator<JournalRecord> {
     const pids = filter.pids?.length ? new Set(filter.pids) : undefined;
-    const salv = this.salvage!.rows.filter((r) => !pids || pids.has(r.pid));
+    const salvage = this.salvage!;
     const sql =
       'SELECT id, raw, ktime, pid, ptr, gen, dir, pos, chunk_off, kind FROM records' +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
@@ -233,7 +262,22 @@ export class JournalReader {
     } catch (e) {
       throw inputErrorFrom(this.path, e);
     }
-    let si = 0;
+    /** the next salvaged record in order that passes the pid filter: its place i, key, and number n among those */
+    let si = -1;
+    let sn = -1;
+    let sk: RowKey | undefined;
+    const advance = (): void => {
+      for (si++; si < salvage.records; si++) {
+        const k = salvage.key(si);
+        if (!pids || pids.has(k.pid)) {
+          sk = k;
+          sn++;
+          return;
+        }
+      }
+      sk = undefined;
+    };
+    advance();
     const emit = (raw: Uint8Array, id: number): JournalRecord | undefined => {
       try {
         const rec = decodeRecord(raw, id);
@@ -243,6 +287,11 @@ export class JournalReader {
         filter.onBadRecord(id, e.message);
         return undefined;
       }
+    };
+    const emitSalvaged = (): JournalRecord | undefined => {
+      const rec = emit(salvage.raw(si), maxId + 1 + sn);
+      advance();
+      return rec;
     };
     try {
       for (;;) {
@@ -254,18 +303,18 @@ export class JournalReader {
         }
         if (next.done) break;
         const [id, raw, ktime, pid, ptr, gen, dir, pos, chunkOff, kind] = next.value as [bigint, Buffer, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
-        const row: SalvagedRow = { ktime, pid: Number(pid), ptr, gen, dir: Number(dir), pos, chunkOff: Number(chunkOff), kind: Number(kind), raw };
-        while (si < salv.length && compareRows(salv[si], row) < 0) {
-          const rec = emit(salv[si].raw, maxId + 1 + si);
-          si++;
+        this.checkRaw(id, raw);
+        const row: RowKey = { ktime, pid: Number(pid), ptr, gen, dir: Number(dir), pos, chunkOff: Number(chunkOff), kind: Number(kind) };
+        while (sk && compareRows(sk, row) < 0) {
+          const rec = emitSalvaged();
           if (rec) yield rec;
         }
-        if (si < salv.length && compareRows(salv[si], row) === 0) si++;
+        if (sk && compareRows(sk, row) === 0) advance();
         const rec = emit(raw, Number(id));
         if (rec) yield rec;
       }
-      for (; si < salv.length; si++) {
-        const rec = emit(salv[si].raw, maxId + 1 + si);
+      while (sk) {
+        const rec = emitSalvaged();
         if (rec) yield rec;
       }
     } finally {
@@ -283,6 +332,7 @@ export class JournalReader {
       }
       if (next.done) return;
       const [id, raw] = next.value as [bigint, Buffer];
+      this.checkRaw(id, raw);
       let rec: JournalRecord;
       try {
         rec = decodeRecord(raw, Number(id));
@@ -301,22 +351,40 @@ export class JournalReader {
     return Number(this.db.prepare('SELECT count(*) FROM records').pluck().get() as bigint);
   }
 
-  /** Sum over CPUs of each CPU's newest counter snapshot. */
+  /** A record's bytes must be a BLOB: anything else is not a record h2rec wrote, whatever it decodes to. */
+  private checkRaw(id: unknown, raw: unknown): void {
+    if (!(raw instanceof Uint8Array)) throw new InputError(`${this.path}: records.raw of row ${id} is ${sqlType(raw)}, not BLOB`);
+  }
+
+  /**
+   * Sum over CPUs of each CPU's newest counter snapshot. Each counter must be
+   * an INTEGER in 0..2^53-1: SQL's sum() would overflow on crafted values or
+   * silently count a TEXT one as 0.
+   */
   losses(): LossTotals {
-    const row = this.db
-      .prepare(
-        `SELECT coalesce(sum(records), 0) r, coalesce(sum(bytes), 0) b,
-                coalesce(sum(truncated_calls), 0) tc, coalesce(sum(truncated_bytes), 0) tb
-           FROM losses l WHERE ts_ns = (SELECT max(ts_ns) FROM losses WHERE cpu = l.cpu)`,
-      )
-      .get() as { r: bigint; b: bigint; tc: bigint; tb: bigint };
     // The loader's counters in the salvage file are cumulative and newer than the journal's.
     const cpus = this.salvage?.lossCpus;
     if (cpus) {
       const sum = (f: (c: NonNullable<Salvage['lossCpus']>[number]) => bigint): bigint => cpus.reduce((a, c) => a + f(c), 0n);
       return { records: sum((c) => c.records), bytes: sum((c) => c.bytes), truncatedCalls: sum((c) => c.truncatedCalls), truncatedBytes: sum((c) => c.truncatedBytes) };
     }
-    return { records: row.r, bytes: row.b, truncatedCalls: row.tc, truncatedBytes: row.tb };
+    let rows: Record<string, unknown>[];
+    try {
+      rows = this.db
+        .prepare(
+          `SELECT records, bytes, truncated_calls, truncated_bytes
+             FROM losses l WHERE ts_ns = (SELECT max(ts_ns) FROM losses WHERE cpu = l.cpu)`,
+        )
+        .all() as Record<string, unknown>[];
+    } catch (e) {
+      throw inputErrorFrom(this.path, e);
+    }
+    const total: LossTotals = { records: 0n, bytes: 0n, truncatedCalls: 0n, truncatedBytes: 0n };
+    const col = { records: 'records', bytes: 'bytes', truncatedCalls: 'truncated_calls', truncatedBytes: 'truncated_bytes' } as const;
+    for (const r of rows) {
+      for (const k of Object.keys(col) as (keyof LossTotals)[]) total[k] += intCell(`${this.path}: losses.${col[k]}`, r[col[k]], 0n, COUNTER_MAX);
+    }
+    return total;
   }
 
   probes(): { binary: string; symbol: string; ok: boolean; error?: string }[] {
@@ -328,16 +396,22 @@ export class JournalReader {
     }[]).map((r) => ({ binary: r.binary, symbol: r.symbol, ok: r.ok !== 0n, ...(r.error ? { error: r.error } : {}) }));
   }
 
+  /** End positions of connections open at stop: INTEGER cells, a pid that fits 32 bits, positions >= 0. */
   finals(): { conn: ConnKey; endPos: [bigint, bigint] }[] {
-    return (this.db.prepare('SELECT pid, ptr, gen, end_send, end_recv FROM finals ORDER BY rowid').all() as {
-      pid: bigint;
-      ptr: bigint;
-      gen: bigint;
-      end_send: bigint;
-      end_recv: bigint;
-    }[]).map((r) => ({
-      conn: { pid: Number(r.pid), ptr: '0x' + fromI64(r.ptr).toString(16), gen: fromI64(r.gen).toString() },
-      endPos: [r.end_send, r.end_recv] as [bigint, bigint],
+    let rows: Record<string, unknown>[];
+    try {
+      rows = this.db.prepare('SELECT pid, ptr, gen, end_send, end_recv FROM finals ORDER BY rowid').all() as Record<string, unknown>[];
+    } catch (e) {
+      throw inputErrorFrom(this.path, e);
+    }
+    const at = (c: string): string => `${this.path}: finals.${c}`;
+    return rows.map((r) => ({
+      conn: {
+        pid: Number(intCell(at('pid'), r.pid, 0n, 0xffffffffn)),
+        ptr: '0x' + fromI64(intCell(at('ptr'), r.ptr, INT64_MIN, INT64_MAX)).toString(16),
+        gen: fromI64(intCell(at('gen'), r.gen, INT64_MIN, INT64_MAX)).toString(),
+      },
+      endPos: [intCell(at('end_send'), r.end_send, 0n, INT64_MAX), intCell(at('end_recv'), r.end_recv, 0n, INT64_MAX)] as [bigint, bigint],
     })).concat(
       (this.salvage?.finals ?? []).map((f) => ({
         conn: { pid: f.pid, ptr: '0x' + fromI64(f.ptr).toString(16), gen: fromI64(f.gen).toString() },
@@ -367,7 +441,7 @@ export class JournalReader {
     ).raw(true);
     const ended = this.db.prepare(`SELECT count(*) FROM meta WHERE key IN ('${MetaKey.stoppedAt}', '${MetaKey.interrupted}')`).pluck();
     const sameHost = this.meta.host === os.hostname();
-    let last: RowKey | undefined;
+    let last: KeyTuple | undefined;
     let seenId = 0n;
     let newest = 0n;
     const take = function* (this: JournalReader, it: IterableIterator<unknown[]>): IterableIterator<JournalRecord> {
@@ -376,7 +450,7 @@ export class JournalReader {
     const keyed = (it: IterableIterator<unknown[]>): IterableIterator<unknown[]> =>
       (function* () {
         for (const r of it) {
-          const key = r.slice(2) as RowKey;
+          const key = r.slice(2) as KeyTuple;
           if (last === undefined || compareKeys(key, last) > 0) last = key;
           if (key[0] > newest) newest = key[0];
           yield r;
@@ -425,11 +499,12 @@ export class JournalReader {
   }
 
   close(): void {
+    this.salvage?.close();
     this.db.close();
   }
 }
 
-function compareKeys(a: RowKey, b: RowKey): number {
+function compareKeys(a: KeyTuple, b: KeyTuple): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
   return 0;
 }

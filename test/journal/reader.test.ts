@@ -109,3 +109,44 @@ test('damaged rows are reported through onBadRecord and skipped', () => {
   assert.throws(() => [...r.records()], InputError);
   r.close();
 });
+
+test('cells of the wrong SQL type or out of range are refused with one line naming table and column; good ones pass', () => {
+  const base = file();
+  makeJournal(base, [dataRec({ dir: 'send', ts: 10n, pos: 0n, data: Buffer.from('a') }), dataRec({ dir: 'send', ts: 20n, pos: 1n, data: Buffer.from('b') })], {
+    losses: [{ tsNs: 1n, cpus: [{ records: 3n, bytes: 30n, truncatedCalls: 1n, truncatedBytes: 2n }, { records: 4n, bytes: 40n, truncatedCalls: 0n, truncatedBytes: 0n }] }],
+    finals: [{ pid: 100, ptr: -1n, gen: 1n, endPos: [2n, 0n] }],
+  });
+  const ok = JournalReader.open(base);
+  assert.deepEqual(ok.losses(), { records: 7n, bytes: 70n, truncatedCalls: 1n, truncatedBytes: 2n });
+  assert.deepEqual(ok.finals(), [{ conn: { pid: 100, ptr: '0xffffffffffffffff', gen: '1' }, endPos: [2n, 0n] }]);
+  ok.close();
+  const refused = (sql: string, use: (r: JournalReader) => unknown, re: RegExp): void => {
+    const f = file();
+    fs.copyFileSync(base, f);
+    const db = new Database(f);
+    db.exec(sql);
+    db.close();
+    assert.throws(
+      () => {
+        const r = JournalReader.open(f);
+        try {
+          use(r);
+        } finally {
+          r.close();
+        }
+      },
+      (e: Error) => e instanceof InputError && re.test(e.message) && !e.message.includes('\n'),
+      sql,
+    );
+  };
+  refused("UPDATE records SET raw = 'abc' WHERE id = 2", (r) => [...r.records()], /records\.raw of row 2 is TEXT, not BLOB/);
+  refused('UPDATE losses SET bytes = 9223372036854775807', (r) => r.losses(), /losses\.bytes is 9223372036854775807, outside 0\.\.9007199254740991/);
+  refused("UPDATE losses SET records = 'five'", (r) => r.losses(), /losses\.records is TEXT, not INTEGER/);
+  refused("UPDATE meta SET value = '99999999999999999999' WHERE key = 'realtime_offset_ns'", () => undefined, /realtime_offset_ns.*beyond/);
+  refused("UPDATE meta SET value = ' 12' WHERE key = 'realtime_offset_ns'", () => undefined, /realtime_offset_ns.*not a whole number/);
+  refused("UPDATE meta SET value = zeroblob(10) WHERE key = 'kernel'", () => undefined, /meta 'kernel' is BLOB, not TEXT/);
+  refused("UPDATE meta SET value = printf('%.*c', 70000, 'x') WHERE key = 'h2rec_version'", () => undefined, /meta 'h2rec_version' is 70000 bytes/);
+  refused('INSERT INTO finals VALUES (100, 1, 1, 0, -3)', (r) => r.finals(), /finals\.end_recv is -3/);
+  refused('INSERT INTO finals VALUES (4294967296, 1, 1, 0, 0)', (r) => r.finals(), /finals\.pid is 4294967296/);
+  refused("INSERT INTO finals VALUES (100, 1, X'01', 0, 0)", (r) => r.finals(), /finals\.gen is BLOB, not INTEGER/);
+});

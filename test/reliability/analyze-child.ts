@@ -9,6 +9,8 @@ import { analyze } from '../../src/analyze/analyze';
 
 export interface ChildReport {
   ms: number;
+  /** CPU time (user + system) of analyze(), ms: steadier than wall time on a loaded machine */
+  cpuMs: number;
   /** peak resident set of this process, MiB */
   maxRssMiB: number;
   outBytes: number;
@@ -26,7 +28,7 @@ export interface ChildReport {
 
 function main(): void {
   const [journal, mode = 'text'] = process.argv.slice(2);
-  const rep: ChildReport = { ms: 0, maxRssMiB: 0, outBytes: 0, result: {}, diagnostics: {}, frames: {}, pings: [], sentinels: [] };
+  const rep: ChildReport = { ms: 0, cpuMs: 0, maxRssMiB: 0, outBytes: 0, result: {}, diagnostics: {}, frames: {}, pings: [], sentinels: [] };
   let partial = '';
   const onLine = (line: string): void => {
     if (!line) return;
@@ -50,6 +52,7 @@ function main(): void {
     for (const l of lines) onLine(l);
   };
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   try {
     const r = analyze({ journal, format: mode === 'json' ? 'json' : 'text', summary: mode === 'summary' }, write);
     rep.result = JSON.parse(JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, unknown>;
@@ -58,6 +61,8 @@ function main(): void {
     rep.error = `${(e as Error).name}: ${(e as Error).message}`;
   }
   rep.ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  rep.cpuMs = (c.user + c.system) / 1000;
   // resourceUsage().maxRSS is in KiB (getrusage ru_maxrss).
   rep.maxRssMiB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(JSON.stringify(rep) + '\n');

@@ -14,6 +14,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { tmpDir, makeCert, startNghttpd, run, randomFile, type Server } from '../helpers/peers';
 import { REPO, canBpf, cli, must, sha256File, sleep, startRecorder, stderrLines, type CliResult } from './helpers';
 import { writeJournal, handshake, sentinel } from './journals';
+import { CRAFTED, craft } from './crafted';
+import { SALVAGE_MAX_BYTES } from '../../src/journal/salvage';
 
 const dir = tmpDir('badfiles');
 const FIXTURE = path.join(REPO, 'fixtures', 'nghttp-get.db');
@@ -108,6 +110,60 @@ for (const [i, b] of BAD.entries()) {
       assert.equal(fs.existsSync(out), false, 'no pcapng written for a bad journal');
     }
     assert.equal(sha256File(file), before, 'the file is unmodified');
+  });
+}
+
+/** The reader-facing commands a crafted journal must survive: each exits 4 with one line. */
+function readersRefuse(file: string, says: RegExp, label: string, capMs = 30_000): void {
+  const before = sha256File(file);
+  const runs: [string, string[]][] = [
+    ['analyze', ['analyze', file]],
+    ['analyze --time abs', ['analyze', file, '--time', 'abs']],
+    ...(exportBuilt
+      ? ([
+          ['export --pcap', ['export', file, '--pcap', `${file}.pcapng`]],
+          ['export --har', ['export', file, '--har', `${file}.har`]],
+        ] as [string, string[]][])
+      : []),
+  ];
+  for (const [what, args] of runs) {
+    const r = cli(args);
+    oneLine(r, 4, says, `${what}: ${label}`);
+    assert.ok(r.ms < capMs, `${what}: ${label}: refused in ${Math.round(r.ms)} ms`);
+  }
+  assert.equal(sha256File(file), before, `${label}: the journal is unmodified`);
+}
+
+// Crafted journals (issue 18, item 7): one SQL edit of a real journal each.
+for (const [i, c] of CRAFTED.entries()) {
+  test(`crafted journal: ${c.name} -> analyze, analyze --time abs, export --pcap and --har exit 4 with one line naming it`, () => {
+    const file = path.join(dir, `crafted${i}.db`);
+    craft(FIXTURE, file, c.sql);
+    readersRefuse(file, c.says, c.name);
+  });
+}
+
+// A planted salvage file (issue 18, item 6): refused at once, never read, never waited on.
+const SALVAGE_PLANTS: { name: string; plant: (p: string) => void; says: RegExp }[] = [
+  { name: 'a FIFO', plant: (p) => must('mkfifo', [p]), says: /salvage is not a regular file \(fifo\); refusing to read it/ },
+  { name: 'a symlink to /dev/zero', plant: (p) => fs.symlinkSync('/dev/zero', p), says: /salvage is a symbolic link; refusing/ },
+  { name: 'a symlink to /etc/shadow', plant: (p) => fs.symlinkSync('/etc/shadow', p), says: /salvage is a symbolic link; refusing/ },
+  {
+    name: 'a sparse file over the size cap',
+    plant: (p) => {
+      fs.writeFileSync(p, '');
+      fs.truncateSync(p, SALVAGE_MAX_BYTES + 1);
+    },
+    says: /salvage is \d+ bytes, more than the \d+ a loader can salvage; refusing/,
+  },
+];
+for (const [i, s] of SALVAGE_PLANTS.entries()) {
+  test(`salvage planted as ${s.name} beside a killed journal -> exit 4 with one line, at once`, () => {
+    const file = path.join(dir, `planted${i}.db`);
+    craft(FIXTURE, file, "DELETE FROM meta WHERE key = 'stopped_at'");
+    s.plant(`${file}-salvage`);
+    // Node's start included: the refusal itself takes no time, and a FIFO never blocks.
+    readersRefuse(file, s.says, s.name, 5_000);
   });
 }
 

@@ -73,3 +73,42 @@ export function hpackInt(value: number, prefix: number, first: number): Buffer {
   out.push(v);
   return Buffer.from(out);
 }
+
+/**
+ * The reorder window's worst case: a connection whose send stream loses one
+ * early byte (position 1) and then carries `n` one-byte records, all within
+ * the window's time (1 µs apart), so every one of them waits behind the hole.
+ * The bytes are a valid exchange (handshake, then PINGs) cut into 1-byte records.
+ */
+export function writeReorderJournal(file: string, n: number): { records: number } {
+  const pings = Math.ceil(n / 17);
+  const stream = Buffer.concat([PREFACE, encodeFrame(settings([])), ...Array.from({ length: pings }, () => encodeFrame(ping(SENTINEL_PING)))]);
+  const recs = [];
+  let ts = 1_000_000_000n;
+  for (let p = 0; p < Math.min(stream.length, n + 2); p++) {
+    ts += 1_000n;
+    if (p === 1) continue; // the lost byte
+    recs.push(dataRec({ dir: 'send', ts, pos: BigInt(p), data: stream.subarray(p, p + 1) }));
+  }
+  makeJournal(file, recs);
+  return { records: recs.length };
+}
+
+/**
+ * Many directions waiting at once: `conns` connections, each sending its
+ * first byte and then, past a lost byte, a third one that waits in the
+ * reorder window; 1 µs apart, so all of them wait together until the window's
+ * time runs out, one after the other, as later ones arrive.
+ */
+export function writeManyHolesJournal(file: string, conns: number, spacingNs = 1_000n): { records: number } {
+  const recs = [];
+  let ts = 1_000_000_000n;
+  for (let c = 0; c < conns; c++) {
+    const ptr = '0x' + (0x10000 + c).toString(16);
+    ts += spacingNs;
+    recs.push(dataRec({ dir: 'send', ptr, ts, pos: 0n, data: PREFACE.subarray(0, 1) }));
+    recs.push(dataRec({ dir: 'send', ptr, ts, pos: 2n, data: PREFACE.subarray(2, 3) }));
+  }
+  makeJournal(file, recs);
+  return { records: recs.length };
+}
