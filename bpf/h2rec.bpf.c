@@ -198,8 +198,12 @@ static __always_inline void fill_hdr(struct h2rec_hdr *h, __u16 kind, __u16 len,
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
-/* The IPv4/IPv6 socket behind fd in the current task, read with CO-RE from its fd table; NULL otherwise. */
-static __always_inline struct sock *inet_sock_of_fd(__s32 fd)
+/*
+ * The IPv4/IPv6 socket behind fd in the current task, read with CO-RE from
+ * its fd table; NULL otherwise. *ino gets its sockfs inode number, unique per
+ * socket: a struct sock address is reused once freed, its inode number is not.
+ */
+static __always_inline struct sock *inet_sock_of_fd(__s32 fd, __u64 *ino)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
@@ -213,6 +217,7 @@ static __always_inline struct sock *inet_sock_of_fd(__s32 fd)
 	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
 	if ((mode & S_IFMT) != S_IFSOCK)
 		return NULL;
+	*ino = BPF_CORE_READ(f, f_inode, i_ino);
 	struct socket *sock = BPF_CORE_READ(f, private_data);
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
@@ -232,7 +237,8 @@ static __always_inline void emit_sock(__u64 id, __u64 ptr, __u64 gen, __s32 fd, 
 	s.ts_ns = ts_entry - 1;
 	s.fd = fd;
 	s.lib = lib;
-	struct sock *sk = inet_sock_of_fd(fd);
+	__u64 ino = 0;
+	struct sock *sk = inet_sock_of_fd(fd, &ino);
 	if (sk) {
 		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 		s.family = family;
@@ -460,6 +466,7 @@ struct sock_call {
 	__u64 buf; /* flat buffer, or the user iovec array */
 	__u64 ts_entry;
 	__u64 sk;
+	__u64 ino; /* the socket's inode number: tells a reused struct sock apart */
 	__s32 fd;
 	__u32 iovcnt;
 	__u8 kind; /* enum sock_call_kind */
@@ -476,23 +483,13 @@ struct {
 	__type(value, struct sock_call);
 } sock_active SEC(".maps");
 
-struct sock_state {
-	__u64 gen;
-	__u64 pos[2];
-	__u32 tgid;
-	__s32 fd;
-	__u8 tls;        /* ciphertext: counted, not stored */
-	__u8 sock_sent;  /* its h2rec_sock record went out */
-	__u8 checked[2]; /* the first bytes of each direction were checked for a TLS record */
-	__u32 closed;    /* TCP_CLOSE seen but its close record was lost */
-};
 
 /* struct sock * -> positions; deleted at TCP_CLOSE, so a reused sock is a new generation. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct sock_state);
+	__type(value, struct h2rec_sock_state);
 } socks SEC(".maps");
 
 static __always_inline bool port_wanted(struct sock *sk)
@@ -594,7 +591,7 @@ static long emit_iov_chunk(__u32 i, struct iov_ctx *c)
 	return 0;
 }
 
-static __always_inline void emit_skip(__u64 id, struct sock_call *c, struct sock_state *st, __u64 pos, __u64 len)
+static __always_inline void emit_skip(__u64 id, struct sock_call *c, struct h2rec_sock_state *st, __u64 pos, __u64 len)
 {
 	struct h2rec_skip k = {};
 	fill_hdr(&k.h, H2REC_KIND_SKIP, sizeof(k), id, c->sk, st->gen);
@@ -611,13 +608,15 @@ static __always_inline void emit_skip(__u64 id, struct sock_call *c, struct sock
 
 static __always_inline void on_sock_return(__u64 id, struct sock_call *c, __u64 len)
 {
-	struct sock_state *st = bpf_map_lookup_elem(&socks, &c->sk);
-	if (st && st->closed) {
+	struct h2rec_sock_state *st = bpf_map_lookup_elem(&socks, &c->sk);
+	/* Another socket at a freed one's address. A closed one stays until then:
+	 * a write can still return after the connection reached TCP_CLOSE. */
+	if (st && st->ino != c->ino) {
 		bpf_map_delete_elem(&socks, &c->sk);
 		st = NULL;
 	}
 	if (!st) {
-		struct sock_state z = { .gen = bpf_ktime_get_ns(), .tgid = id >> 32, .fd = c->fd };
+		struct h2rec_sock_state z = { .gen = bpf_ktime_get_ns(), .ino = c->ino, .tgid = id >> 32, .fd = c->fd };
 		bpf_map_update_elem(&socks, &c->sk, &z, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&socks, &c->sk);
 		if (!st)
@@ -745,7 +744,7 @@ int BPF_PROG(sys_enter_fd, struct pt_regs *regs, long nr)
 	} else if (nr == NR_splice) {
 		c.fd = (__s32)arg2; /* splice(fd_in, off_in, fd_out, ...): the socket is fd_out */
 	}
-	struct sock *sk = inet_sock_of_fd(c.fd);
+	struct sock *sk = inet_sock_of_fd(c.fd, &c.ino);
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !port_wanted(sk))
 		return 0;
 	c.sk = (__u64)sk;
@@ -775,13 +774,9 @@ int BPF_PROG(sock_state_change, const struct sock *sk, int oldstate, int newstat
 	if (newstate != TCP_CLOSE || quiesced)
 		return 0;
 	__u64 key = (__u64)sk;
-	struct sock_state *st = bpf_map_lookup_elem(&socks, &key);
-	if (!st)
+	struct h2rec_sock_state *st = bpf_map_lookup_elem(&socks, &key);
+	if (!st || st->tls || st->closed)
 		return 0;
-	if (st->tls) {
-		bpf_map_delete_elem(&socks, &key);
-		return 0;
-	}
 	struct h2rec_close c = {};
 	c.h.kind = H2REC_KIND_CLOSE;
 	c.h.hdr_len = sizeof(c);
@@ -793,11 +788,12 @@ int BPF_PROG(sock_state_change, const struct sock *sk, int oldstate, int newstat
 	c.ts_ns = bpf_ktime_get_ns();
 	c.end_pos[0] = st->pos[0];
 	c.end_pos[1] = st->pos[1];
+	/* Kept (LRU) until another socket takes the address: late calls still find it. */
 	if (bpf_ringbuf_output(&rb, &c, sizeof(c), rb_flags())) {
 		count_loss(1, 0);
-		st->closed = 1;
+		st->closed = H2REC_SOCK_CLOSE_LOST;
 		return 0;
 	}
-	bpf_map_delete_elem(&socks, &key);
+	st->closed = H2REC_SOCK_CLOSED;
 	return 0;
 }

@@ -137,6 +137,28 @@ struct h2rec_conn_state {
 	__u32 closed; /* SSL_free seen but its close record was lost */
 };
 
+/*
+ * Map "socks": struct sock * -> plaintext socket state. The loader reads it
+ * at stop to report end positions of sockets still open.
+ */
+enum h2rec_sock_closed {
+	H2REC_SOCK_OPEN = 0,
+	H2REC_SOCK_CLOSED = 1,     /* TCP_CLOSE seen, its close record delivered */
+	H2REC_SOCK_CLOSE_LOST = 2, /* TCP_CLOSE seen, its close record lost: the final dump has the end */
+};
+
+struct h2rec_sock_state {
+	__u64 gen;
+	__u64 ino;       /* sockfs inode number of the socket */
+	__u64 pos[2];
+	__u32 tgid;
+	__s32 fd;
+	__u8 tls;        /* ciphertext: counted, not stored */
+	__u8 sock_sent;  /* its h2rec_sock record went out */
+	__u8 checked[2]; /* the first bytes of each direction were checked for a TLS record */
+	__u32 closed;    /* enum h2rec_sock_closed */
+};
+
 /* Per-CPU loss counters (map "losses", one entry). */
 struct h2rec_loss {
 	__u64 records; /* ring-buffer outputs that failed */
@@ -156,6 +178,7 @@ _Static_assert(sizeof(struct h2rec_close) == 72, "h2rec_close layout");
 _Static_assert(sizeof(struct h2rec_sock) == 104, "h2rec_sock layout");
 _Static_assert(sizeof(struct h2rec_loss) == 48, "h2rec_loss layout");
 _Static_assert(sizeof(struct h2rec_skip) == 88, "h2rec_skip layout");
+_Static_assert(sizeof(struct h2rec_sock_state) == 48, "h2rec_sock_state layout");
 _Static_assert(sizeof(struct h2rec_conn_key) == 16, "h2rec_conn_key layout");
 _Static_assert(sizeof(struct h2rec_conn_state) == 32, "h2rec_conn_state layout");
 #endif

@@ -373,6 +373,24 @@ static void emit_losses(struct h2rec_bpf *skel, int ncpus)
 }
 
 /* End positions of every connection still known at stop, so trailing loss is exact. */
+/* Plaintext sockets still open at stop (TLS ones carry no positions). */
+
+static void emit_sock_finals(struct h2rec_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.socks);
+	__u64 k, next;
+	struct h2rec_sock_state st;
+	void *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &st) == 0 && !st.tls && st.closed != H2REC_SOCK_CLOSED && (st.pos[0] || st.pos[1]))
+			emit_json("{\"t\":\"final\",\"tgid\":%u,\"ptr\":\"0x%llx\",\"gen\":\"%llu\",\"end_pos\":[\"%llu\",\"%llu\"]}",
+				  st.tgid, (unsigned long long)next, (unsigned long long)st.gen,
+				  (unsigned long long)st.pos[0], (unsigned long long)st.pos[1]);
+		k = next;
+		prev = &k;
+	}
+}
+
 static void emit_finals(struct h2rec_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.conns);
@@ -431,7 +449,8 @@ int main(int argc, char **argv)
 	const char *comm = NULL;
 	const char *binaries[MAX_TARGETS];
 	int n_bins = 0;
-	bool system_libs = true, check = false;
+	bool system_libs = true, check = false, tls = true, sockets = true;
+	int ports[H2REC_MAX_FILTER_PORTS], n_ports = 0;
 	unsigned long max_call = H2REC_DEFAULT_MAX_CALL_BYTES, ringbuf_bytes = 64UL << 20, loss_ms = 1000;
 
 	for (int i = 1; i < argc; i++) {
@@ -453,6 +472,15 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--no-system-libs")) {
 			system_libs = false;
+		} else if (!strcmp(a, "--no-tls")) {
+			tls = false;
+		} else if (!strcmp(a, "--no-sockets")) {
+			sockets = false;
+		} else if (!strcmp(a, "--port")) {
+			if (n_ports == H2REC_MAX_FILTER_PORTS)
+				die(EXIT_USAGE, "at most %d --port", H2REC_MAX_FILTER_PORTS);
+			ports[n_ports++] = (int)parse_num(a, v, 65535);
+			i++;
 		} else if (!strcmp(a, "--max-call-bytes")) {
 			max_call = parse_num(a, v, 1UL << 30);
 			i++;
@@ -501,7 +529,9 @@ int main(int argc, char **argv)
 			die(EXIT_USAGE, "--pid %d: no such process", pids[i]);
 		add_pid_targets(i, pids[i]);
 	}
-	if (system_libs)
+	if (!tls && !sockets)
+		die(EXIT_USAGE, "--no-tls and --no-sockets leave nothing to record");
+	if (system_libs && tls)
 		add_system_libs();
 
 	libbpf_set_print(libbpf_print);
@@ -517,6 +547,10 @@ int main(int argc, char **argv)
 		skel->rodata->has_comm_filter = 1;
 		strncpy((char *)skel->rodata->filter_comm, comm, H2REC_COMM_LEN - 1);
 	}
+	skel->rodata->capture_sockets = sockets;
+	skel->rodata->n_filter_ports = n_ports;
+	for (int i = 0; i < n_ports; i++)
+		skel->rodata->filter_ports[i] = (__u16)ports[i];
 	bpf_map__set_max_entries(skel->maps.rb, ringbuf_bytes);
 	/* Wake up at an eighth of the ring, at most 1 MiB: batches stay large, and far from overflowing. */
 	skel->rodata->wakeup_bytes = ringbuf_bytes / 8 < (1UL << 20) ? ringbuf_bytes / 8 : (1UL << 20);
@@ -557,7 +591,7 @@ int main(int argc, char **argv)
 
 
 	int live = 0;
-	for (int i = 0; i < n_targets; i++) {
+	for (int i = 0; tls && i < n_targets; i++) {
 		int n = attach_family(skel, targets[i].path, openssl_probes, sizeof(openssl_probes) / sizeof(openssl_probes[0]));
 		n += attach_family(skel, targets[i].path, gnutls_probes, sizeof(gnutls_probes) / sizeof(gnutls_probes[0]));
 		targets[i].probes = n;
@@ -568,19 +602,33 @@ int main(int argc, char **argv)
 	struct bpf_link *fd_link = bpf_program__attach(skel->progs.sys_enter_fd);
 	if (!fd_link)
 		warnx("cannot attach the socket fd tracer (%s); addresses will be unknown", strerror(errno));
-	if (live == 0) {
+	struct bpf_link *sock_links[2] = { NULL, NULL };
+	if (sockets) {
+		/* Plaintext socket I/O: the exit half of the syscalls, and the end of TCP connections. */
+		sock_links[0] = bpf_program__attach(skel->progs.sys_exit_sock);
+		sock_links[1] = bpf_program__attach(skel->progs.sock_state_change);
+		if (!sock_links[0] || !sock_links[1] || !fd_link) {
+			out_flush();
+			h2rec_bpf__destroy(skel);
+			die(EXIT_ENV, "cannot attach the socket tracers (%s)", strerror(errno));
+		}
+	}
+	if (tls && live == 0 && !sockets) {
 		out_flush();
 		h2rec_bpf__destroy(skel);
 		die(EXIT_ENV, "no TLS library probe could be attached (targets: %d); use --binary PATH for statically linked programs", n_targets);
 	}
+	if (tls && live == 0)
+		warnx("no TLS library probe could be attached (targets: %d): only plaintext sockets are recorded", n_targets);
 
 	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), on_record, NULL, NULL);
 	if (!rb)
 		die(EXIT_ENV, "cannot open the ring buffer: %s", strerror(errno));
 	int ncpus = libbpf_num_possible_cpus();
-	warn_unprobed_pids(n_pids);
-	emit_json("{\"t\":\"ready\",\"probes\":%d,\"targets\":%d,\"ringbuf_bytes\":%lu,\"max_call_bytes\":%lu,\"ncpus\":%d,\"abi\":%d}",
-		  live, n_targets, ringbuf_bytes, max_call, ncpus, H2REC_ABI_VERSION);
+	if (tls && !sockets)
+		warn_unprobed_pids(n_pids);
+	emit_json("{\"t\":\"ready\",\"sockets\":%s,\"probes\":%d,\"targets\":%d,\"ringbuf_bytes\":%lu,\"max_call_bytes\":%lu,\"ncpus\":%d,\"abi\":%d}",
+		  sockets ? "true" : "false", live, n_targets, ringbuf_bytes, max_call, ncpus, H2REC_ABI_VERSION);
 	out_flush();
 
 	struct timespec last, now;
@@ -628,6 +676,7 @@ int main(int argc, char **argv)
 		;
 	emit_losses(skel, ncpus);
 	emit_finals(skel);
+	emit_sock_finals(skel);
 	emit_json("{\"t\":\"stopped\"}");
 	out_flush();
 	/* The recorder is done once it reads `stopped` and EOF: it need not wait for the slow detach below. */
@@ -637,6 +686,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n_links; i++)
 		bpf_link__destroy(links[i]);
 	bpf_link__destroy(fd_link);
+	bpf_link__destroy(sock_links[0]);
+	bpf_link__destroy(sock_links[1]);
 	ring_buffer__free(rb);
 	h2rec_bpf__destroy(skel);
 	return 0;

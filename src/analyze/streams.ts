@@ -3,7 +3,7 @@
  * direction), placed by byte position, with every hole reported as a gap.
  * Bytes are never invented: what is missing stays missing.
  */
-import type { ConnInfo, ConnKey, DataRecord, Dir, JournalRecord, StreamEvent } from './types';
+import type { ConnInfo, ConnKey, DataRecord, Dir, JournalRecord, SkipRecord, StreamEvent } from './types';
 
 export interface StreamOptions {
   /**
@@ -27,7 +27,9 @@ export interface StreamOptions {
 interface Segment {
   pos: bigint;
   length: bigint;
-  data?: Uint8Array; // absent: a hole of known size (truncated call)
+  data?: Uint8Array; // absent: a hole of known size (truncated call, or sendfile/splice)
+  /** why a hole holds no bytes; truncated when absent */
+  hole?: 'sendfile' | 'splice' | 'uncopied';
   ktime: bigint;
   tid: number;
   /** arrival order within its direction: equal positions leave in the order they came */
@@ -163,7 +165,7 @@ function* place(conn: ConnInfo, dir: Dir, ds: DirState, seg: Segment): Generator
     const data = skip > 0n ? seg.data.subarray(Number(skip)) : seg.data;
     yield { kind: 'bytes', conn, dir, pos: ds.next, data, ktime: seg.ktime, tid: seg.tid };
   } else {
-    yield { kind: 'gap', conn, dir, pos: ds.next, length: end - ds.next, reason: 'truncated', ktime: seg.ktime };
+    yield { kind: 'gap', conn, dir, pos: ds.next, length: end - ds.next, reason: seg.hole ?? 'truncated', ktime: seg.ktime };
   }
   ds.next = end;
 }
@@ -315,6 +317,10 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
       st.info.sock = r.sock;
       continue;
     }
+    if (r.kind === 'skip') {
+      yield* onData(st, r);
+      continue;
+    }
     if (st.info.lib === 'unknown') st.info.lib = r.lib;
     yield* onData(st, r);
   }
@@ -337,9 +343,9 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
     yield* finish(st, ktime, endPos, interruptedAt);
   }
 
-  function* onData(st: ConnState, r: DataRecord): Generator<StreamEvent> {
+  function* onData(st: ConnState, r: DataRecord | SkipRecord): Generator<StreamEvent> {
     const ds = st.dirs[dirIndex(r.dir)];
-    const at = r.pos + BigInt(r.chunkOff);
+    const at = r.kind === 'skip' ? r.pos : r.pos + BigInt(r.chunkOff);
     if (!ds.started) {
       ds.started = true;
       // The kernel counts positions from the first call it saw on this session, so
@@ -350,8 +356,11 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
         ds.next = at;
       }
     }
-    const segs: Segment[] = [{ pos: at, length: BigInt(r.data.byteLength), data: r.data, ktime: r.ktime, tid: r.tid, seq: 0, done: false }];
-    if (r.truncated && r.last) {
+    const segs: Segment[] =
+      r.kind === 'skip'
+        ? [{ pos: at, length: r.length, ktime: r.ktime, tid: r.tid, seq: 0, done: false, hole: r.reason === 'unknown' ? 'uncopied' : r.reason }]
+        : [{ pos: at, length: BigInt(r.data.byteLength), data: r.data, ktime: r.ktime, tid: r.tid, seq: 0, done: false }];
+    if (r.kind === 'data' && r.truncated && r.last) {
       const copiedEnd = at + BigInt(r.data.byteLength);
       const callEnd = r.pos + BigInt(r.callLen);
       if (callEnd > copiedEnd) segs.push({ pos: copiedEnd, length: callEnd - copiedEnd, ktime: r.ktime, tid: r.tid, seq: 0, done: false });

@@ -27,7 +27,7 @@ export interface SockInfo {
 }
 
 /** One ring-buffer record decoded from the journal (stage 1 output). */
-export type JournalRecord = DataRecord | CloseRecord | SockRecord;
+export type JournalRecord = DataRecord | CloseRecord | SockRecord | SkipRecord;
 
 interface RecordBase {
   /** journal row id (arrival order); never used for ordering */
@@ -43,7 +43,8 @@ interface RecordBase {
 export interface DataRecord extends RecordBase {
   kind: 'data';
   dir: Dir;
-  lib: 'openssl' | 'gnutls' | 'unknown';
+  /** socket: plaintext read/write/send/recv on a TCP socket (conn.ptr is the kernel's struct sock) */
+  lib: 'openssl' | 'gnutls' | 'socket' | 'unknown';
   tsEntry: bigint;
   tsReturn: bigint;
   /** byte position of the call's first byte within (conn, dir) */
@@ -54,6 +55,16 @@ export interface DataRecord extends RecordBase {
   truncated: boolean;
   fd: number;
   data: Uint8Array;
+}
+
+/** Bytes that passed on a connection but could not be copied (sendfile, splice): a gap of known size. */
+export interface SkipRecord extends RecordBase {
+  kind: 'skip';
+  dir: Dir;
+  pos: bigint;
+  length: bigint;
+  reason: 'sendfile' | 'splice' | 'unknown';
+  fd: number;
 }
 
 export interface CloseRecord extends RecordBase {
@@ -102,9 +113,10 @@ export type StreamEvent =
       length: bigint;
       /**
        * why: 'lost' (missing by position), 'truncated' (cap), 'start' (recording began mid-stream),
-       * 'unrecorded' (the recording was interrupted: length 0 stands for an unknown number of bytes from pos on)
+       * 'unrecorded' (the recording was interrupted: length 0 stands for an unknown number of bytes from pos on),
+       * 'sendfile' / 'splice' (sent by the kernel from a file or pipe: not copied, known size)
        */
-      reason: 'lost' | 'truncated' | 'start' | 'unrecorded';
+      reason: 'lost' | 'truncated' | 'start' | 'unrecorded' | 'sendfile' | 'splice' | 'uncopied';
       ktime: bigint;
     }
   | { kind: 'close'; conn: ConnInfo; ktime: bigint; endPos?: [bigint, bigint] };

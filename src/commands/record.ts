@@ -19,12 +19,16 @@ export function builder(y: Argv): Argv {
     .option('duration', { alias: 'd', type: 'string', describe: 'stop after this many seconds', requiresArg: true })
     .option('max-call-bytes', { type: 'string', describe: 'bytes kept per TLS call, e.g. 1M (default 4M); beyond that the call is flagged truncated', requiresArg: true })
     .option('ringbuf-mb', { type: 'string', describe: 'BPF ring buffer size in MiB, a power of two (default 64)', requiresArg: true })
+    .option('port', { type: 'string', array: true, describe: 'plaintext sockets: only this local or remote port (repeatable)', requiresArg: true })
+    .option('tls', { type: 'boolean', default: true, describe: 'record TLS plaintext through the library probes (--no-tls: plaintext sockets only)' })
+    .option('sockets', { type: 'boolean', default: true, describe: 'record plaintext TCP socket I/O: h2c, HTTP/1.1 (--no-sockets: TLS only)' })
     .option('system-libs', { type: 'boolean', default: true, describe: 'attach to the system libssl/libgnutls (--no-system-libs: only --binary and --pid targets)' })
     .option('force', { alias: 'f', type: 'boolean', describe: 'overwrite an existing journal (never one that is being recorded)' })
     .option('live', { type: 'string', describe: 'also print the traffic while recording: frames (text, json) or one line per request (summary)' })
     .example('$0 record -o run.db --pid 181', 'record one process (and the TLS libraries it maps) until Ctrl-C')
     .example('$0 record -o run.db --binary /usr/local/bin/h2o', 'also trace a server with statically linked OpenSSL/BoringSSL')
     .example('$0 record -o run.db --comm curl --duration 10', 'record every curl for ten seconds')
+    .example('$0 record -o run.db --port 8080 --no-tls', 'plaintext HTTP/1.1 and h2c on port 8080 only')
     .example('$0 record -o run.db --comm nginx --live summary', 'and print one line per request as it happens')
     .example('$0 record -o run.db --binary /usr/bin/node --comm node', 'node links OpenSSL statically: trace its binary');
 }
@@ -54,6 +58,9 @@ export function toOptions(a: Record<string, unknown>): RecordOptions {
     maxCallBytes: parseSize('max-call-bytes', a['max-call-bytes']),
     ringbufMb,
     noSystemLibs: a['system-libs'] === false ? true : undefined,
+    noTls: a.tls === false ? true : undefined,
+    noSockets: a.sockets === false ? true : undefined,
+    ports: intList('port', a.port, 1),
     force: a.force === true ? true : undefined,
     live: liveMode(a.live),
   };

@@ -4,22 +4,25 @@
  * bump ABI_VERSION with any layout change.
  */
 import { InputError } from '../errors';
-import type { CloseRecord, ConnKey, DataRecord, Dir, JournalRecord, SockInfo, SockRecord } from '../analyze/types';
+import type { CloseRecord, ConnKey, DataRecord, Dir, JournalRecord, SkipRecord, SockInfo, SockRecord } from '../analyze/types';
 
 export const ABI_VERSION = 1;
 export const KIND_DATA = 1;
 export const KIND_CLOSE = 2;
 export const KIND_SOCK = 3;
+export const KIND_SKIP = 4;
 export const HDR_LEN = 48;
 export const DATA_HDR_LEN = 96;
 export const CLOSE_LEN = 72;
 export const SOCK_LEN = 104;
+export const SKIP_LEN = 88;
 export const F_LAST = 1;
 export const F_TRUNCATED = 2;
 export const MSG_RECORD = 1;
 export const MSG_JSON = 2;
 
-const LIBS = ['unknown', 'openssl', 'gnutls'] as const;
+const LIBS = ['unknown', 'openssl', 'gnutls', 'socket'] as const;
+const SKIP_REASONS = ['unknown', 'sendfile', 'splice'] as const;
 
 /** Fields the journal indexes, read without building a full JournalRecord. */
 export interface RecordIndex {
@@ -45,7 +48,7 @@ function comm(raw: Uint8Array): string {
 }
 
 function minLen(kind: number): number {
-  return kind === KIND_DATA ? DATA_HDR_LEN : kind === KIND_CLOSE ? CLOSE_LEN : kind === KIND_SOCK ? SOCK_LEN : -1;
+  return kind === KIND_DATA ? DATA_HDR_LEN : kind === KIND_CLOSE ? CLOSE_LEN : kind === KIND_SOCK ? SOCK_LEN : kind === KIND_SKIP ? SKIP_LEN : -1;
 }
 
 /** Validates the header and returns the indexed fields; throws InputError on a record we cannot trust. */
@@ -82,6 +85,10 @@ export function indexRecord(raw: Uint8Array): RecordIndex {
       chunkOff: v.getUint32(76, true),
       chunkLen,
     };
+  }
+  if (kind === KIND_SKIP) {
+    const dir = raw[80];
+    return { kind, ktime: dir === 0 ? v.getBigUint64(48, true) : v.getBigUint64(56, true), pid, ptr, gen, dir, pos: v.getBigUint64(64, true), chunkOff: 0, chunkLen: 0 };
   }
   return { kind, ktime: v.getBigUint64(48, true), pid, ptr, gen, dir: 0, pos: 0n, chunkOff: 0, chunkLen: 0 };
 }
@@ -137,6 +144,23 @@ export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
     };
     return rec;
   }
+  if (ix.kind === KIND_SKIP) {
+    const rec: SkipRecord = {
+      id,
+      ktime: ix.ktime,
+      pid: ix.pid,
+      tid,
+      comm: name,
+      conn,
+      kind: 'skip',
+      dir: (ix.dir === 0 ? 'send' : 'recv') as Dir,
+      pos: ix.pos,
+      length: v.getBigUint64(72, true),
+      reason: SKIP_REASONS[raw[81]] ?? 'unknown',
+      fd: v.getInt32(84, true),
+    };
+    return rec;
+  }
   if (ix.kind === KIND_CLOSE) {
     const rec: CloseRecord = {
       id,
@@ -168,6 +192,7 @@ export type EncodableRecord =
   | (Encodable<DataRecord> & { flags?: number })
   | Encodable<CloseRecord>
   | (Encodable<SockRecord> & { ts?: bigint })
+  | (Encodable<SkipRecord> & { tsEntry: bigint; tsReturn: bigint })
   | (Encodable<CloseRecord> & { ts?: bigint });
 
 function parseIp(s: string, family: number, out: Uint8Array): void {
@@ -189,7 +214,7 @@ function parseIp(s: string, family: number, out: Uint8Array): void {
 
 /** Builds a record byte-for-byte as the kernel would; used by tests and fixtures. */
 export function encodeRecord(rec: EncodableRecord & { tsNs?: bigint }): Uint8Array {
-  const kindNum = rec.kind === 'data' ? KIND_DATA : rec.kind === 'close' ? KIND_CLOSE : KIND_SOCK;
+  const kindNum = rec.kind === 'data' ? KIND_DATA : rec.kind === 'close' ? KIND_CLOSE : rec.kind === 'skip' ? KIND_SKIP : KIND_SOCK;
   const dataLen = rec.kind === 'data' ? rec.data.byteLength : 0;
   const len = minLen(kindNum) + dataLen;
   const raw = new Uint8Array(len);
@@ -214,6 +239,14 @@ export function encodeRecord(rec: EncodableRecord & { tsNs?: bigint }): Uint8Arr
     raw[89] = Math.max(0, LIBS.indexOf(rec.lib));
     v.setUint16(90, (rec.last ? F_LAST : 0) | (rec.truncated ? F_TRUNCATED : 0), true);
     raw.set(rec.data, DATA_HDR_LEN);
+  } else if (rec.kind === 'skip') {
+    v.setBigUint64(48, rec.tsEntry, true);
+    v.setBigUint64(56, rec.tsReturn, true);
+    v.setBigUint64(64, rec.pos, true);
+    v.setBigUint64(72, rec.length, true);
+    raw[80] = rec.dir === 'send' ? 0 : 1;
+    raw[81] = Math.max(0, SKIP_REASONS.indexOf(rec.reason));
+    v.setInt32(84, rec.fd, true);
   } else if (rec.kind === 'close') {
     v.setBigUint64(48, rec.tsNs ?? 0n, true);
     v.setBigUint64(56, rec.endPos[0], true);

@@ -29,6 +29,12 @@ export interface RecordOptions {
   ringbufMb?: number;
   /** skip the system libssl/libgnutls (attach only to --binary / --pid targets) */
   noSystemLibs?: boolean;
+  /** do not attach the TLS library probes (plaintext sockets only) */
+  noTls?: boolean;
+  /** do not record plaintext socket I/O (TLS libraries only) */
+  noSockets?: boolean;
+  /** plaintext sockets: only these local or remote ports */
+  ports?: number[];
   /** replace an existing output file */
   force?: boolean;
   /** print the traffic on stdout while recording: frames (text or JSON Lines) or one line per exchange */
@@ -85,6 +91,9 @@ export function loaderArgs(opts: RecordOptions): string[] {
   if (opts.comm !== undefined) args.push('--comm', opts.comm);
   for (const b of opts.binaries ?? []) args.push('--binary', b);
   if (opts.noSystemLibs) args.push('--no-system-libs');
+  if (opts.noTls) args.push('--no-tls');
+  if (opts.noSockets) args.push('--no-sockets');
+  for (const p of opts.ports ?? []) args.push('--port', String(p));
   if (opts.maxCallBytes !== undefined) args.push('--max-call-bytes', String(opts.maxCallBytes));
   if (opts.ringbufMb !== undefined) args.push('--ringbuf-bytes', String(Math.round(opts.ringbufMb * 1048576)));
   return args;
@@ -102,6 +111,8 @@ function validate(opts: RecordOptions): void {
   if (opts.comm !== undefined && (opts.comm.length === 0 || opts.comm.length > 15)) {
     throw new UsageError('--comm must be 1 to 15 characters (the kernel task name)');
   }
+  if (opts.noTls && opts.noSockets) throw new UsageError('--no-tls and --no-sockets leave nothing to record');
+  for (const p of opts.ports ?? []) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`--port ${p}: expected 1 to 65535`);
   if (opts.duration !== undefined && !(opts.duration > 0)) throw new UsageError('--duration must be > 0 seconds');
   if (opts.maxCallBytes !== undefined && !(Number.isInteger(opts.maxCallBytes) && opts.maxCallBytes > 0)) {
     throw new UsageError('--max-call-bytes must be a positive integer');

@@ -12,12 +12,16 @@ import { main } from '../../src/cli';
 test('flags map to RecordOptions', () => {
   assert.deepEqual(
     toOptions({ output: 'run.db', pid: ['181', '7,9'], comm: 'curl', binary: ['/usr/bin/node'], duration: '2.5', 'max-call-bytes': '4M', 'ringbuf-mb': '16', 'system-libs': false, force: true }),
-    { output: 'run.db', pids: [181, 7, 9], comm: 'curl', binaries: ['/usr/bin/node'], duration: 2.5, maxCallBytes: 4 << 20, ringbufMb: 16, noSystemLibs: true, force: true },
+    { output: 'run.db', pids: [181, 7, 9], comm: 'curl', binaries: ['/usr/bin/node'], duration: 2.5, maxCallBytes: 4 << 20, ringbufMb: 16, noSystemLibs: true, noTls: undefined, noSockets: undefined, ports: undefined, force: true, live: undefined },
   );
   assert.deepEqual(toOptions({ output: 'run.db', 'system-libs': true }), {
     output: 'run.db', pids: undefined, comm: undefined, binaries: undefined, duration: undefined, maxCallBytes: undefined,
-    ringbufMb: undefined, noSystemLibs: undefined, force: undefined,
+    ringbufMb: undefined, noSystemLibs: undefined, noTls: undefined, noSockets: undefined, ports: undefined, force: undefined, live: undefined,
   });
+  assert.deepEqual(
+    [toOptions({ output: 'x', port: ['80', '8080,443'], tls: false }).ports, toOptions({ output: 'x', tls: false }).noTls, toOptions({ output: 'x', sockets: false }).noSockets],
+    [[80, 8080, 443], true, true],
+  );
   assert.equal(toOptions({ output: 'x', 'max-call-bytes': '512k' }).maxCallBytes, 512 * 1024);
   assert.equal(toOptions({ output: 'x', 'max-call-bytes': '65536' }).maxCallBytes, 65536);
 });

@@ -1,8 +1,10 @@
 /**
- * End-to-end (issue 4): the analyzer agrees frame for frame with what
+ * End-to-end (issues 4 and 11): the analyzer agrees frame for frame with what
  * `nghttp -v` printed for its own session, recorded for real against
- * nghttpd. nghttp's output is the ground truth of what that client sent and
- * received; we compare each direction separately.
+ * nghttpd, over TLS (the library probes) and over h2c with prior knowledge
+ * (plaintext socket capture, nghttpd --no-tls). nghttp's output is the ground
+ * truth of what that client sent and received; we compare each direction
+ * separately.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,8 +16,10 @@ import { parseNghttpVerbose, type NghttpFrame } from '../helpers/nghttpv';
 
 const dir = tmpDir('e2e-nghttp');
 let server: Server;
+let h2c: Server;
 let journal: string;
 const runs = new Map<string, RunResult>();
+const TRANSPORTS = ['TLS', 'h2c'] as const;
 
 const SCENARIOS: Record<string, (base: string) => string[]> = {
   'plain GET': (b) => [`${b}/small.bin`],
@@ -36,19 +40,23 @@ before(async () => {
   randomFile(path.join(www, '1m.bin'), 1 << 20);
   randomFile(path.join(dir, 'upload.bin'), 100_000);
   server = await startNghttpd(www, tls);
+  h2c = await startNghttpd(www, tls, ['--no-tls']);
   journal = path.join(dir, 'nghttp.db');
-  const base = `https://127.0.0.1:${server.port}`;
+  const bases = { TLS: `https://127.0.0.1:${server.port}`, h2c: `http://127.0.0.1:${h2c.port}` };
   await recordDuring({ output: journal, comm: 'nghttp' }, async () => {
-    for (const [name, args] of Object.entries(SCENARIOS)) {
-      const r = await run('nghttp', ['-nv', ...args(base)]);
-      assert.equal(r.status, 0, `${name}: ${r.stderr}`);
-      runs.set(name, r);
+    for (const transport of TRANSPORTS) {
+      for (const [name, args] of Object.entries(SCENARIOS)) {
+        const r = await run('nghttp', ['-nv', ...args(bases[transport])]);
+        assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+        runs.set(`${transport} ${name}`, r);
+      }
     }
   });
 });
 
 after(async () => {
   await server?.stop();
+  await h2c?.stop();
 });
 
 interface Seen {
@@ -92,7 +100,7 @@ function truth(frames: NghttpFrame[], dir: 'send' | 'recv'): Seen[] {
   return frames.filter((f) => f.dir === dir).map((f) => ({ type: f.type, stream: f.stream, flags: f.flags, length: f.length, headers: f.headers }));
 }
 
-for (const name of Object.keys(SCENARIOS)) {
+for (const name of TRANSPORTS.flatMap((t) => Object.keys(SCENARIOS).map((n) => `${t} ${n}`))) {
   test(`nghttp -v and h2rec agree frame for frame: ${name}`, () => {
     const r = runs.get(name)!;
     const printed = parseNghttpVerbose(r.stdout);
