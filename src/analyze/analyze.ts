@@ -219,6 +219,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
           lostBytes: loss.bytes.toString(),
           truncatedCalls: loss.truncatedCalls.toString(),
           truncatedBytes: loss.truncatedBytes.toString(),
+          cipherBytes: loss.cipherBytes.toString(),
         }) + '\n',
       );
     } else {
@@ -233,6 +234,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
       if (loss.records > 0n || loss.truncatedCalls > 0n) {
         out(`# capture loss: ${loss.records} records (${loss.bytes} bytes) dropped in the kernel; ${loss.truncatedCalls} calls truncated (${loss.truncatedBytes} bytes)\n`);
       } else out('# capture loss: none\n');
+      if (loss.cipherBytes > 0n) out(`# not stored: ${loss.cipherBytes} bytes of TLS ciphertext in ${plural(loss.cipherCalls, 'socket call')} (the plaintext comes from the TLS library probes)\n`);
     }
 
     const count = (e: FrameEvent): void => {

@@ -26,6 +26,9 @@ export interface LossTotals {
   bytes: bigint;
   truncatedCalls: bigint;
   truncatedBytes: bigint;
+  /** TLS ciphertext seen on sockets: counted, not stored (its plaintext comes from the TLS probes) */
+  cipherCalls: bigint;
+  cipherBytes: bigint;
 }
 
 export interface RecordFilter {
@@ -366,21 +369,30 @@ export class JournalReader {
     const cpus = this.salvage?.lossCpus;
     if (cpus) {
       const sum = (f: (c: NonNullable<Salvage['lossCpus']>[number]) => bigint): bigint => cpus.reduce((a, c) => a + f(c), 0n);
-      return { records: sum((c) => c.records), bytes: sum((c) => c.bytes), truncatedCalls: sum((c) => c.truncatedCalls), truncatedBytes: sum((c) => c.truncatedBytes) };
+      return {
+        records: sum((c) => c.records),
+        bytes: sum((c) => c.bytes),
+        truncatedCalls: sum((c) => c.truncatedCalls),
+        truncatedBytes: sum((c) => c.truncatedBytes),
+        cipherCalls: sum((c) => c.cipherCalls ?? 0n),
+        cipherBytes: sum((c) => c.cipherBytes ?? 0n),
+      };
     }
     let rows: Record<string, unknown>[];
+    // v1 journals (TLS only) have no cipher counters.
+    const cipher = this.meta.schemaVersion >= 2 ? 'cipher_calls, cipher_bytes' : '0 AS cipher_calls, 0 AS cipher_bytes';
     try {
       rows = this.db
         .prepare(
-          `SELECT records, bytes, truncated_calls, truncated_bytes
+          `SELECT records, bytes, truncated_calls, truncated_bytes, ${cipher}
              FROM losses l WHERE ts_ns = (SELECT max(ts_ns) FROM losses WHERE cpu = l.cpu)`,
         )
         .all() as Record<string, unknown>[];
     } catch (e) {
       throw inputErrorFrom(this.path, e);
     }
-    const total: LossTotals = { records: 0n, bytes: 0n, truncatedCalls: 0n, truncatedBytes: 0n };
-    const col = { records: 'records', bytes: 'bytes', truncatedCalls: 'truncated_calls', truncatedBytes: 'truncated_bytes' } as const;
+    const total: LossTotals = { records: 0n, bytes: 0n, truncatedCalls: 0n, truncatedBytes: 0n, cipherCalls: 0n, cipherBytes: 0n };
+    const col = { records: 'records', bytes: 'bytes', truncatedCalls: 'truncated_calls', truncatedBytes: 'truncated_bytes', cipherCalls: 'cipher_calls', cipherBytes: 'cipher_bytes' } as const;
     for (const r of rows) {
       for (const k of Object.keys(col) as (keyof LossTotals)[]) total[k] += intCell(`${this.path}: losses.${col[k]}`, r[col[k]], 0n, COUNTER_MAX);
     }

@@ -62,6 +62,8 @@ export interface LossCpu {
   bytes: bigint;
   truncatedCalls: bigint;
   truncatedBytes: bigint;
+  cipherCalls?: bigint;
+  cipherBytes?: bigint;
 }
 
 export interface Salvage {
@@ -103,7 +105,11 @@ function lossOf(v: Record<string, unknown>): LossCpu[] | undefined {
     const n = (k: string): bigint | undefined => big(c?.[k], 0n, COUNTER_MAX);
     const [records, bytes, truncatedCalls, truncatedBytes] = [n('records'), n('bytes'), n('truncated_calls'), n('truncated_bytes')];
     if (records === undefined || bytes === undefined || truncatedCalls === undefined || truncatedBytes === undefined) return undefined;
-    out.push({ records, bytes, truncatedCalls, truncatedBytes });
+    // Absent before plaintext sockets were recorded.
+    const cipherCalls = c?.cipher_calls === undefined ? 0n : n('cipher_calls');
+    const cipherBytes = c?.cipher_bytes === undefined ? 0n : n('cipher_bytes');
+    if (cipherCalls === undefined || cipherBytes === undefined) return undefined;
+    out.push({ records, bytes, truncatedCalls, truncatedBytes, cipherCalls, cipherBytes });
   }
   return out;
 }

@@ -3,7 +3,7 @@
  * version; each step up is one numbered migration, and a journal written by a
  * newer h2rec is refused rather than misread.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const MIGRATIONS: readonly string[] = [
   // v1
@@ -35,6 +35,11 @@ export const MIGRATIONS: readonly string[] = [
   -- End positions of connections still open when recording stopped.
   CREATE TABLE finals (pid INTEGER NOT NULL, ptr INTEGER NOT NULL, gen INTEGER NOT NULL,
                        end_send INTEGER NOT NULL, end_recv INTEGER NOT NULL);
+  `,
+  // v2: plaintext sockets. TLS ciphertext seen on sockets is counted, not stored.
+  `
+  ALTER TABLE losses ADD COLUMN cipher_calls INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE losses ADD COLUMN cipher_bytes INTEGER NOT NULL DEFAULT 0;
   `,
 ];
 

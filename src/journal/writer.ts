@@ -11,7 +11,7 @@ export type NewJournalMeta = JournalMetaBase;
 
 export interface LossSnapshot {
   tsNs: bigint;
-  cpus: { records: bigint; bytes: bigint; truncatedCalls: bigint; truncatedBytes: bigint }[];
+  cpus: { records: bigint; bytes: bigint; truncatedCalls: bigint; truncatedBytes: bigint; cipherCalls?: bigint; cipherBytes?: bigint }[];
 }
 
 export interface ProbeRow {
@@ -147,10 +147,10 @@ export class JournalWriter {
 
   addLoss(s: LossSnapshot): void {
     const ins = this.db.prepare(
-      'INSERT INTO losses (ts_ns, cpu, records, bytes, truncated_calls, truncated_bytes) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO losses (ts_ns, cpu, records, bytes, truncated_calls, truncated_bytes, cipher_calls, cipher_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
-      s.cpus.forEach((c, cpu) => ins.run(s.tsNs, cpu, c.records, c.bytes, c.truncatedCalls, c.truncatedBytes));
+      s.cpus.forEach((c, cpu) => ins.run(s.tsNs, cpu, c.records, c.bytes, c.truncatedCalls, c.truncatedBytes, c.cipherCalls ?? 0n, c.cipherBytes ?? 0n));
     })();
   }
 

@@ -278,6 +278,8 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
             bytes: big(c.bytes),
             truncatedCalls: big(c.truncated_calls),
             truncatedBytes: big(c.truncated_bytes),
+            cipherCalls: big(c.cipher_calls ?? 0),
+            cipherBytes: big(c.cipher_bytes ?? 0),
           })),
         };
         writer.addLoss(latestLoss);

@@ -41,14 +41,14 @@ test('meta, completeness, losses and finals are read back', () => {
     incomplete: true,
     losses: [
       { tsNs: 1n, cpus: [{ records: 1n, bytes: 10n, truncatedCalls: 0n, truncatedBytes: 0n }, { records: 2n, bytes: 20n, truncatedCalls: 1n, truncatedBytes: 5n }] },
-      { tsNs: 2n, cpus: [{ records: 3n, bytes: 30n, truncatedCalls: 0n, truncatedBytes: 0n }, { records: 4n, bytes: 40n, truncatedCalls: 1n, truncatedBytes: 5n }] },
+      { tsNs: 2n, cpus: [{ records: 3n, bytes: 30n, truncatedCalls: 0n, truncatedBytes: 0n }, { records: 4n, bytes: 40n, truncatedCalls: 1n, truncatedBytes: 5n, cipherCalls: 2n, cipherBytes: 300n }] },
     ],
     finals: [{ pid: 100, ptr: 0x1000n, gen: 1n, endPos: [1n, 0n] }],
   });
   const r = JournalReader.open(f);
   assert.equal(r.meta.realtimeOffsetNs, 123n);
   assert.equal(r.meta.complete, false);
-  assert.deepEqual(r.losses(), { records: 7n, bytes: 70n, truncatedCalls: 1n, truncatedBytes: 5n });
+  assert.deepEqual(r.losses(), { records: 7n, bytes: 70n, truncatedCalls: 1n, truncatedBytes: 5n, cipherCalls: 2n, cipherBytes: 300n });
   assert.deepEqual(r.finals(), [{ conn: { pid: 100, ptr: '0x1000', gen: '1' }, endPos: [1n, 0n] }]);
   assert.deepEqual([...r.records({ pids: [5] })], []);
   assert.equal([...r.records({ comm: 'client' })].length, 1);
@@ -117,7 +117,7 @@ test('cells of the wrong SQL type or out of range are refused with one line nami
     finals: [{ pid: 100, ptr: -1n, gen: 1n, endPos: [2n, 0n] }],
   });
   const ok = JournalReader.open(base);
-  assert.deepEqual(ok.losses(), { records: 7n, bytes: 70n, truncatedCalls: 1n, truncatedBytes: 2n });
+  assert.deepEqual(ok.losses(), { records: 7n, bytes: 70n, truncatedCalls: 1n, truncatedBytes: 2n, cipherCalls: 0n, cipherBytes: 0n });
   assert.deepEqual(ok.finals(), [{ conn: { pid: 100, ptr: '0xffffffffffffffff', gen: '1' }, endPos: [2n, 0n] }]);
   ok.close();
   const refused = (sql: string, use: (r: JournalReader) => unknown, re: RegExp): void => {
@@ -149,4 +149,16 @@ test('cells of the wrong SQL type or out of range are refused with one line nami
   refused('INSERT INTO finals VALUES (100, 1, 1, 0, -3)', (r) => r.finals(), /finals\.end_recv is -3/);
   refused('INSERT INTO finals VALUES (4294967296, 1, 1, 0, 0)', (r) => r.finals(), /finals\.pid is 4294967296/);
   refused("INSERT INTO finals VALUES (100, 1, X'01', 0, 0)", (r) => r.finals(), /finals\.gen is BLOB, not INTEGER/);
+});
+
+test('a v1 journal (before plaintext sockets) is still read: the fixtures, with no cipher counters', () => {
+  const r = JournalReader.open(path.join(__dirname, '../../../fixtures/curl-h2.db'));
+  try {
+    assert.equal(r.meta.schemaVersion, 1);
+    const l = r.losses();
+    assert.equal(l.cipherBytes, 0n);
+    assert.ok([...r.records()].length > 0);
+  } finally {
+    r.close();
+  }
 });

@@ -67,7 +67,7 @@ test('the salvage\'s loss counters and end positions are the newest; a message c
   const r = JournalReader.open(f);
   try {
     assert.equal(order(r), 'abcd');
-    assert.deepEqual(r.losses(), { records: 6n, bytes: 57n, truncatedCalls: 1n, truncatedBytes: 3n });
+    assert.deepEqual(r.losses(), { records: 6n, bytes: 57n, truncatedCalls: 1n, truncatedBytes: 3n, cipherCalls: 0n, cipherBytes: 0n });
     assert.deepEqual(r.finals(), [{ conn: { pid: 100, ptr: '0x1000', gen: '1' }, endPos: [12n, 0n] }]);
     assert.deepEqual(r.meta.salvaged, { path: salvagePath(f), records: 1, badRecords: 0, cutBytes: 50 });
   } finally {
@@ -164,7 +164,7 @@ test('loss counters and end positions the loader never writes (negative, huge, n
   const r = JournalReader.open(f);
   try {
     assert.equal(order(r), 'abc');
-    assert.deepEqual(r.losses(), { records: 1n, bytes: 10n, truncatedCalls: 0n, truncatedBytes: 0n }, 'the journal\'s own counters stand');
+    assert.deepEqual(r.losses(), { records: 1n, bytes: 10n, truncatedCalls: 0n, truncatedBytes: 0n, cipherCalls: 0n, cipherBytes: 0n }, 'the journal\'s own counters stand');
     assert.deepEqual(r.finals(), []);
     assert.equal(r.meta.salvaged?.badRecords, 6);
   } finally {

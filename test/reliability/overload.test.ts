@@ -22,6 +22,9 @@ const STOP_CAP_MS = 5000;
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !have('h2load') ? 'h2load missing' : false;
 const dir = tmpDir('overload');
 let server: Server;
+let h2c: Server;
+/** h2load under a name of its own for the plaintext run */
+const H2LOAD = path.join(dir, 'h2rec-ov-h2load');
 const figures: Record<string, unknown>[] = [];
 
 before(async () => {
@@ -31,10 +34,14 @@ before(async () => {
   fs.mkdirSync(www);
   fs.writeFileSync(path.join(www, '16k.bin'), Buffer.alloc(16384, 0x63));
   server = await startNghttpd(www, tls);
+  h2c = await startNghttpd(www, tls, ['--no-tls']);
+  fs.copyFileSync('/usr/bin/h2load', H2LOAD);
+  fs.chmodSync(H2LOAD, 0o755);
 });
 
 after(async () => {
   await server?.stop();
+  await h2c?.stop();
   if (process.env.H2REC_FIGURES) fs.appendFileSync(process.env.H2REC_FIGURES, JSON.stringify({ item: 'overload', runs: figures }) + '\n');
   if (!process.env.H2REC_KEEP) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -143,6 +150,24 @@ test('overload: a burst through a 1 MiB ring buffer; every loss figure equals th
   assert.equal(ex.code, 0, rec.stderr.join(' | '));
   const loss = assertAllAgree(file, rec.stderr, 'burst');
   figures.push({ run: 'burst', ...Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, String(v)])) });
+});
+
+test('overload over plaintext sockets (h2c): every loss figure equals the bytes missing by position', { skip, timeout: 180_000 }, async () => {
+  const file = path.join(dir, 'burst-h2c.db');
+  const rec = await startRecorder(['-o', file, '--comm', path.basename(H2LOAD), '--ringbuf-mb', '1', '--no-tls']);
+  const h = await run(H2LOAD, ['-n', '4000', '-c', '8', '-m', '16', `http://127.0.0.1:${h2c.port}/16k.bin`], { timeoutMs: 120_000 });
+  assert.equal(h.status, 0, h.stderr);
+  await sleep(300);
+  rec.proc.kill('SIGINT');
+  const ex = await rec.exited;
+  assert.equal(ex.code, 0, rec.stderr.join(' | '));
+  const r = JournalReader.open(file);
+  const libs = new Set<string>();
+  for (const x of r.records()) if (x.kind === 'data') libs.add(x.lib);
+  r.close();
+  assert.deepEqual([...libs], ['socket'], 'recorded from the sockets');
+  const loss = assertAllAgree(file, rec.stderr, 'burst-h2c');
+  figures.push({ run: 'burst-h2c', ...Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, String(v)])) });
 });
 
 test('overload: SIGINT in the middle of the overload stops the recorder cleanly, accounts stay exact', {
