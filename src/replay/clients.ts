@@ -49,9 +49,15 @@ export class Gauge {
   }
 }
 
+export interface Sending {
+  /** the request has been handed to the connection (after the target's SETTINGS, for HTTP/2) */
+  issued: Promise<void>;
+  done: Promise<Outcome>;
+}
+
 export interface ConnClient {
   /** sends the request, its body parts at their deadlines (performance.now() ms), and collects the response */
-  send(item: PlanItem, partDeadline: (ktime: bigint) => number): Promise<Outcome>;
+  send(item: PlanItem, partDeadline: (ktime: bigint) => number): Sending;
   close(): void;
 }
 
@@ -93,6 +99,13 @@ class H2Conn implements ConnClient {
   /** requests issued and not yet closed, in issue order */
   private active = new Set<Slot>();
   private sessionError?: string;
+  /**
+   * Settled once the target's first SETTINGS arrived (or the session failed).
+   * Until then the client would assume no stream limit (RFC 9113 §6.5.2: the
+   * initial value is unlimited) and a limited target refuses the excess with
+   * REFUSED_STREAM; waiting lets node queue them instead.
+   */
+  private ready: Promise<void>;
 
   constructor(target: Target, private readonly gauge: Gauge) {
     this.session = http2.connect(target.url.origin, {
@@ -101,8 +114,15 @@ class H2Conn implements ConnClient {
       // Room for thousands of queued requests at --speed max.
       maxSessionMemory: 256,
     });
-    this.session.on('error', (e: NodeJS.ErrnoException) => (this.sessionError = e.code ?? e.message));
+    let settle!: () => void;
+    this.ready = new Promise((r) => (settle = r));
+    this.session.on('error', (e: NodeJS.ErrnoException) => {
+      this.sessionError = e.code ?? e.message;
+      settle();
+    });
+    this.session.on('close', settle);
     this.session.on('remoteSettings', (s) => {
+      settle();
       this.limit = s.maxConcurrentStreams ?? Infinity;
       if (this.limit < (this.gauge.limit ?? Infinity)) this.gauge.limit = this.limit;
       this.recount();
@@ -126,7 +146,12 @@ class H2Conn implements ConnClient {
     }
   }
 
-  send(item: PlanItem, partDeadline: (ktime: bigint) => number): Promise<Outcome> {
+  send(item: PlanItem, partDeadline: (ktime: bigint) => number): Sending {
+    const issued = this.ready;
+    return { issued, done: issued.then(() => this.request(item, partDeadline)) };
+  }
+
+  private request(item: PlanItem, partDeadline: (ktime: bigint) => number): Promise<Outcome> {
     const sentAt = performance.now();
     const slot: Slot = { held: false, open: false };
     this.active.add(slot);
@@ -203,7 +228,11 @@ class H1Conn implements ConnClient {
       : new http.Agent({ keepAlive: true, maxSockets: 1 });
   }
 
-  send(item: PlanItem, partDeadline: (ktime: bigint) => number): Promise<Outcome> {
+  send(item: PlanItem, partDeadline: (ktime: bigint) => number): Sending {
+    return { issued: Promise.resolve(), done: this.request(item, partDeadline) };
+  }
+
+  private request(item: PlanItem, partDeadline: (ktime: bigint) => number): Promise<Outcome> {
     const sentAt = performance.now();
     return new Promise((resolve) => {
       const done = (o: Partial<Outcome>): void =>

@@ -163,6 +163,9 @@ export async function replay(opts: ReplayOptions, io: ReplayIO): Promise<ReplayR
   }
 }
 
+/** Handshake time allowed before a connection's first stream (TLS + SETTINGS on loopback or a LAN). */
+export const CONNECT_LEAD_MS = 100;
+
 type Action = { at: number; open: number } | { at: number; item: PlanItem };
 
 /** Runs the plan against the target: opens, sends and compares on the deadlines. */
@@ -177,7 +180,9 @@ async function execute(
   const compare = comparator({ ignoreHeaders: opts.ignoreHeaders, ignoreJson: opts.ignoreJson });
   const gauge = new Gauge();
   const actions: Action[] = [];
-  for (const c of plan.conns) actions.push({ at: clock(c.firstKtime), open: c.id });
+  // A connection opens CONNECT_LEAD_MS before its recorded time: the journal's first record of a
+  // connection is its first plaintext, after the TLS handshake the replay still has to do.
+  for (const c of plan.conns) actions.push({ at: clock(c.firstKtime) - CONNECT_LEAD_MS, open: c.id });
   for (const it of plan.items) actions.push({ at: clock(it.startKtime), item: it });
   // Stable: a connection opens before its first stream at the same deadline; streams keep plan order.
   actions.sort((a, b) => a.at - b.at || ('open' in a ? 0 : 1) - ('open' in b ? 0 : 1));
@@ -187,8 +192,8 @@ async function execute(
   const results: ExchangeResult[] = [];
   const pending: Promise<void>[] = [];
   const lates: number[] = [];
-  // A short lead so the first deadline is not already late when the loop starts.
-  const start = performance.now() + 5;
+  // The first connection's handshake fits before the first deadline.
+  const start = performance.now() + CONNECT_LEAD_MS;
   let lastDone = start;
   for (const a of actions) {
     if (signal?.aborted) break;
@@ -200,11 +205,13 @@ async function execute(
     }
     const it = a.item;
     const client = clients.get(it.conn)!;
+    const sending = client.send(it, (k) => start + clock(k));
+    // The next send waits until this one is on its connection: the recorded order is kept across connections.
+    await sending.issued;
     const late = Math.max(0, performance.now() - deadline);
     lates.push(late);
     pending.push(
-      client
-        .send(it, (k) => start + clock(k))
+      sending.done
         .then((o) => {
           const diffs = o.error !== undefined ? [] : compare(it.recorded, { status: o.status, headers: o.headers, body: o.body, error: o.error });
           const r: ExchangeResult = { item: it, status: o.status, latencyMs: o.latencyMs, error: o.error, diffs, lateMs: late };
