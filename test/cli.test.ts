@@ -96,7 +96,7 @@ const EXAMPLES: Record<string, string[]> = {
   record: ['h2rec record -o run.db --pid 181', 'h2rec record -o run.db --binary /usr/local/bin/h2o', 'h2rec record -o run.db --comm curl --duration 10'],
   analyze: ['h2rec analyze run.db', 'h2rec analyze run.db --format json --type HEADERS', 'h2rec analyze run.db --summary'],
   export: ['h2rec export run.db --pcap', 'h2rec export run.db --har run.har --bodies out/'],
-  replay: ['h2rec replay run.db --dry-run', 'h2rec replay run.db --target https://staging:8443 --insecure'],
+  replay: ['h2rec replay run.db --dry-run', 'h2rec replay run.db --target https://staging:8443'],
   demo: ['h2rec demo'],
   doctor: ['h2rec doctor'],
 };
