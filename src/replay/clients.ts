@@ -89,15 +89,18 @@ function headerPairs(h: Record<string, string | string[] | number | undefined>):
 }
 
 interface Slot {
-  held: boolean;
   open: boolean;
+  closed: boolean;
 }
 
 class H2Conn implements ConnClient {
   private session: http2.ClientHttp2Session;
   private limit = Infinity;
-  /** requests issued and not yet closed, in issue order */
-  private active = new Set<Slot>();
+  /** streams open at the target now */
+  private open = 0;
+  /** requests node holds back for a free stream slot, in issue order (from `head` on) */
+  private waiting: Slot[] = [];
+  private head = 0;
   private sessionError?: string;
   /**
    * Settled once the target's first SETTINGS arrived (or the session failed).
@@ -125,24 +128,44 @@ class H2Conn implements ConnClient {
       settle();
       this.limit = s.maxConcurrentStreams ?? Infinity;
       if (this.limit < (this.gauge.limit ?? Infinity)) this.gauge.limit = this.limit;
-      this.recount();
+      this.drain();
     });
   }
 
-  /** Marks the requests beyond the limit as held, in issue order; updates the gauge with what is really open. */
-  private recount(): void {
-    let i = 0;
-    for (const s of this.active) {
-      const open = i < this.limit;
-      if (!open && !s.held) {
-        s.held = true;
-        this.gauge.held++;
-      }
-      if (open !== s.open) {
-        s.open = open;
-        this.gauge.change(open ? 1 : -1);
-      }
-      i++;
+  /** A new request opens a stream if a slot is free, else it waits (and counts as held back). */
+  private admit(s: Slot): void {
+    if (this.open < this.limit) {
+      s.open = true;
+      this.open++;
+      this.gauge.change(1);
+    } else {
+      this.waiting.push(s);
+      this.gauge.held++;
+    }
+  }
+
+  /** A stream closed: node opens the oldest waiting request in its slot. O(1) per request. */
+  private release(s: Slot): void {
+    s.closed = true;
+    if (s.open) {
+      s.open = false;
+      this.open--;
+      this.gauge.change(-1);
+    }
+    this.drain();
+  }
+
+  private drain(): void {
+    while (this.open < this.limit && this.head < this.waiting.length) {
+      const next = this.waiting[this.head++];
+      if (next.closed) continue;
+      next.open = true;
+      this.open++;
+      this.gauge.change(1);
+    }
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
     }
   }
 
@@ -153,9 +176,8 @@ class H2Conn implements ConnClient {
 
   private request(item: PlanItem, partDeadline: (ktime: bigint) => number): Promise<Outcome> {
     const sentAt = performance.now();
-    const slot: Slot = { held: false, open: false };
-    this.active.add(slot);
-    this.recount();
+    const slot: Slot = { open: false, closed: false };
+    this.admit(slot);
     return new Promise((resolve) => {
       let status: number | undefined;
       let headers: [string, string][] = [];
@@ -169,8 +191,7 @@ class H2Conn implements ConnClient {
           { endStream: item.body.length === 0 },
         );
       } catch (e) {
-        this.active.delete(slot);
-        this.recount();
+        this.release(slot);
         resolve({ headers, body: Buffer.alloc(0), error: this.sessionError ?? (e as Error).message, sentAt, latencyMs: performance.now() - sentAt });
         return;
       }
@@ -190,10 +211,7 @@ class H2Conn implements ConnClient {
         // RST_STREAM(NO_ERROR) after a complete response is the server's "stop sending" (RFC 9113 §8.1).
         if (code !== http2.constants.NGHTTP2_NO_ERROR && !(ended && status !== undefined)) error = `stream reset: ${errorName(code)}`;
         else if (!ended && status === undefined) error ??= this.sessionError ?? 'stream closed without a response';
-        if (slot.open) this.gauge.change(-1);
-        slot.open = false;
-        this.active.delete(slot);
-        this.recount();
+        this.release(slot);
         resolve({ status: error ? undefined : status, headers, body: Buffer.concat(body), error, sentAt, latencyMs: performance.now() - sentAt });
       });
       if (item.body.length > 0) void writeParts(req, item, partDeadline);

