@@ -22,9 +22,10 @@ import { scalingSvg } from './lib/chart';
 import { round } from './lib/stats';
 import { recordCost } from './phases/recordCost';
 import { lossless } from './phases/lossless';
+import { replayThroughput } from './phases/replay';
 import { analysisSpeed, dropJournals, profileAnalyze, recordJournals, scaling, type Journal } from './phases/analysis';
 
-const PHASES = ['record', 'lossless', 'analysis', 'scaling'] as const;
+const PHASES = ['record', 'lossless', 'analysis', 'scaling', 'replay'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Args {
@@ -62,7 +63,7 @@ function parseArgs(argv: string[], repo: string): Args {
       a.phases = new Set(list as Phase[]);
     } else if (v === '--help' || v === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--phases record,lossless,analysis,scaling] [--out DIR] [--keep] [--render]\n' +
+        'usage: npm run bench [-- --quick] [--phases record,lossless,analysis,scaling,replay] [--out DIR] [--keep] [--render]\n' +
           '  --quick   small sizes, under 5 minutes\n  --keep    keep the temporary directory (journals, pcapng)\n' +
           '  --render  only rewrite RESULTS.md and scaling.svg from DIR/results.json\n',
       );
@@ -184,6 +185,7 @@ async function main(): Promise<number> {
     lossless: { error: 'not run' },
     analyze: { error: 'not run' },
     scaling: { error: 'not run' },
+    replay: { error: 'not run' },
     profile: null,
     targets: [],
     notes: [
@@ -288,6 +290,15 @@ async function main(): Promise<number> {
       }
     }
     dropJournals(journals);
+    if (!skip('replay')) {
+      log('phase 5: replay throughput (h2rec replay --speed max vs h2load, 10,000 requests)');
+      try {
+        results.replay = await replayThroughput(env, args.quick ? 2000 : 10_000, args.quick ? 1 : 3);
+      } catch (e) {
+        results.replay = errOf(e);
+        log(`replay throughput failed: ${results.replay.error}`);
+      }
+    }
   } finally {
     await stop(server, 3000, 'SIGTERM');
   }

@@ -96,6 +96,7 @@ const EXAMPLES: Record<string, string[]> = {
   record: ['h2rec record -o run.db --pid 181', 'h2rec record -o run.db --binary /usr/local/bin/h2o', 'h2rec record -o run.db --comm curl --duration 10'],
   analyze: ['h2rec analyze run.db', 'h2rec analyze run.db --format json --type HEADERS', 'h2rec analyze run.db --summary'],
   export: ['h2rec export run.db --pcap', 'h2rec export run.db --har run.har --bodies out/'],
+  replay: ['h2rec replay run.db --dry-run', 'h2rec replay run.db --target https://staging:8443'],
   demo: ['h2rec demo'],
   doctor: ['h2rec doctor'],
 };
@@ -111,7 +112,7 @@ for (const [cmd, examples] of Object.entries(EXAMPLES)) {
 }
 
 test('every command is registered and documented', () => {
-  assert.deepEqual(COMMANDS.map((c) => c.command.split(' ')[0]), ['record', 'analyze', 'export', 'demo', 'doctor']);
+  assert.deepEqual(COMMANDS.map((c) => c.command.split(' ')[0]), ['record', 'analyze', 'export', 'replay', 'demo', 'doctor']);
 });
 
 test('buildCli parses repeatable and comma-separated filters without running anything', () => {

@@ -148,6 +148,18 @@ export function markdown(r: Results, svgFile: string | null): string {
     if (svgFile) L.push(`![analyze --format json: time and peak RSS against journal size](${svgFile})`, '');
   }
 
+  L.push('## 5. Replay throughput', '');
+  if (!r.replay || isErr(r.replay)) L.push(`Not measured: ${r.replay ? r.replay.error : 'not run'}`, '');
+  else {
+    const p = r.replay;
+    L.push(
+      `\`h2rec replay --speed max\` of a ${p.requests}-request journal (h2load, 1 KiB bodies, 1 connection, 10 streams) against the same nghttpd, ` +
+        `interleaved with h2load making the same requests (median of ${p.reps}): replay ${p.replay_rps ?? '?'} req/s ` +
+        `(${p.replay_wall_rps ?? '?'} req/s with start-up and journal reading), h2load ${p.h2load_rps ?? '?'} req/s, ratio **${p.ratio ?? '?'}** (target >= 0.5).`,
+      '',
+    );
+  }
+
   L.push('## Where analyze spends its time', '');
   if (!r.profile) L.push('Not profiled.', '');
   else if (isErr(r.profile)) L.push(`Not profiled: ${r.profile.error}`, '');

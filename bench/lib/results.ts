@@ -1,4 +1,5 @@
 /** The shape of bench/results.json. */
+import type { ReplayThroughput } from '../phases/replay';
 import type { AnalysisResult, ScalingResult, Journal } from '../phases/analysis';
 import type { LosslessResult } from '../phases/lossless';
 import type { RecordCostResult } from '../phases/recordCost';
@@ -51,6 +52,8 @@ export interface Results {
       })
     | { error: string };
   scaling: (ScalingResult & { journals: Omit<Journal, 'file'>[] }) | { error: string };
+  /** `h2rec replay --speed max` against h2load (issue 13); absent in results written before it existed */
+  replay?: ReplayThroughput | { error: string };
   profile: { command: string; total_ms: number; top: HotSpot[] } | { error: string } | null;
   targets: Target[];
   notes: string[];

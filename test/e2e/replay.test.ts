@@ -1,0 +1,375 @@
+/**
+ * End-to-end (issue 13): `h2rec replay` against real servers. Traffic is
+ * recorded for real from nghttp running under a name of its own (a copy of
+ * the binary, recorded with --comm), then replayed by the CLI as a separate
+ * process against a second server: nghttpd (its -v log shows what arrived),
+ * or a node http2 server in this process that logs every stream, counts
+ * streams in flight, changes a JSON field, limits concurrency or resets.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, type Server } from '../helpers/peers';
+import { canBpf, CLI, sleep, startRecorder } from '../reliability/helpers';
+
+const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : false;
+const dir = tmpDir('e2e-replay');
+const NGHTTP = path.join(dir, 'h2rec-rpl-ng');
+let tls: { key: string; cert: string };
+const www = path.join(dir, 'www');
+const www2 = path.join(dir, 'www2');
+
+interface Cli {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as its own process, without blocking this process (the node targets live here). */
+function h2rec(args: string[]): Promise<Cli> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), 120_000);
+    p.on('close', (status) => {
+      clearTimeout(t);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** Records what `traffic` makes nghttp (under its own name) send. */
+async function recordNghttp(journal: string, traffic: () => Promise<void>): Promise<void> {
+  const rec = await startRecorder(['-o', journal, '--comm', path.basename(NGHTTP)]);
+  try {
+    await traffic();
+    await sleep(300);
+  } finally {
+    rec.proc.kill('SIGINT');
+  }
+  assert.equal((await rec.exited).code, 0, rec.stderr.join('\n'));
+}
+
+async function nghttp(args: string[]): Promise<void> {
+  const r = await run(NGHTTP, ['-n', ...args]);
+  assert.equal(r.status, 0, r.stderr);
+}
+
+interface Arrival {
+  method: string;
+  path: string;
+  headers: http2.IncomingHttpHeaders;
+  at: number;
+}
+
+interface NodeTarget {
+  port: number;
+  url: string;
+  log: Arrival[];
+  peak: number;
+  stop(): Promise<void>;
+}
+
+const JSON_DOC = { id: 7, items: [1, 2, 3, 4].map((i) => ({ sku: `s${i}`, price: i * 10 })), note: 'fixed' };
+
+/** A node http2 (TLS) target that logs each stream and counts streams in flight. */
+async function nodeTarget(opts: { delayMs?: number; maxStreams?: number; changePrice?: boolean; reset?: boolean } = {}): Promise<NodeTarget> {
+  const log: Arrival[] = [];
+  const t = { peak: 0 };
+  let inFlight = 0;
+  const server = http2.createSecureServer({
+    key: fs.readFileSync(tls.key),
+    cert: fs.readFileSync(tls.cert),
+    settings: opts.maxStreams !== undefined ? { maxConcurrentStreams: opts.maxStreams } : {},
+  });
+  server.on('stream', (stream, headers) => {
+    inFlight++;
+    t.peak = Math.max(t.peak, inFlight);
+    stream.on('close', () => inFlight--);
+    stream.on('error', () => undefined); // our own resets
+    log.push({ method: String(headers[':method']), path: String(headers[':path']), headers, at: performance.now() });
+    stream.resume();
+    const answer = (): void => {
+      if (stream.destroyed) return;
+      if (opts.reset) return void stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      if (String(headers[':path']).startsWith('/data.json')) {
+        const doc = structuredClone(JSON_DOC);
+        if (opts.changePrice) doc.items[3].price = 41;
+        stream.respond({ ':status': 200, 'content-type': 'application/json' });
+        stream.end(JSON.stringify(doc));
+      } else {
+        stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+        stream.end(`hello ${String(headers[':path'])}\n`);
+      }
+    };
+    if (opts.delayMs) setTimeout(answer, opts.delayMs);
+    else answer();
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    port,
+    url: `https://127.0.0.1:${port}`,
+    log,
+    get peak() {
+      return t.peak;
+    },
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  } as NodeTarget;
+}
+
+function reportOf(file: string): Record<string, unknown>[] {
+  return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+let ngA: Server | undefined;
+const journals = { files: '', json: '', conc: '', timing: '', mixed: '' };
+
+before(async () => {
+  if (skip) return;
+  tls = makeCert(dir);
+  fs.mkdirSync(www);
+  fs.writeFileSync(path.join(www, 'a.txt'), 'hello replay\n');
+  fs.writeFileSync(path.join(www, 'b.bin'), Buffer.alloc(4096, 0x42));
+  fs.copyFileSync('/usr/bin/nghttp', NGHTTP);
+  fs.chmodSync(NGHTTP, 0o755);
+  ngA = await startNghttpd(www, tls);
+});
+
+after(async () => {
+  await ngA?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Paths in the order a `nghttpd -v` log shows them arriving. */
+function nghttpdPaths(log: string): string[] {
+  return [...log.matchAll(/recv \(stream_id=\d+\) :path: (\S+)/g)].map((m) => m[1]);
+}
+
+async function verboseNghttpd(docroot: string): Promise<{ port: number; log: () => string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const logFile = path.join(dir, `nghttpd-${port}.log`);
+  const fd = fs.openSync(logFile, 'w');
+  const proc = spawn('nghttpd', ['-v', '-d', docroot, String(port), tls.key, tls.cert], { stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  await waitForPort(port);
+  return {
+    port,
+    log: () => fs.readFileSync(logFile, 'utf8'),
+    stop: () =>
+      new Promise((r) => {
+        if (proc.exitCode !== null) return r();
+        proc.once('exit', () => r());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+test('same files: nghttp -m 10 replayed against a second nghttpd matches, and that server logs the same paths in order', { skip, timeout: 120_000 }, async () => {
+  journals.files = path.join(dir, 'files.db');
+  await recordNghttp(journals.files, () => nghttp(['-m', '10', `https://127.0.0.1:${ngA!.port}/a.txt`, `https://127.0.0.1:${ngA!.port}/b.bin`]));
+  fs.cpSync(www, www2, { recursive: true });
+  const ngB = await verboseNghttpd(www2);
+  try {
+    const report = path.join(dir, 'files.jsonl');
+    const r = await h2rec(['replay', journals.files, '--target', `https://127.0.0.1:${ngB.port}`, '--insecure', '--report', report]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const rows = reportOf(report);
+    assert.equal(rows.length, 20);
+    assert.ok(rows.every((o) => o.match === true), r.stdout);
+    assert.equal((fs.statSync(report).mode & 0o777).toString(8), '600');
+    // The order the recording sent them in: the plan's (= --dry-run's) order.
+    const planned = (await h2rec(['replay', journals.files, '--dry-run'])).stdout.split('\n').filter((l) => /^ {2}\d+ GET /.test(l)).map((l) => l.split(' ').pop());
+    assert.equal(planned.length, 20);
+    assert.deepEqual(nghttpdPaths(ngB.log()), planned);
+    assert.match(r.stdout, /^= 1\/\d+ GET \/a\.txt 200→200 /m);
+
+    // One file changed on the target: exit 1, only its exchanges differ, with "body".
+    fs.writeFileSync(path.join(www2, 'b.bin'), Buffer.alloc(4096, 0x43));
+    const changed = path.join(dir, 'changed.jsonl');
+    const c = await h2rec(['replay', journals.files, '--target', `https://127.0.0.1:${ngB.port}`, '--insecure', '--report', changed, '--speed', 'max']);
+    assert.equal(c.status, 1, c.stdout + c.stderr);
+    for (const o of reportOf(changed)) {
+      if (o.path === '/b.bin') {
+        assert.equal(o.match, false);
+        assert.ok((o.diffs as string[]).includes('body'), JSON.stringify(o));
+      } else assert.equal(o.match, true, JSON.stringify(o));
+    }
+    assert.match(c.stdout, /~ 10× GET \/b\.bin body/);
+  } finally {
+    await ngB.stop();
+  }
+});
+
+test('a JSON field changed: the diff names its JSON path; --ignore-json on that path gives exit 0', { skip, timeout: 120_000 }, async () => {
+  const rec = await nodeTarget();
+  journals.json = path.join(dir, 'json.db');
+  try {
+    await recordNghttp(journals.json, () => nghttp([`${rec.url}/data.json`]));
+  } finally {
+    await rec.stop();
+  }
+  const changed = await nodeTarget({ changePrice: true });
+  try {
+    const report = path.join(dir, 'json.jsonl');
+    const r = await h2rec(['replay', journals.json, '--target', changed.url, '--insecure', '--report', report]);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    const [o] = reportOf(report);
+    assert.deepEqual(o.diffs, ['json:$.items[3].price']);
+    const ok = await h2rec(['replay', journals.json, '--target', changed.url, '--insecure', '--ignore-json', '$.items[3].price']);
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+  } finally {
+    await changed.stop();
+  }
+});
+
+test('concurrency: 20 streams in flight at once in the recording are in flight at once at the target; a limit of 2 is reported as held back', { skip, timeout: 120_000 }, async () => {
+  const slow = await nodeTarget({ delayMs: 300 });
+  journals.conc = path.join(dir, 'conc.db');
+  try {
+    await recordNghttp(journals.conc, () => nghttp(['-m', '20', `${slow.url}/slow`]));
+  } finally {
+    await slow.stop();
+  }
+  const plan = await h2rec(['replay', journals.conc, '--dry-run']);
+  assert.match(plan.stdout, /peak concurrency: 20 streams/);
+  const target = await nodeTarget({ delayMs: 300 });
+  try {
+    const r = await h2rec(['replay', journals.conc, '--target', target.url, '--insecure']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(target.log.length, 20);
+    assert.equal(target.peak, 20, 'all 20 in flight at the target at once');
+    assert.match(r.stdout, /concurrency: peak 20 streams in flight \(recorded peak 20\)/);
+  } finally {
+    await target.stop();
+  }
+  const limited = await nodeTarget({ delayMs: 300, maxStreams: 2 });
+  try {
+    const r = await h2rec(['replay', journals.conc, '--target', limited.url, '--insecure']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(limited.peak, 2);
+    assert.match(r.stdout, /held back: 18 streams of 20 waited for a free slot: the target allows 2 concurrent streams \(SETTINGS_MAX_CONCURRENT_STREAMS\)/);
+  } finally {
+    await limited.stop();
+  }
+});
+
+test('timing: a recording spanning 3 s replays in 3 s ± 10 % at --speed 1, about 1.5 s at --speed 2, under 0.5 s at --speed max', { skip, timeout: 120_000 }, async (t) => {
+  const rec = await nodeTarget();
+  journals.timing = path.join(dir, 'timing.db');
+  try {
+    await recordNghttp(journals.timing, async () => {
+      await nghttp([`${rec.url}/t?i=0`]);
+      await sleep(1500);
+      await nghttp([`${rec.url}/t?i=1`]);
+      await sleep(1500);
+      await nghttp([`${rec.url}/t?i=2`]);
+    });
+  } finally {
+    await rec.stop();
+  }
+  const recorded = rec.log.length === 3 ? rec.log[2].at - rec.log[0].at : NaN;
+  t.diagnostic(`recorded span at the server: ${recorded.toFixed(0)} ms`);
+  const spanAt = async (speed: string): Promise<number> => {
+    const target = await nodeTarget();
+    try {
+      const r = await h2rec(['replay', journals.timing, '--target', target.url, '--insecure', '--speed', speed]);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      // Three connections: at --speed max their requests are issued in order, but which of two
+      // connections the server reads first within the same millisecond is its own business.
+      if (speed === 'max') assert.deepEqual(target.log.map((a) => a.path).sort(), ['/t?i=0', '/t?i=1', '/t?i=2']);
+      else assert.deepEqual(target.log.map((a) => a.path), ['/t?i=0', '/t?i=1', '/t?i=2']);
+      const span = target.log[2].at - target.log[0].at;
+      t.diagnostic(`--speed ${speed}: ${span.toFixed(0)} ms at the target; ${r.stdout.split('\n').find((l) => l.startsWith('send lateness'))}`);
+      return span;
+    } finally {
+      await target.stop();
+    }
+  };
+  const s1 = await spanAt('1');
+  // nghttp's own start-up adds to the 3 s of sleeps: the recording spans about 3 s, the replay must span the same.
+  assert.ok(recorded >= 2900 && recorded <= 3800, `recorded span ${recorded} ms`);
+  assert.ok(Math.abs(s1 - recorded) <= recorded * 0.1, `speed 1: ${s1} ms for ${recorded} ms recorded`);
+  const s2 = await spanAt('2');
+  assert.ok(Math.abs(s2 - recorded / 2) <= (recorded / 2) * 0.1, `speed 2: ${s2} ms`);
+  const sm = await spanAt('max');
+  assert.ok(sm < 500, `speed max: ${sm} ms`);
+});
+
+test('safety: --dry-run sends nothing; POST is skipped without --unsafe-methods; authorization reaches the target only with --keep-sensitive', { skip, timeout: 120_000 }, async () => {
+  const rec = await nodeTarget();
+  journals.mixed = path.join(dir, 'mixed.db');
+  const postBody = path.join(dir, 'post.txt');
+  fs.writeFileSync(postBody, 'posted=1\n');
+  try {
+    await recordNghttp(journals.mixed, async () => {
+      await nghttp(['-H', 'authorization: Bearer s3cr3t', `${rec.url}/secret`]);
+      await nghttp(['-d', postBody, `${rec.url}/orders`]);
+    });
+  } finally {
+    await rec.stop();
+  }
+  const target = await nodeTarget();
+  try {
+    const dry = await h2rec(['replay', journals.mixed, '--target', target.url, '--insecure', '--dry-run']);
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, /skip \d+\/\d+ POST \/orders: POST is not sent without --unsafe-methods/);
+    assert.match(dry.stdout, /sensitive headers found: authorization \(1\); dropped/);
+    const curl = await h2rec(['replay', journals.mixed, '--target', target.url, '--dry-run', '--format', 'curl', '--unsafe-methods']);
+    assert.match(curl.stdout, new RegExp(`^curl --http2 -X POST .*--data-binary @\\S+ ${target.url}/orders$`, 'm'));
+    await sleep(200);
+    assert.equal(target.log.length, 0, 'dry runs send nothing');
+
+    const report = path.join(dir, 'mixed.jsonl');
+    const r = await h2rec(['replay', journals.mixed, '--target', target.url, '--insecure', '--report', report]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.deepEqual(target.log.map((a) => `${a.method} ${a.path}`), ['GET /secret']);
+    assert.equal(target.log[0].headers.authorization, undefined);
+    const skipped = reportOf(report).filter((o) => o.skipped !== undefined);
+    assert.deepEqual(skipped.map((o) => [o.method, o.path, o.skipped]), [['POST', '/orders', 'POST is not sent without --unsafe-methods']]);
+
+    target.log.length = 0;
+    const keep = await h2rec(['replay', journals.mixed, '--target', target.url, '--insecure', '--keep-sensitive', '--unsafe-methods']);
+    assert.equal(keep.status, 0, keep.stdout + keep.stderr);
+    assert.deepEqual(target.log.map((a) => `${a.method} ${a.path}`), ['GET /secret', 'POST /orders']);
+    assert.equal(target.log[0].headers.authorization, 'Bearer s3cr3t');
+  } finally {
+    await target.stop();
+  }
+});
+
+test('bad input: an unreachable target exits 3 with one line; a bad journal exits 4; a target that resets streams gives ! lines and an error per exchange', { skip, timeout: 120_000 }, async () => {
+  assert.ok(journals.files, 'runs after the first test');
+  const closed = await freePort();
+  const u = await h2rec(['replay', journals.files, '--target', `https://127.0.0.1:${closed}`]);
+  assert.equal(u.status, 3);
+  assert.deepEqual(u.stderr.trim().split('\n'), [`h2rec: cannot reach https://127.0.0.1:${closed}: ECONNREFUSED`]);
+  assert.equal(u.stdout, '');
+
+  const junk = path.join(dir, 'junk.db');
+  fs.writeFileSync(junk, 'this is not a journal at all, just text '.repeat(100));
+  const b = await h2rec(['replay', junk, '--target', `https://127.0.0.1:${closed}`]);
+  assert.equal(b.status, 4, b.stderr);
+  assert.equal(b.stderr.trim().split('\n').length, 1);
+
+  const resetting = await nodeTarget({ reset: true });
+  try {
+    const report = path.join(dir, 'reset.jsonl');
+    const r = await h2rec(['replay', journals.files, '--target', resetting.url, '--insecure', '--report', report, '--speed', 'max']);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    const lines = r.stdout.split('\n').filter((l) => /^[=~!] \d+\/\d+ /.test(l));
+    assert.equal(lines.length, 20);
+    assert.ok(lines.every((l) => l.startsWith('! ') && l.endsWith('stream reset: INTERNAL_ERROR')), lines.join('\n'));
+    const rows = reportOf(report);
+    assert.equal(rows.length, 20);
+    for (const o of rows) assert.equal(o.error, 'stream reset: INTERNAL_ERROR');
+  } finally {
+    await resetting.stop();
+  }
+});
