@@ -76,6 +76,14 @@ export function connHeader(c: ConnInfo, protocol?: string): string {
   return s;
 }
 
+/** How a gap is explained in text, where its reason alone says too little. */
+const GAP_WHY: Partial<Record<string, string>> = {
+  unrecorded: 'unrecorded: the recording was interrupted',
+  sendfile: 'not copied: sendfile',
+  splice: 'not copied: splice',
+  uncopied: 'not copied',
+};
+
 const PROTOCOL_NAME: Record<string, string> = { h2: 'http2', http1: 'http/1.x', opaque: 'not http' };
 
 /**
@@ -435,7 +443,7 @@ export class TextReporter {
         return `${this.switchTo(e.conn.id, PROTOCOL_NAME[e.protocol])}${this.stamp(e.ktime)} ${e.dir} ${PROTOCOL_NAME[e.protocol] ?? e.protocol}: ${e.note} (pos=${e.pos})\n`;
       case 'gap':
         this.conns.get(e.conn.id) ?? this.adopt(e.conn);
-        return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} !! gap conn ${e.conn.id} ${e.dir} pos=${e.pos} bytes=${e.reason === 'unrecorded' ? 'unknown' : e.length} (${e.reason === 'unrecorded' ? 'unrecorded: the recording was interrupted' : e.reason})\n`;
+        return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} !! gap conn ${e.conn.id} ${e.dir} pos=${e.pos} bytes=${e.reason === 'unrecorded' ? 'unknown' : e.length} (${GAP_WHY[e.reason] ?? e.reason})\n`;
       case 'diagnostic': {
         const pre = e.conn !== undefined ? this.switchTo(e.conn) : '';
         const ts = e.ktime !== undefined ? this.stamp(e.ktime) + ' ' : '';
