@@ -17,6 +17,7 @@ import * as analyzeCommand from './commands/analyze';
 import * as exportCommand from './commands/export';
 import * as demoCommand from './commands/demo';
 import * as doctorCommand from './commands/doctor';
+import * as queryCommand from './commands/query';
 
 export interface CliIO extends CommandIO {
   /** help text width; defaults to the terminal's, at most 100 */
@@ -30,7 +31,7 @@ export interface Command {
   run: (args: Record<string, unknown>, io: CommandIO) => Promise<unknown>;
 }
 
-export const COMMANDS: readonly Command[] = [recordCommand, analyzeCommand, exportCommand, demoCommand, doctorCommand];
+export const COMMANDS: readonly Command[] = [recordCommand, analyzeCommand, exportCommand, queryCommand, demoCommand, doctorCommand];
 
 /** The command yargs chose and its parsed arguments; the CLI runs it after parsing. */
 export interface Selection {
@@ -228,6 +229,7 @@ export function processIO(signal?: AbortSignal): CliIO {
     stdout: writeStdout,
     stderr: (s) => void process.stderr.write(s),
     isTTY: process.stderr.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY === true,
     signal,
     columns: process.stdout.columns,
   };

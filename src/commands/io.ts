@@ -12,6 +12,8 @@ export interface CommandIO {
   /** messages and progress; written as given */
   stderr: (chunk: string) => void;
   isTTY?: boolean;
+  /** stdout is a terminal (query prints an aligned table there, CSV elsewhere) */
+  stdoutIsTTY?: boolean;
   signal?: AbortSignal;
 }
 
