@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { InputError, UsageError } from '../errors';
 import { SCHEMA, TABLES, type TableName } from '../export/tables';
-import { openDuckDB, sqlString, type DuckModule } from './duckdb';
+import { loadDuckDB, openDuckDB, sqlString, type DuckModule } from './duckdb';
 
 export type QueryFormat = 'table' | 'csv' | 'json';
 
@@ -142,6 +142,8 @@ async function runStatements(conn: DuckDBConnection, sql: string): Promise<Await
 
 export async function query(opts: QueryOptions, write: (s: string) => void): Promise<QueryResult> {
   if (opts.sql.trim() === '') throw new UsageError('query: no SQL statement given');
+  // Said first: no other answer helps while the engine is missing.
+  await loadDuckDB('query');
   const found = findTables(opts.from);
   const { duck, db, conn } = await openDuckDB('query');
   try {
