@@ -98,6 +98,7 @@ const EXAMPLES: Record<string, string[]> = {
   export: ['h2rec export run.db --pcap', 'h2rec export run.db --har run.har --bodies out/'],
   demo: ['h2rec demo'],
   doctor: ['h2rec doctor'],
+  query: ["h2rec query 'SELECT host, count(*) FROM requests", 'every 5xx with its pid and comm'],
 };
 
 for (const [cmd, examples] of Object.entries(EXAMPLES)) {
@@ -111,7 +112,7 @@ for (const [cmd, examples] of Object.entries(EXAMPLES)) {
 }
 
 test('every command is registered and documented', () => {
-  assert.deepEqual(COMMANDS.map((c) => c.command.split(' ')[0]), ['record', 'analyze', 'export', 'demo', 'doctor']);
+  assert.deepEqual(COMMANDS.map((c) => c.command.split(' ')[0]), ['record', 'analyze', 'export', 'query', 'demo', 'doctor']);
 });
 
 test('buildCli parses repeatable and comma-separated filters without running anything', () => {

@@ -14,9 +14,9 @@ export function builder(y: Argv): Argv {
     .positional('sql', { type: 'string', describe: 'the SQL (DuckDB dialect); several statements: the last one\'s rows are printed' })
     .option('from', { type: 'string', array: true, describe: 'a directory written by export --parquet (repeatable; default: .)', requiresArg: true })
     .option('format', { choices: ['table', 'csv', 'json'] as const, describe: 'aligned table (default on a terminal), CSV (default otherwise) or JSON Lines' })
-    .example('$0 query "SELECT host, count(*) FROM requests GROUP BY host" --from fleet/', 'requests per host')
-    .example('$0 query "SELECT path, quantile_disc(duration_ns, 0.99) / 1e6 AS p99_ms FROM requests GROUP BY path" --from fleet/', 'p99 latency per path')
-    .example('$0 query "SELECT host, pid, comm, path, status FROM requests WHERE status >= 500" --from fleet/ --format json', 'every 5xx as JSON Lines');
+    .example("$0 query 'SELECT host, count(*) FROM requests GROUP BY 1'", 'requests per host, from the files under .')
+    .example("$0 query 'SELECT path, quantile_disc(duration_ns, 0.99) FROM requests GROUP BY 1' --from fleet/", 'p99 duration (ns) per path')
+    .example("$0 query 'SELECT * FROM requests WHERE status >= 500' --format json", 'every 5xx with its pid and comm, as JSON Lines');
 }
 
 export async function run(a: Record<string, unknown>, io: CommandIO): Promise<QueryResult> {

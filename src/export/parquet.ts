@@ -17,7 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBListType } from '@duckdb/node-api';
 import { JournalReader } from '../journal/reader';
 import { pipeline } from '../analyze/analyze';
 import { EnvError, UsageError } from '../errors';
@@ -116,7 +116,7 @@ export function createTableSql(t: TableName): string {
   return `CREATE TABLE ${t} (${SCHEMA[t].map((c) => `"${c.name}" ${SQL_TYPE(c)}`).join(', ')})`;
 }
 
-function appendCell(duck: DuckModule, a: DuckDBAppender, c: Column, v: Cell): void {
+function appendCell(duck: DuckModule, a: DuckDBAppender, c: Column, v: Cell, headersType: DuckDBListType): void {
   if (v === null) return a.appendNull();
   switch (c.type) {
     case 'VARCHAR':
@@ -128,7 +128,8 @@ function appendCell(duck: DuckModule, a: DuckDBAppender, c: Column, v: Cell): vo
     case 'BOOLEAN':
       return a.appendBoolean(v === true);
     case 'HEADERS':
-      return a.appendList((v as { name: string; value: string }[]).map((f) => duck.structValue({ name: f.name, value: f.value })));
+      // Typed: an empty list says nothing of its items.
+      return a.appendList((v as { name: string; value: string }[]).map((f) => duck.structValue({ name: f.name, value: f.value })), headersType);
   }
 }
 
@@ -193,6 +194,7 @@ export async function exportParquet(opts: ParquetOptions): Promise<ParquetResult
     privateDir(opts.dir);
     const { duck, db, conn } = await openDuckDB('export --parquet');
     try {
+      const headersType = duck.LIST(duck.STRUCT({ name: duck.VARCHAR, value: duck.VARCHAR }));
       const appenders = new Map<TableName, DuckDBAppender>();
       const counts = new Map<TableName, number>();
       for (const t of tables) {
@@ -204,7 +206,7 @@ export async function exportParquet(opts: ParquetOptions): Promise<ParquetResult
         const a = appenders.get(r.table);
         if (!a) return;
         const cols = SCHEMA[r.table];
-        for (let i = 0; i < cols.length; i++) appendCell(duck, a, cols[i], r.row[i]);
+        for (let i = 0; i < cols.length; i++) appendCell(duck, a, cols[i], r.row[i], headersType);
         a.endRow();
         counts.set(r.table, counts.get(r.table)! + 1);
       };

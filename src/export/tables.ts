@@ -80,7 +80,6 @@ export const SCHEMA: Record<TableName, Column[]> = {
     { name: 'gaps', type: 'INTEGER', doc: 'holes in its byte streams (lost, truncated, recording started mid-stream)' },
     { name: 'gap_bytes', type: 'BIGINT', doc: 'octets in those holes' },
     { name: 'diagnostics', type: 'INTEGER', doc: 'rows of `diagnostics` on this connection' },
-    { name: 'closed', type: 'BOOLEAN', doc: 'the close was recorded' },
   ],
   frames: [
     ...COMMON,
@@ -151,7 +150,6 @@ interface ConnAcc {
   gaps: number;
   gapBytes: bigint;
   diagnostics: number;
-  closed: boolean;
 }
 
 /** HTTP/1 messages on one connection, paired in order (RFC 9112 §9.3: responses come in request order). */
@@ -193,7 +191,7 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
   const see = (c: ConnInfo, ktime: bigint): ConnAcc => {
     let a = conns.get(c.id);
     if (!a) {
-      a = { conn: c, protocol: null, lastKtime: c.firstKtime, extent: { send: 0n, recv: 0n }, requests: 0, gaps: 0, gapBytes: 0n, diagnostics: 0, closed: false };
+      a = { conn: c, protocol: null, lastKtime: c.firstKtime, extent: { send: 0n, recv: 0n }, requests: 0, gaps: 0, gapBytes: 0n, diagnostics: 0 };
       conns.set(c.id, a);
     }
     if (ktime > a.lastKtime) a.lastKtime = ktime;
@@ -223,7 +221,6 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
         a.gaps,
         a.gapBytes,
         a.diagnostics,
-        a.closed,
       ],
     };
   };
@@ -304,7 +301,7 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
     return out;
   };
 
-  /** connections whose close was seen: their row follows the exchanges that exchanges() ends at the close */
+  /** connections that ended (closed, or at the journal's end): their row follows the exchanges that exchanges() ends at the close */
   const closing: number[] = [];
   const flushClosed = (): void => {
     for (const id of closing.splice(0)) {
@@ -385,7 +382,6 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
         }
         case 'close': {
           const a = see(e.conn, e.ktime);
-          a.closed = true;
           if (e.endPos) {
             reach(a, 'send', e.endPos[0]);
             reach(a, 'recv', e.endPos[1]);
