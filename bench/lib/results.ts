@@ -2,6 +2,7 @@
 import type { AnalysisResult, ScalingResult, Journal } from '../phases/analysis';
 import type { LosslessResult } from '../phases/lossless';
 import type { RecordCostResult } from '../phases/recordCost';
+import type { FleetResult } from '../phases/fleet';
 import type { HotSpot } from './profile';
 
 export interface Machine {
@@ -51,6 +52,8 @@ export interface Results {
       })
     | { error: string };
   scaling: (ScalingResult & { journals: Omit<Journal, 'file'>[] }) | { error: string };
+  /** export --parquet + query over many hosts; absent in results written before it existed */
+  fleet?: FleetResult | { error: string };
   profile: { command: string; total_ms: number; top: HotSpot[] } | { error: string } | null;
   targets: Target[];
   notes: string[];

@@ -12,8 +12,9 @@
  * The files hold decrypted data: directories 0700, files 0600, no symlink
  * is ever followed, each file is written under a temporary name in its own
  * directory and renamed into place, so a reader sees the old file or the new
- * one, never half of one. Exporting a journal again replaces its files (a
- * journal's files are exactly what its last export wrote).
+ * one, never half of one. Exporting a journal again under the same host
+ * replaces its files (they are exactly what its last export wrote); under
+ * another --host it is another host's copy.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,7 +50,7 @@ export interface ParquetResult {
   journalId: string;
   date: string;
   files: ParquetFile[];
-  /** earlier files of this journal removed (another host or date, or a table not asked for now) */
+  /** earlier files of this journal and host removed (another date, or a table not asked for now) */
   removed: string[];
 }
 
@@ -160,8 +161,12 @@ async function copyOut(conn: DuckDBConnection, table: TableName, final: string):
   }
 }
 
-/** Files of this journal anywhere under DIR's tables except `keep`. */
-function staleFiles(dir: string, id: string, keep: Set<string>): string[] {
+/**
+ * Files of this journal under this host's partitions except `keep`: another
+ * date, or a table not asked for this time. Another --host is another copy,
+ * kept (the same fixtures can stand for many hosts).
+ */
+function staleFiles(dir: string, host: string, id: string, keep: Set<string>): string[] {
   const out: string[] = [];
   const list = (p: string): fs.Dirent[] => {
     try {
@@ -171,13 +176,11 @@ function staleFiles(dir: string, id: string, keep: Set<string>): string[] {
     }
   };
   for (const t of TABLES) {
-    for (const h of list(path.join(dir, t))) {
-      if (!h.isDirectory() || !h.name.startsWith('host=')) continue;
-      for (const d of list(path.join(dir, t, h.name))) {
-        if (!d.isDirectory() || !d.name.startsWith('date=')) continue;
-        const f = path.join(dir, t, h.name, d.name, `${id}.parquet`);
-        if (!keep.has(f) && fs.lstatSync(f, { throwIfNoEntry: false })) out.push(f);
-      }
+    const h = path.join(dir, t, `host=${host}`);
+    for (const d of list(h)) {
+      if (!d.isDirectory() || !d.name.startsWith('date=')) continue;
+      const f = path.join(h, d.name, `${id}.parquet`);
+      if (!keep.has(f) && fs.lstatSync(f, { throwIfNoEntry: false })) out.push(f);
     }
   }
   return out;
@@ -229,7 +232,7 @@ export async function exportParquet(opts: ParquetOptions): Promise<ParquetResult
         const bytes = await copyOut(conn, t, final);
         files.push({ table: t, path: final, rows: counts.get(t)!, bytes });
       }
-      const removed = staleFiles(opts.dir, journalId, new Set(files.map((f) => f.path)));
+      const removed = staleFiles(opts.dir, host, journalId, new Set(files.map((f) => f.path)));
       for (const f of removed) fs.rmSync(f, { force: true });
       return { host, journalId, date, files, removed };
     } finally {

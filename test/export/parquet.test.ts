@@ -142,7 +142,7 @@ test('redaction: the planted authorization is absent from the Parquet bytes and 
   assert.ok(JSON.stringify(rows).includes('sid=planted-cookie'));
 });
 
-test('re-export replaces: same files, same row counts; another --host moves them; --tables drops what was not asked', async () => {
+test('re-export replaces: same files, same row counts; another --host is another copy; --tables drops what was not asked', async () => {
   const journal = path.join(dir, 'again.db');
   secretJournal(journal);
   const out = path.join(dir, 'again-out');
@@ -154,10 +154,17 @@ test('re-export replaces: same files, same row counts; another --host moves them
   const all = (): Promise<Record<string, unknown>[]> =>
     readBack(walk(out).filter((f) => f.startsWith('requests/') && f.endsWith('.parquet')).map((f) => path.join(out, f)), 'SELECT count(*) AS n FROM t');
   assert.deepEqual(await all(), [{ n: 3 }]);
-  const moved = await exportParquet({ journal, dir: out, redact: true, host: 'h2', tables: ['requests'] });
-  assert.equal(moved.removed.length, 4, 'the h1 files and the tables not asked for now');
-  assert.deepEqual(walk(out).filter((f) => f.endsWith('.parquet')), [`requests/host=h2/date=2026-01-01/${moved.journalId}.parquet`]);
-  assert.deepEqual(await all(), [{ n: 3 }]);
+  const other = await exportParquet({ journal, dir: out, redact: true, host: 'h2' });
+  assert.equal(other.removed.length, 0, 'another host is another copy');
+  assert.deepEqual(await all(), [{ n: 6 }]);
+  const fewer = await exportParquet({ journal, dir: out, redact: true, host: 'h1', tables: ['requests'] });
+  assert.equal(fewer.removed.length, 3, 'the h1 tables not asked for now');
+  const id = fewer.journalId;
+  assert.deepEqual(
+    walk(out).filter((f) => f.endsWith('.parquet')),
+    [...['connections', 'diagnostics', 'losses'].map((t) => `${t}/host=h2/date=2026-01-01/${id}.parquet`), `requests/host=h1/date=2026-01-01/${id}.parquet`, `requests/host=h2/date=2026-01-01/${id}.parquet`].sort(),
+  );
+  assert.deepEqual(await all(), [{ n: 6 }]);
 });
 
 test('never through a symlink: DIR, a table directory or a partition that is a symlink is refused', async () => {
