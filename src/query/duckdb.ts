@@ -33,13 +33,17 @@ export async function loadDuckDB(what: string): Promise<DuckModule> {
  */
 export async function openDuckDB(what: string): Promise<{ duck: DuckModule; db: Duck.DuckDBInstance; conn: Duck.DuckDBConnection }> {
   const duck = await loadDuckDB(what);
-  const db = await duck.DuckDBInstance.create(':memory:', {
-    autoinstall_known_extensions: 'false',
-    autoload_known_extensions: 'false',
-    temp_directory: '',
-  });
-  const conn = await db.connect();
-  return { duck, db, conn };
+  try {
+    const db = await duck.DuckDBInstance.create(':memory:', {
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      temp_directory: '',
+    });
+    const conn = await db.connect();
+    return { duck, db, conn };
+  } catch (e) {
+    throw new EnvError(`${what}: DuckDB does not start: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+  }
 }
 
 /** A string as an SQL literal. */
