@@ -18,11 +18,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DuckDBAppender, DuckDBConnection, DuckDBListType } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { JournalReader } from '../journal/reader';
 import { pipeline } from '../analyze/analyze';
 import { EnvError, UsageError } from '../errors';
-import { openDuckDB, sqlString, type DuckModule } from '../query/duckdb';
+import { openDuckDB, sqlString } from '../query/duckdb';
 import { DEFAULT_TABLES, SCHEMA, TABLES, tableRows, type Cell, type Column, type TableName, type TableRow } from './tables';
 
 export interface ParquetOptions {
@@ -110,14 +110,25 @@ export function privateDir(p: string): void {
   if ((st.mode & 0o777) !== 0o700) fs.chmodSync(p, 0o700);
 }
 
-const SQL_TYPE = (c: Column): string => (c.type === 'HEADERS' ? 'STRUCT(name VARCHAR, value VARCHAR)[]' : c.type);
-
-/** CREATE TABLE for one fleet table (also the typed empty view of query.ts). */
+/**
+ * The in-memory table rows are appended to. Header lists are staged as JSON
+ * text and become STRUCT(name, value)[] in the COPY: DuckDB's appender takes
+ * nested values one by one through JS objects, measured at 160 µs a request
+ * row against 10 µs this way.
+ */
 export function createTableSql(t: TableName): string {
-  return `CREATE TABLE ${t} (${SCHEMA[t].map((c) => `"${c.name}" ${SQL_TYPE(c)}`).join(', ')})`;
+  return `CREATE TABLE ${t} (${SCHEMA[t].map((c) => `"${c.name}" ${c.type === 'HEADERS' ? 'VARCHAR' : c.type}`).join(', ')})`;
 }
 
-function appendCell(duck: DuckModule, a: DuckDBAppender, c: Column, v: Cell, headersType: DuckDBListType): void {
+/** The staged table as it is written: header lists parsed back into their type. */
+export function selectSql(t: TableName): string {
+  const hs = SCHEMA[t].filter((c) => c.type === 'HEADERS');
+  const shape = `'[{"name":"VARCHAR","value":"VARCHAR"}]'`;
+  const replace = hs.length ? ` REPLACE (${hs.map((c) => `from_json("${c.name}", ${shape}) AS "${c.name}"`).join(', ')})` : '';
+  return `SELECT *${replace} FROM ${t}${t === 'requests' ? ' ORDER BY start_ns, conn, stream' : ''}`;
+}
+
+function appendCell(a: DuckDBAppender, c: Column, v: Cell): void {
   if (v === null) return a.appendNull();
   switch (c.type) {
     case 'VARCHAR':
@@ -129,8 +140,7 @@ function appendCell(duck: DuckModule, a: DuckDBAppender, c: Column, v: Cell, hea
     case 'BOOLEAN':
       return a.appendBoolean(v === true);
     case 'HEADERS':
-      // Typed: an empty list says nothing of its items.
-      return a.appendList((v as { name: string; value: string }[]).map((f) => duck.structValue({ name: f.name, value: f.value })), headersType);
+      return a.appendVarchar(JSON.stringify((v as { name: string; value: string }[]).map((f) => ({ name: f.name, value: f.value }))));
   }
 }
 
@@ -143,8 +153,7 @@ async function copyOut(conn: DuckDBConnection, table: TableName, final: string):
   fs.fchmodSync(fd, 0o600);
   fs.closeSync(fd);
   try {
-    const order = table === 'requests' ? ' ORDER BY start_ns, conn, stream' : '';
-    await conn.run(`COPY (SELECT * FROM ${table}${order}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+    await conn.run(`COPY (${selectSql(table)}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
     fd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
       fs.fchmodSync(fd, 0o600);
@@ -195,9 +204,8 @@ export async function exportParquet(opts: ParquetOptions): Promise<ParquetResult
     const journalId = reader.journalId();
     const date = partitionDate(reader.meta.startedAt);
     privateDir(opts.dir);
-    const { duck, db, conn } = await openDuckDB('export --parquet');
+    const { db, conn } = await openDuckDB('export --parquet');
     try {
-      const headersType = duck.LIST(duck.STRUCT({ name: duck.VARCHAR, value: duck.VARCHAR }));
       const appenders = new Map<TableName, DuckDBAppender>();
       const counts = new Map<TableName, number>();
       for (const t of tables) {
@@ -209,7 +217,7 @@ export async function exportParquet(opts: ParquetOptions): Promise<ParquetResult
         const a = appenders.get(r.table);
         if (!a) return;
         const cols = SCHEMA[r.table];
-        for (let i = 0; i < cols.length; i++) appendCell(duck, a, cols[i], r.row[i], headersType);
+        for (let i = 0; i < cols.length; i++) appendCell(a, cols[i], r.row[i]);
         a.endRow();
         counts.set(r.table, counts.get(r.table)! + 1);
       };

@@ -21,6 +21,7 @@ export const DEFAULT_TABLES: readonly TableName[] = ['requests', 'connections', 
 
 /** HEADERS: a list of {name, value} in wire order, as DuckDB's STRUCT(name VARCHAR, value VARCHAR)[]. */
 export type ColumnType = 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'BOOLEAN' | 'HEADERS';
+export const HEADERS_SQL_TYPE = 'STRUCT(name VARCHAR, value VARCHAR)[]';
 export interface Column {
   name: string;
   type: ColumnType;

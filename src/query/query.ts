@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { InputError, UsageError } from '../errors';
-import { SCHEMA, TABLES, type TableName } from '../export/tables';
+import { HEADERS_SQL_TYPE, SCHEMA, TABLES, type TableName } from '../export/tables';
 import { loadDuckDB, openDuckDB, sqlString, type DuckModule } from './duckdb';
 
 export type QueryFormat = 'table' | 'csv' | 'json';
@@ -75,7 +75,7 @@ const HIVE = "hive_partitioning = true, union_by_name = true, hive_types = {'hos
 /** The view of one table over every DIR that has its files. */
 export function viewSql(t: TableName, dirs: string[] | undefined): string {
   if (!dirs?.length) {
-    const cols = SCHEMA[t].map((c) => `CAST(NULL AS ${c.type === 'HEADERS' ? 'STRUCT(name VARCHAR, value VARCHAR)[]' : c.type}) AS "${c.name}"`);
+    const cols = SCHEMA[t].map((c) => `CAST(NULL AS ${c.type === 'HEADERS' ? HEADERS_SQL_TYPE : c.type}) AS "${c.name}"`);
     return `CREATE VIEW ${t} AS SELECT ${cols.join(', ')}, CAST(NULL AS DATE) AS "date" WHERE false`;
   }
   const globs = dirs.map((d) => sqlString(path.join(d, t, '**', '*.parquet')));
