@@ -18,6 +18,7 @@ import { JournalReader } from '../../src/journal/reader';
 import { openDuckDB } from '../../src/query/duckdb';
 import { jsonValue } from '../../src/query/query';
 import { UsageError } from '../../src/errors';
+import { SCHEMA, TABLES } from '../../src/export/tables';
 import { makeJournal, dataRec } from '../helpers/journal';
 import { HpackEncoder, encodeFrames, headerFrames, preface, settings, data, rst } from '../helpers/h2encode';
 
@@ -241,5 +242,14 @@ test('every fixture exports: as many requests and connections as analyze reports
     assert.equal(rows.requests, res.streams, `${name}: requests`);
     assert.equal(rows.connections, res.conns, `${name}: connections`);
     assert.equal(rows.diagnostics, res.diagnostics, `${name}: diagnostics`);
+  }
+});
+
+test('docs/FLEET.md documents every column of every table', () => {
+  const doc = fs.readFileSync(path.resolve(__dirname, '../../../docs/FLEET.md'), 'utf8');
+  for (const t of TABLES) {
+    const section = doc.split(`### ${t}\n`)[1]?.split('\n### ')[0] ?? '';
+    assert.ok(section, `a section for ${t}`);
+    for (const c of SCHEMA[t].slice(5)) assert.ok(section.includes(`| \`${c.name}\` |`), `${t}.${c.name} documented`);
   }
 });
