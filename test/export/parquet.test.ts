@@ -19,6 +19,7 @@ import { openDuckDB } from '../../src/query/duckdb';
 import { jsonValue } from '../../src/query/query';
 import { UsageError } from '../../src/errors';
 import { SCHEMA, TABLES } from '../../src/export/tables';
+import { main } from '../../src/cli';
 import { makeJournal, dataRec } from '../helpers/journal';
 import { HpackEncoder, encodeFrames, headerFrames, preface, settings, data, rst } from '../helpers/h2encode';
 
@@ -251,5 +252,31 @@ test('docs/FLEET.md documents every column of every table', () => {
     const section = doc.split(`### ${t}\n`)[1]?.split('\n### ')[0] ?? '';
     assert.ok(section, `a section for ${t}`);
     for (const c of SCHEMA[t].slice(5)) assert.ok(section.includes(`| \`${c.name}\` |`), `${t}.${c.name} documented`);
+  }
+});
+
+test('the CLI: export --parquet says what it wrote; --host/--tables without --parquet, an unknown table or a bad host are usage errors', async () => {
+  const journal = path.join(dir, 'cli.db');
+  secretJournal(journal);
+  const run = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = '';
+    let err = '';
+    const code = await main(args, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
+    return { code, out, err };
+  };
+  const out = path.join(dir, 'cli-out');
+  const ok = await run(['export', journal, '--parquet', out, '--host', 'web1']);
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.err, /^wrote journal [0-9a-f]{32} to .*cli-out as host=web1\/date=2026-01-01: requests 3 rows, connections 1 row, diagnostics 0 rows, losses 1 row \(redacted\)\n/);
+  assert.equal(fs.existsSync(journal.replace(/\.db$/, '.pcapng')), false, 'no pcapng unless asked');
+  for (const [args, re] of [
+    [['export', journal, '--host', 'web1'], /--host and --tables go with --parquet DIR/],
+    [['export', journal, '--parquet', out, '--tables', 'requests,bogus'], /--tables bogus: expected some of/],
+    [['export', journal, '--parquet', out, '--host', '../up'], /--host '..\/up': a host name must be/],
+  ] as const) {
+    const r = await run([...args]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, re);
+    assert.equal(r.err.trim().split('\n').length, 1);
   }
 });
