@@ -24,8 +24,9 @@ import { recordCost } from './phases/recordCost';
 import { lossless } from './phases/lossless';
 import { replayThroughput } from './phases/replay';
 import { analysisSpeed, dropJournals, profileAnalyze, recordJournals, scaling, type Journal } from './phases/analysis';
+import { fleet } from './phases/fleet';
 
-const PHASES = ['record', 'lossless', 'analysis', 'scaling', 'replay'] as const;
+const PHASES = ['record', 'lossless', 'analysis', 'scaling', 'replay', 'fleet'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Args {
@@ -63,7 +64,7 @@ function parseArgs(argv: string[], repo: string): Args {
       a.phases = new Set(list as Phase[]);
     } else if (v === '--help' || v === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--phases record,lossless,analysis,scaling,replay] [--out DIR] [--keep] [--render]\n' +
+        'usage: npm run bench [-- --quick] [--phases record,lossless,analysis,scaling,replay,fleet] [--out DIR] [--keep] [--render]\n' +
           '  --quick   small sizes, under 5 minutes\n  --keep    keep the temporary directory (journals, pcapng)\n' +
           '  --render  only rewrite RESULTS.md and scaling.svg from DIR/results.json\n',
       );
@@ -186,6 +187,7 @@ async function main(): Promise<number> {
     analyze: { error: 'not run' },
     scaling: { error: 'not run' },
     replay: { error: 'not run' },
+    fleet: { error: 'not run' },
     profile: null,
     targets: [],
     notes: [
@@ -299,6 +301,15 @@ async function main(): Promise<number> {
         log(`replay throughput failed: ${results.replay.error}`);
       }
     }
+    if (!skip('fleet')) {
+      log('phase 6: many hosts (fixtures exported as Parquet under 100 host names, one query over all)');
+      try {
+        results.fleet = await fleet(env);
+      } catch (e) {
+        results.fleet = errOf(e);
+        log(`many hosts failed: ${results.fleet.error}`);
+      }
+    }
   } finally {
     await stop(server, 3000, 'SIGTERM');
   }
@@ -402,6 +413,15 @@ function targets(r: Results): Target[] {
         met: x.speedup_vs_tshark === null ? null : x.speedup_vs_tshark >= 20,
       });
     }
+  }
+  if (r.fleet && !('error' in r.fleet && Object.keys(r.fleet).length === 1)) {
+    const fl = r.fleet as Exclude<Results['fleet'], { error: string } | undefined>;
+    out.push({
+      name: `one h2rec query over ${fl.hosts} host directories (${fl.files} Parquet files, ${fl.requests_rows} request rows), fresh process`,
+      target: '< 2 s, right answer',
+      value: `${fl.query_seconds.toFixed(2)} s median${fl.answer_ok ? '' : ', WRONG ANSWER'}`,
+      met: fl.query_seconds < 2 && fl.answer_ok,
+    });
   }
   if (!('error' in r.scaling && Object.keys(r.scaling).length === 1)) {
     const s = r.scaling as Exclude<Results['scaling'], { error: string }>;

@@ -18,6 +18,7 @@ import * as exportCommand from './commands/export';
 import * as demoCommand from './commands/demo';
 import * as doctorCommand from './commands/doctor';
 import * as replayCommand from './commands/replay';
+import * as queryCommand from './commands/query';
 
 export interface CliIO extends CommandIO {
   /** help text width; defaults to the terminal's, at most 100 */
@@ -31,7 +32,7 @@ export interface Command {
   run: (args: Record<string, unknown>, io: CommandIO) => Promise<unknown>;
 }
 
-export const COMMANDS: readonly Command[] = [recordCommand, analyzeCommand, exportCommand, replayCommand, demoCommand, doctorCommand];
+export const COMMANDS: readonly Command[] = [recordCommand, analyzeCommand, exportCommand, replayCommand, queryCommand, demoCommand, doctorCommand];
 
 /** The command yargs chose and its parsed arguments; the CLI runs it after parsing. */
 export interface Selection {

@@ -99,6 +99,7 @@ const EXAMPLES: Record<string, string[]> = {
   replay: ['h2rec replay run.db --dry-run', 'h2rec replay run.db --target https://staging:8443'],
   demo: ['h2rec demo'],
   doctor: ['h2rec doctor'],
+  query: ["h2rec query 'SELECT host, count(*) FROM requests", 'every 5xx with its pid and comm'],
 };
 
 for (const [cmd, examples] of Object.entries(EXAMPLES)) {
@@ -112,7 +113,7 @@ for (const [cmd, examples] of Object.entries(EXAMPLES)) {
 }
 
 test('every command is registered and documented', () => {
-  assert.deepEqual(COMMANDS.map((c) => c.command.split(' ')[0]), ['record', 'analyze', 'export', 'replay', 'demo', 'doctor']);
+  assert.deepEqual(COMMANDS.map((c) => c.command.split(' ')[0]), ['record', 'analyze', 'export', 'replay', 'query', 'demo', 'doctor']);
 });
 
 test('buildCli parses repeatable and comma-separated filters without running anything', () => {

@@ -160,6 +160,20 @@ export function markdown(r: Results, svgFile: string | null): string {
     );
   }
 
+  L.push('## 6. Many hosts', '');
+  if (!r.fleet) L.push('Not run.', '');
+  else if (isErr(r.fleet)) L.push(`Not measured: ${r.fleet.error}`, '');
+  else {
+    const f = r.fleet;
+    L.push(
+      `The ${f.journals_per_host} fixture journals exported with \`export --parquet\` under ${f.hosts} host names into one directory: ` +
+        `${f.files} files, ${mb(f.parquet_bytes)} MB, ${f.requests_rows} request rows, in ${n(f.export_seconds, 1)} s (${n(f.export_ms_per_journal, 1)} ms per journal; writer: ${f.writer}).`,
+      '',
+      `\`h2rec query '${f.query}' --from DIR\`, a fresh process each time: median **${n(f.query_seconds, 2)} s** over ${f.query_runs.length} runs (${f.query_runs.map((x) => n(x, 2)).join(', ')}); answer ${f.answer_ok ? 'checked: one row per host with every request' : '**wrong**'}.`,
+      '',
+    );
+  }
+
   L.push('## Where analyze spends its time', '');
   if (!r.profile) L.push('Not profiled.', '');
   else if (isErr(r.profile)) L.push(`Not profiled: ${r.profile.error}`, '');

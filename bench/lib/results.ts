@@ -3,6 +3,7 @@ import type { ReplayThroughput } from '../phases/replay';
 import type { AnalysisResult, ScalingResult, Journal } from '../phases/analysis';
 import type { LosslessResult } from '../phases/lossless';
 import type { RecordCostResult } from '../phases/recordCost';
+import type { FleetResult } from '../phases/fleet';
 import type { HotSpot } from './profile';
 
 export interface Machine {
@@ -54,6 +55,8 @@ export interface Results {
   scaling: (ScalingResult & { journals: Omit<Journal, 'file'>[] }) | { error: string };
   /** `h2rec replay --speed max` against h2load (issue 13); absent in results written before it existed */
   replay?: ReplayThroughput | { error: string };
+  /** export --parquet + query over many hosts; absent in results written before it existed */
+  fleet?: FleetResult | { error: string };
   profile: { command: string; total_ms: number; top: HotSpot[] } | { error: string } | null;
   targets: Target[];
   notes: string[];

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import Database from 'better-sqlite3';
@@ -19,7 +20,12 @@ export interface JournalMeta extends JournalMetaBase {
   salvaged?: { path: string; records: number; badRecords: number; cutBytes: number };
   /** the recording ended abnormally (the loader died): nothing after `ktimeNs` was recorded */
   interrupted?: { reason: string; at: string; ktimeNs: bigint };
+  /** the id the recorder stored (MetaKey.journalId); older journals have none: see JournalReader.journalId() */
+  id?: string;
 }
+
+/** What a journal id looks like: it becomes a file name (export --parquet), so nothing else passes. */
+export const JOURNAL_ID = /^[0-9a-f]{32}$/;
 
 export interface LossTotals {
   records: bigint;
@@ -201,6 +207,11 @@ export class JournalReader {
         summary: parse(MetaKey.summary),
         interrupted: interruption(parse(MetaKey.interrupted), path),
       };
+      const id = m.get(MetaKey.journalId);
+      if (id !== undefined) {
+        if (!JOURNAL_ID.test(id)) throw new InputError(`${path} has unreadable journal metadata '${MetaKey.journalId}'`);
+        meta.id = id;
+      }
       // A completed recording never leaves salvage; an interrupted one may.
       const salvage = meta.complete ? undefined : readSalvage(path);
       if (salvage) meta.salvaged = { path: salvage.path, records: salvage.records, badRecords: salvage.badRecords, cutBytes: salvage.cutBytes };
@@ -347,6 +358,24 @@ export class JournalReader {
       if (filter.comm !== undefined && rec.comm !== filter.comm) continue;
       yield rec;
     }
+  }
+
+  /**
+   * A stable id for this journal: the one the recorder stored, or, for a
+   * journal written before ids existed, a hash of what makes it unique (host,
+   * start time, the ns clock offset and its first records) so that exporting
+   * it again gives the same id.
+   */
+  journalId(): string {
+    if (this.meta.id) return this.meta.id;
+    const h = crypto.createHash('sha256');
+    h.update(`${this.meta.host}\0${this.meta.startedAt}\0${this.meta.realtimeOffsetNs}\0`);
+    try {
+      for (const raw of this.db.prepare('SELECT raw FROM records ORDER BY id LIMIT 4').pluck().iterate() as IterableIterator<Uint8Array>) h.update(raw);
+    } catch (e) {
+      throw inputErrorFrom(this.path, e);
+    }
+    return h.digest('hex').slice(0, 32);
   }
 
   /** Rows in the journal itself (salvaged records are in meta.salvaged). */

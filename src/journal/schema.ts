@@ -75,6 +75,8 @@ export const MetaKey = {
   recorder: 'recorder',
   /** JSON {reason, at, ktimeNs}: the recording ended abnormally (the loader died); absent otherwise */
   interrupted: 'interrupted',
+  /** 32 lowercase hex digits, random at creation: names this journal's exported files (export --parquet) */
+  journalId: 'journal_id',
 } as const;
 
 /** Why and when a recording ended abnormally; ktimeNs is CLOCK_MONOTONIC, the clock of record ktimes. */

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { createTemp, openPrivate } from '../fsutil';
@@ -93,6 +94,7 @@ export class JournalWriter {
         put.run(MetaKey.startedAt, meta.startedAt);
         put.run(MetaKey.options, JSON.stringify(meta.options));
         put.run(MetaKey.recorder, JSON.stringify(recorderStamp(meta.host)));
+        put.run(MetaKey.journalId, crypto.randomBytes(16).toString('hex'));
       })();
       // Moved in while no connection is open: SQLite names -wal/-shm after the path it opened.
       db.close();
