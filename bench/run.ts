@@ -25,8 +25,9 @@ import { lossless } from './phases/lossless';
 import { replayThroughput } from './phases/replay';
 import { analysisSpeed, dropJournals, profileAnalyze, recordJournals, scaling, type Journal } from './phases/analysis';
 import { fleet } from './phases/fleet';
+import { socketsCost } from './phases/sockets';
 
-const PHASES = ['record', 'lossless', 'analysis', 'scaling', 'replay', 'fleet'] as const;
+const PHASES = ['record', 'lossless', 'analysis', 'scaling', 'replay', 'fleet', 'sockets'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Args {
@@ -64,7 +65,7 @@ function parseArgs(argv: string[], repo: string): Args {
       a.phases = new Set(list as Phase[]);
     } else if (v === '--help' || v === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--phases record,lossless,analysis,scaling,replay,fleet] [--out DIR] [--keep] [--render]\n' +
+        'usage: npm run bench [-- --quick] [--phases record,lossless,analysis,scaling,replay,fleet,sockets] [--out DIR] [--keep] [--render]\n' +
           '  --quick   small sizes, under 5 minutes\n  --keep    keep the temporary directory (journals, pcapng)\n' +
           '  --render  only rewrite RESULTS.md and scaling.svg from DIR/results.json\n',
       );
@@ -188,6 +189,7 @@ async function main(): Promise<number> {
     scaling: { error: 'not run' },
     replay: { error: 'not run' },
     fleet: { error: 'not run' },
+    sockets: { error: 'not run' },
     profile: null,
     targets: [],
     notes: [
@@ -308,6 +310,15 @@ async function main(): Promise<number> {
       } catch (e) {
         results.fleet = errOf(e);
         log(`many hosts failed: ${results.fleet.error}`);
+      }
+    }
+    if (!skip('sockets')) {
+      log('phase 7: plaintext socket capture cost (untraced / bpftrace syscall floor / h2rec --no-tls, h2c)');
+      try {
+        results.sockets = await socketsCost(env, path.join(tmp, 'doc'), await freePort());
+      } catch (e) {
+        results.sockets = errOf(e);
+        log(`socket capture cost failed: ${results.sockets.error}`);
       }
     }
   } finally {
@@ -445,6 +456,14 @@ function targets(r: Results): Target[] {
       target: 'flat (growth < 50 MB)',
       value: `+${f(s.rss_growth_mb, 0)} MB from smallest to largest`,
       met: s.rss_growth_mb === null ? null : s.rss_growth_mb < 50,
+    });
+  }
+  if (r.sockets && !('error' in r.sockets)) {
+    out.push({
+      name: 'plaintext socket capture cost_ratio (h2c, vs a bpftrace syscall floor)',
+      target: '≤ 1.25',
+      value: f(r.sockets.cost_ratio),
+      met: r.sockets.cost_ratio === null ? null : r.sockets.cost_ratio <= 1.25,
     });
   }
   return out;

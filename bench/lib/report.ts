@@ -174,6 +174,18 @@ export function markdown(r: Results, svgFile: string | null): string {
     );
   }
 
+  L.push('## 7. Plaintext socket capture', '');
+  if (!r.sockets) L.push('Not run.', '');
+  else if (isErr(r.sockets)) L.push(`Not measured: ${r.sockets.error}`, '');
+  else {
+    const k = r.sockets;
+    L.push(
+      `${k.method}. Medians over ${k.reps} repetitions: untraced ${k.untraced_seconds} s, floor ${k.floor_seconds} s, loader alone ${k.kernel_seconds} s, h2rec ${k.h2rec_seconds} s; ` +
+        `cost_ratio **${k.cost_ratio ?? '?'}** (target ≤ 1.25), in-kernel part alone ${k.kernel_cost_ratio ?? '?'}. Captured ${k.captured_bytes} bytes of ${k.traffic_bytes} bytes of h2load traffic, ${k.lost_bytes} lost.`,
+      '',
+    );
+  }
+
   L.push('## Where analyze spends its time', '');
   if (!r.profile) L.push('Not profiled.', '');
   else if (isErr(r.profile)) L.push(`Not profiled: ${r.profile.error}`, '');

@@ -1,3 +1,4 @@
+import type { SocketsCostResult } from '../phases/sockets';
 /** The shape of bench/results.json. */
 import type { ReplayThroughput } from '../phases/replay';
 import type { AnalysisResult, ScalingResult, Journal } from '../phases/analysis';
@@ -57,6 +58,8 @@ export interface Results {
   replay?: ReplayThroughput | { error: string };
   /** export --parquet + query over many hosts; absent in results written before it existed */
   fleet?: FleetResult | { error: string };
+  /** plaintext socket capture against a bpftrace syscall floor (issue 11); absent before it existed */
+  sockets?: SocketsCostResult | { error: string };
   profile: { command: string; total_ms: number; top: HotSpot[] } | { error: string } | null;
   targets: Target[];
   notes: string[];

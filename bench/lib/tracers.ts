@@ -57,7 +57,7 @@ export interface RecorderSummary {
 /** The one-line summary `h2rec record` prints on stopping (src/record/record.ts formatSummary). */
 export function parseRecorderSummary(line: string): RecorderSummary | null {
   const m =
-    /recorded (\d+) records, ([\d.]+) MB of plaintext in (\d+) connections over ([\d.]+) s; lost (\d+) records \((\d+) bytes\); (\d+) truncated calls/.exec(
+    /recorded (\d+) records?, ([\d.]+) MB of plaintext in (\d+) connections? over ([\d.]+) s; lost (\d+) records? \((\d+) bytes\); (\d+) truncated calls?/.exec(
       line,
     );
   if (!m) return null;
