@@ -298,6 +298,39 @@ static long emit_chunk(__u32 i, struct emit_ctx *c)
 	return 0;
 }
 
+/* The per-CPU scratch record's header for one call's data; its chunks are filled by emit_chunk. */
+static __always_inline struct scratch *start_data(__u64 id, __u64 ptr, __u64 gen, __u64 ts_entry, __u64 pos, __u32 len, __s32 fd, __u8 dir, __u8 lib)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return NULL;
+	fill_hdr(&s->hdr.h, H2REC_KIND_DATA, sizeof(s->hdr), id, ptr, gen);
+	s->hdr.ts_entry_ns = ts_entry;
+	s->hdr.ts_return_ns = bpf_ktime_get_ns();
+	s->hdr.pos = pos;
+	s->hdr.call_len = len;
+	s->hdr.fd = fd;
+	s->hdr.dir = dir;
+	s->hdr.lib = lib;
+	s->hdr._pad = 0;
+	return s;
+}
+
+/* Bytes of a call to copy: at most max_call_bytes; the rest is counted as truncated, by design. */
+static __always_inline __u32 copy_len(__u32 len)
+{
+	if (len <= max_call_bytes)
+		return len;
+	__u32 zero = 0;
+	struct h2rec_loss *l = bpf_map_lookup_elem(&losses, &zero);
+	if (l) {
+		l->truncated_calls += 1;
+		l->truncated_bytes += len - max_call_bytes;
+	}
+	return max_call_bytes;
+}
+
 static __always_inline int on_return(long ret)
 {
 	if (quiesced)
@@ -345,29 +378,10 @@ static __always_inline int on_return(long ret)
 		emit_sock(id, a->ptr, gen, a->fd, a->ts_entry, a->lib);
 	}
 
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	struct scratch *s = start_data(id, a->ptr, gen, a->ts_entry, pos, len, st->fd, dir, a->lib);
 	if (!s)
 		goto done;
-	fill_hdr(&s->hdr.h, H2REC_KIND_DATA, sizeof(s->hdr), id, a->ptr, gen);
-	s->hdr.ts_entry_ns = a->ts_entry;
-	s->hdr.ts_return_ns = bpf_ktime_get_ns();
-	s->hdr.pos = pos;
-	s->hdr.call_len = len;
-	s->hdr.fd = st->fd;
-	s->hdr.dir = dir;
-	s->hdr.lib = a->lib;
-	s->hdr._pad = 0;
-
-	__u32 copy = len;
-	if (copy > max_call_bytes) {
-		struct h2rec_loss *l = bpf_map_lookup_elem(&losses, &zero);
-		if (l) {
-			l->truncated_calls += 1;
-			l->truncated_bytes += len - max_call_bytes;
-		}
-		copy = max_call_bytes;
-	}
+	__u32 copy = copy_len(len);
 	struct emit_ctx c = { .buf = a->buf, .copy_len = copy, .call_len = len };
 	bpf_loop((copy + H2REC_CHUNK_DATA - 1) / H2REC_CHUNK_DATA, emit_chunk, &c, 0);
 done:
@@ -651,28 +665,9 @@ static __always_inline void on_sock_return(__u64 id, struct sock_call *c, __u64 
 		emit_skip(id, c, st, pos, len);
 		return;
 	}
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!s)
+	if (!start_data(id, c->sk, st->gen, c->ts_entry, pos, len, c->fd, dir, H2REC_LIB_SOCKET))
 		return;
-	fill_hdr(&s->hdr.h, H2REC_KIND_DATA, sizeof(s->hdr), id, c->sk, st->gen);
-	s->hdr.ts_entry_ns = c->ts_entry;
-	s->hdr.ts_return_ns = bpf_ktime_get_ns();
-	s->hdr.pos = pos;
-	s->hdr.call_len = len;
-	s->hdr.fd = c->fd;
-	s->hdr.dir = dir;
-	s->hdr.lib = H2REC_LIB_SOCKET;
-	s->hdr._pad = 0;
-	__u32 copy = len;
-	if (copy > max_call_bytes) {
-		struct h2rec_loss *l = bpf_map_lookup_elem(&losses, &zero);
-		if (l) {
-			l->truncated_calls += 1;
-			l->truncated_bytes += len - max_call_bytes;
-		}
-		copy = max_call_bytes;
-	}
+	__u32 copy = copy_len(len);
 	if (c->kind == SC_FLAT) {
 		struct emit_ctx e = { .buf = c->buf, .copy_len = copy, .call_len = len };
 		bpf_loop((copy + H2REC_CHUNK_DATA - 1) / H2REC_CHUNK_DATA, emit_chunk, &e, 0);

@@ -259,15 +259,15 @@ static void add_pid_targets(int slot, int pid)
 }
 
 /* A --pid whose process maps no library we could probe would record nothing, silently: say so. */
-static void warn_unprobed_pids(int n_pids)
+static void warn_unprobed_pids(int n_pids, bool sockets)
 {
 	for (int i = 0; i < n_pids; i++) {
 		int probes = 0;
 		for (int j = 0; j < pid_targets[i].n; j++)
 			probes += targets[pid_target_ix[pid_targets[i].first + j]].probes;
 		if (probes == 0)
-			emit_json("{\"t\":\"warn\",\"msg\":\"--pid %d maps no TLS library h2rec can probe (OpenSSL, BoringSSL, GnuTLS) and its executable has none linked in: its traffic will not be recorded\"}",
-				  pid_targets[i].pid);
+			emit_json("{\"t\":\"warn\",\"msg\":\"--pid %d maps no TLS library h2rec can probe (OpenSSL, BoringSSL, GnuTLS) and its executable has none linked in: %s\"}",
+				  pid_targets[i].pid, sockets ? "only its plaintext socket traffic will be recorded" : "its traffic will not be recorded");
 	}
 }
 
@@ -625,8 +625,8 @@ int main(int argc, char **argv)
 	if (!rb)
 		die(EXIT_ENV, "cannot open the ring buffer: %s", strerror(errno));
 	int ncpus = libbpf_num_possible_cpus();
-	if (tls && !sockets)
-		warn_unprobed_pids(n_pids);
+	if (tls)
+		warn_unprobed_pids(n_pids, sockets);
 	emit_json("{\"t\":\"ready\",\"sockets\":%s,\"probes\":%d,\"targets\":%d,\"ringbuf_bytes\":%lu,\"max_call_bytes\":%lu,\"ncpus\":%d,\"abi\":%d}",
 		  sockets ? "true" : "false", live, n_targets, ringbuf_bytes, max_call, ncpus, H2REC_ABI_VERSION);
 	out_flush();

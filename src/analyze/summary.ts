@@ -6,6 +6,7 @@
  * latency or size.
  */
 import type { Exchange } from './messages';
+import { MinHeap } from './heap';
 import { absStamp, relStamp } from './text';
 import { UsageError } from '../errors';
 
@@ -156,47 +157,6 @@ const byTime = (a: Held, b: Held): number => (a.start < b.start ? -1 : a.start >
 const bySize = (a: Held, b: Held): number => b.row.requestBytes + b.row.responseBytes - (a.row.requestBytes + a.row.responseBytes) || byTime(a, b);
 const byLatency = (a: Held, b: Held): number => (b.row.durationNs ?? -1) - (a.row.durationNs ?? -1) || byTime(a, b);
 
-/** A binary min-heap: the reorder buffer of start-order output. */
-class Heap<T> {
-  private readonly a: T[] = [];
-  constructor(private readonly less: (x: T, y: T) => number) {}
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): T | undefined {
-    return this.a[0];
-  }
-  push(v: T): void {
-    const a = this.a;
-    let i = a.push(v) - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (this.less(a[i], a[p]) >= 0) break;
-      [a[i], a[p]] = [a[p], a[i]];
-      i = p;
-    }
-  }
-  pop(): T | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length && last !== undefined) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.less(a[l], a[m]) < 0) m = l;
-        if (r < a.length && this.less(a[r], a[m]) < 0) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
 
 export interface SummaryRowsOptions {
   realtimeOffsetNs: bigint;
@@ -219,7 +179,7 @@ export interface SummaryRowsOptions {
 export function* summaryRows(xs: Iterable<Exchange>, o: SummaryRowsOptions): Generator<SummaryRow> {
   const sort = o.sort ?? 'time';
   const all: Held[] = [];
-  const heap = new Heap<Held>(byTime);
+  const heap = new MinHeap<Held>((x, y) => byTime(x, y) < 0);
   const earliestOpen = (): bigint | undefined => {
     const first = o.open?.values().next();
     return first && !first.done ? first.value.startKtime : undefined;

@@ -186,7 +186,9 @@ test('a --pid whose process has nothing to probe gets a warning, not a silent em
   try {
     const r = cli(['record', '-o', path.join(dir, 'nolib.db'), '--pid', String(sleeper.pid), '--duration', '0.5']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, new RegExp(`warning: --pid ${sleeper.pid} maps no TLS library h2rec can probe`));
+    assert.match(r.stderr, new RegExp(`warning: --pid ${sleeper.pid} maps no TLS library h2rec can probe .*: only its plaintext socket traffic will be recorded`));
+    const tlsOnly = cli(['record', '-o', path.join(dir, 'nolib2.db'), '--pid', String(sleeper.pid), '--duration', '0.5', '--no-sockets']);
+    assert.match(tlsOnly.stderr, new RegExp(`warning: --pid ${sleeper.pid} maps no TLS library .*: its traffic will not be recorded`));
   } finally {
     sleeper.kill();
   }
