@@ -186,10 +186,12 @@ test('overload: SIGINT in the middle of the overload stops the recorder cleanly,
     rec.proc.kill('SIGINT');
     const ex = await rec.exited;
     const stopMs = performance.now() - t0;
-    const loaderMs = await waitGone(rec.loaderPid, 1000);
+    // The recorder is done at the loader's `stopped` report; the loader then detaches its quiesced
+    // probes (~100 ms each, seconds under this load) and exits by itself.
+    const loaderMs = await waitGone(rec.loaderPid, 15_000);
     t.diagnostic(`stopped ${Math.round(stopMs)} ms after SIGINT under overload (exit ${ex.code})`);
     assert.equal(ex.code, 0, rec.stderr.join(' | '));
-    assert.ok(loaderMs >= 0, 'the loader is gone with it');
+    assert.ok(loaderMs >= 0, 'the loader exits by itself once it has reported');
     const loss = assertAllAgree(file, rec.stderr, 'sigint');
     figures.push({ run: 'sigint', stopMs: Math.round(stopMs), ...Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, String(v)])) });
   } finally {
