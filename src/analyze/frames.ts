@@ -1,13 +1,18 @@
 /**
- * Stage 5: byte streams -> HTTP/2 frames (RFC 9113), HTTP/1 start lines, or
- * opaque byte counts. One explicit parser state per (connection, direction):
- * detect the protocol (protocol.ts), then frame header (9 bytes), then payload,
- * waiting byte-counted across chunk boundaries. Malformed frames become
- * Diagnostic values and parsing goes on with the next frame; after a gap,
- * framing is found again with the same validator that detects HTTP/2.
+ * Stage 5: byte streams -> protocol events. The dispatcher keeps one parser
+ * state per (connection, direction): detection first (protocol.ts), then
+ * HTTP/2 framing (this file: frame header, 9 bytes, then payload, waiting
+ * byte-counted across chunk boundaries), HTTP/1.1 messages (http1.ts), or
+ * opaque byte counts. A direction may change protocol once: after a 101 to
+ * h2c (RFC 7540 §3.2) the HTTP/1 parser stops and HTTP/2 detection takes the
+ * rest. Malformed frames become Diagnostic values and parsing goes on with
+ * the next frame; after a gap, framing is found again with the same
+ * validator that detects HTTP/2.
  */
 import type { ConnInfo, Diagnostic, Dir, Frame, FrameEvent, Protocol, StreamEvent } from './types';
 import { FrameType } from './types';
+import { ByteQueue } from './bytequeue';
+import { Http1Conn, Http1Parser, type Http1Options } from './http1';
 import {
   DEFAULT_MAX_FRAME,
   DEFAULT_SCAN_BYTES,
@@ -15,7 +20,6 @@ import {
   detectStart,
   findFrameBoundary,
   flagNames,
-  isHttp1StartLine,
   plausibleHeader,
   readHeader,
   typeName,
@@ -43,8 +47,10 @@ export interface FrameOptions {
   maxBufferedBytes?: number;
   /** streams one side may open and reset before any response before we report a rapid-reset attack */
   maxRapidResets?: number;
-  /** largest HTTP/1 header section waited for before its bytes are counted as opaque */
+  /** largest HTTP/1 header section kept (http1.ts); fields past it are counted and dropped */
   maxHttp1HeaderBytes?: number;
+  /** longest HTTP/1 line held (http1.ts); longer lines are skipped by count */
+  maxHttp1LineBytes?: number;
   /** bytes without any frame boundary, at the start of a direction, before it is called opaque */
   opaqueAfterBytes?: number;
 }
@@ -239,104 +245,6 @@ export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<st
   return { fields, payload: body, problems };
 }
 
-interface Chunk {
-  data: Uint8Array;
-  ktime: bigint;
-  tid: number;
-}
-
-/**
- * Bytes of one direction, consumed from the front. Chunks are kept as given,
- * with the ktime/tid of the call that delivered them; a contiguous copy is
- * made only for a read that straddles chunks.
- */
-class ByteQueue {
-  private chunks: Chunk[] = [];
-  private first = 0; // index of the first live chunk
-  private head = 0; // offset into chunks[first]
-  length = 0;
-  /** stream position of the first queued byte */
-  pos = 0n;
-
-  push(data: Uint8Array, ktime: bigint, tid: number): void {
-    if (data.byteLength === 0) return;
-    this.chunks.push({ data, ktime, tid });
-    this.length += data.byteLength;
-  }
-
-  /** The chunk holding byte `off` and the offset within it. */
-  private locate(off: number): [number, number] {
-    let i = this.first;
-    let h = this.head + off;
-    while (h >= this.chunks[i].data.byteLength) {
-      h -= this.chunks[i].data.byteLength;
-      i++;
-    }
-    return [i, h];
-  }
-
-  /** The call that delivered byte `off` (off < length). */
-  metaAt(off: number): Chunk {
-    return this.chunks[this.locate(off)[0]];
-  }
-
-  /** n bytes from offset `off` (off + n <= length); a view when they lie in one chunk. */
-  peekAt(off: number, n: number): Uint8Array {
-    let [i, h] = this.locate(off);
-    const c = this.chunks[i].data;
-    if (c.byteLength - h >= n) return c.subarray(h, h + n);
-    const out = new Uint8Array(n);
-    for (let o = 0; o < n; i++, h = 0) {
-      const src = this.chunks[i].data;
-      const take = Math.min(n - o, src.byteLength - h);
-      out.set(h === 0 && take === src.byteLength ? src : src.subarray(h, h + take), o);
-      o += take;
-    }
-    return out;
-  }
-
-  peek(n: number): Uint8Array {
-    return this.peekAt(0, n);
-  }
-
-  skip(n: number): void {
-    this.length -= n;
-    this.pos += BigInt(n);
-    while (n > 0) {
-      const avail = this.chunks[this.first].data.byteLength - this.head;
-      if (n < avail) {
-        this.head += n;
-        return;
-      }
-      n -= avail;
-      this.first++;
-      this.head = 0;
-    }
-    // Drop consumed chunk references in batches so a flood of tiny chunks stays linear.
-    if (this.first === this.chunks.length) {
-      this.chunks = [];
-      this.first = 0;
-    } else if (this.first > 64 && this.first * 2 > this.chunks.length) {
-      this.chunks = this.chunks.slice(this.first);
-      this.first = 0;
-    }
-  }
-
-  take(n: number): Uint8Array {
-    const b = this.peekAt(0, n);
-    this.skip(n);
-    return b;
-  }
-
-  clear(newPos: bigint): void {
-    this.chunks = [];
-    this.first = 0;
-    this.head = 0;
-    this.length = 0;
-    this.pos = newPos;
-  }
-}
-
 type Mode = 'start' | 'frames' | 'verify' | 'resync' | 'http1' | 'opaque';
 
 /** Header-block tracking: no block open, a block open on a stream (> 0), or unknown after lost bytes. */
@@ -366,6 +274,8 @@ interface DirParser {
   block: number;
   continuations: number;
   sawFrame: boolean;
+  /** the HTTP/1.1 parser, once this direction is HTTP/1 */
+  h1?: Http1Parser;
 }
 
 interface ConnParsers {
@@ -378,6 +288,8 @@ interface ConnParsers {
   unanswered: [Set<number>, Set<number>];
   /** per direction: streams it reset before any response */
   rapidResets: [number, number];
+  /** what the HTTP/1 parsers of both directions share (pending requests, switch decisions) */
+  h1?: Http1Conn;
 }
 
 /** Bound on the unanswered-stream sets: legitimate peers stay far below (SETTINGS_MAX_CONCURRENT_STREAMS). */
@@ -394,7 +306,7 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
   const scan = Math.max(opts.resyncScanBytes ?? DEFAULT_SCAN_BYTES, 64);
   const maxCont = opts.maxContinuations ?? 10000;
   const maxBuffered = Math.max(opts.maxBufferedBytes ?? MAX_FRAME_LIMIT + 9, 9 + DEFAULT_MAX_FRAME);
-  const maxHttp1 = Math.max(opts.maxHttp1HeaderBytes ?? 65536, 64);
+  const h1opts: Http1Options = { maxHeaderBytes: opts.maxHttp1HeaderBytes, maxLineBytes: opts.maxHttp1LineBytes };
   const opaqueAfter = opts.opaqueAfterBytes ?? 1 << 20;
   const maxRapid = opts.maxRapidResets ?? 1000;
   const conns = new Map<number, ConnParsers>();
@@ -500,52 +412,42 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
     }
     if (d.protocol === 'http1' || cp.protocol === 'http1') {
       if (d.protocol === 'http1') yield* setProtocol(cp, p, 'http1', d.note);
-      p.mode = 'http1';
+      http1Parser(cp, p);
       return;
     }
     startResync(p, 'start');
     yield* resync(cp, p, final, atGap);
   }
 
-  function* http1(cp: ConnParsers, p: DirParser, final: boolean): Generator<FrameEvent> {
-    while (p.q.length > 0) {
-      const n = Math.min(p.q.length, maxHttp1);
-      const text = asBuffer(p.q.peek(n)).toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (final || n === maxHttp1) {
-          yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: n, ktime: p.ktime };
-          p.q.skip(n);
-          continue;
-        }
-        return;
-      }
-      const lines = text.slice(0, end).split('\r\n');
-      const startLine = lines[0];
-      if (!isHttp1StartLine(startLine)) {
-        // Body bytes we could not account for (chunked, or after a gap): opaque up to the next start line.
-        const next = text.search(/(?:^|\r\n)(?:[A-Z][A-Z0-9_-]{0,19} \S+ HTTP\/1\.\d|HTTP\/1\.\d \d{3})/);
-        const len = next > 0 ? next + 2 : end + 4;
-        yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: len, ktime: p.ktime };
-        p.q.skip(len);
-        continue;
-      }
-      const headers: [string, string][] = lines.slice(1).map((l) => {
-        const i = l.indexOf(':');
-        return i < 0 ? [l, ''] : [l.slice(0, i).trim(), l.slice(i + 1).trim()];
-      });
-      yield { kind: 'http1', conn: cp.conn, dir: p.dir, pos: p.q.pos, ktime: p.ktime, tid: p.tid, startLine, headers };
-      p.q.skip(end + 4);
-      const cl = headers.find(([k]) => k.toLowerCase() === 'content-length');
-      const body = cl && /^\d{1,15}$/.test(cl[1]) ? Number(cl[1]) : 0;
-      if (body > 0) {
-        const take = Math.min(body, p.q.length);
-        if (take > 0) yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: take, ktime: p.ktime };
-        p.q.skip(take);
-        p.skipRemaining = body - take;
-        if (p.skipRemaining > 0) return;
-      }
+  /** This direction is HTTP/1 from now on: its parser, sharing the connection's request queue. */
+  function http1Parser(cp: ConnParsers, p: DirParser): Http1Parser {
+    p.mode = 'http1';
+    cp.h1 ??= new Http1Conn();
+    return (p.h1 ??= new Http1Parser(cp.conn, p.dir, cp.h1, h1opts));
+  }
+
+  /**
+   * Runs the HTTP/1 parser; true when it handed the direction over to HTTP/2
+   * with bytes still queued. A response that decided for its request's
+   * direction (CONNECT, Upgrade) lets that direction go on too.
+   */
+  function* http1(cp: ConnParsers, p: DirParser, final: boolean): Generator<FrameEvent, boolean> {
+    const h1 = p.h1!;
+    yield* h1.parse(p.q, final);
+    let switched = false;
+    if (h1.state === 'switched') {
+      // RFC 7540 §3.2: after the 101 the server's first frame is its SETTINGS (server preface),
+      // and the client sends the client connection preface: detection finds both.
+      cp.protocol = 'h2';
+      p.mode = 'start';
+      switched = p.q.length > 0;
     }
+    if (cp.h1!.changed) {
+      cp.h1!.changed = false;
+      const o = cp.dirs[1 - p.di];
+      if (o.mode === 'http1' && o.q.length > 0) yield* pump(cp, o, final);
+    }
+    return switched;
   }
 
   function* parseFrames(cp: ConnParsers, p: DirParser): Generator<FrameEvent> {
@@ -685,7 +587,6 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
     for (;;) {
       if (p.skipRemaining > 0) {
         const s = Math.min(p.skipRemaining, p.q.length);
-        if (s > 0 && p.mode === 'http1') yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: s, ktime: p.ktime };
         p.q.skip(s);
         p.skipRemaining -= s;
         if (p.skipRemaining > 0) return;
@@ -694,7 +595,9 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
       if (mode === 'start') yield* detect(cp, p, final, atGap);
       if (p.mode === 'resync') yield* resync(cp, p, final, atGap);
       if (p.mode === 'frames' || p.mode === 'verify') yield* parseFrames(cp, p);
-      else if (p.mode === 'http1') yield* http1(cp, p, final);
+      else if (p.mode === 'http1') {
+        if (yield* http1(cp, p, final)) continue;
+      }
       else if (p.mode === 'opaque' && p.q.length > 0) {
         yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: p.q.length, ktime: p.ktime };
         p.q.skip(p.q.length);
@@ -741,10 +644,13 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
         if (p.q.length === 0) p.mode = 'verify'; // the gap began on a frame boundary: check the next header
         else startResync(p, 'gap');
       }
+    } else if (p.mode === 'start' && cp.protocol === 'http1' && !p.sawFrame) {
+      // The other direction is HTTP/1: so is this one, from the next start line.
+      yield* http1Parser(cp, p).gap(p.q, e.length, true);
     } else if (p.mode === 'start') {
       startResync(p, p.sawFrame ? 'gap' : 'start');
     } else if (p.mode === 'http1') {
-      p.skipRemaining = g <= p.skipRemaining ? p.skipRemaining - g : 0;
+      yield* p.h1!.gap(p.q, e.length, e.reason === 'unrecorded');
     }
     if (hit >= 0) {
       out.push(diag(p, cp.conn, 'HEADER_BLOCK_GAP', `a gap of ${g} bytes at position ${e.pos} interrupted the header block of stream ${hit}; HPACK state of this direction is unknown from here`, { stream: hit, pos: e.pos.toString() }));
@@ -776,6 +682,7 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
     if (e.kind === 'close') {
       for (const p of cp.dirs) {
         yield* pump(cp, p, true);
+        if (p.mode === 'http1') yield* p.h1!.end(p.q);
         if (p.q.length > 0 && (p.mode === 'frames' || p.mode === 'verify')) {
           const h = p.q.length >= 9 ? readHeader(p.q.peek(9)) : undefined;
           yield diag(p, cp.conn, 'TRUNCATED_AT_END', h ? `the recording ends inside a ${typeName(h.type)} frame (${p.q.length} of ${h.length + 9} bytes)` : `the recording ends inside a frame header (${p.q.length} bytes)`);
