@@ -433,7 +433,13 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
    */
   function* http1(cp: ConnParsers, p: DirParser, final: boolean): Generator<FrameEvent, boolean> {
     const h1 = p.h1!;
-    yield* h1.parse(p.q, final);
+    for (;;) {
+      yield* h1.parse(p.q, final);
+      if (!cp.h1!.changed) break;
+      cp.h1!.changed = false;
+      const o = cp.dirs[1 - p.di];
+      if (o.mode === 'http1' && o.q.length > 0) yield* pump(cp, o, false);
+    }
     let switched = false;
     if (h1.state === 'switched') {
       // RFC 7540 §3.2: after the 101 the server's first frame is its SETTINGS (server preface),
@@ -441,11 +447,6 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
       cp.protocol = 'h2';
       p.mode = 'start';
       switched = p.q.length > 0;
-    }
-    if (cp.h1!.changed) {
-      cp.h1!.changed = false;
-      const o = cp.dirs[1 - p.di];
-      if (o.mode === 'http1' && o.q.length > 0) yield* pump(cp, o, final);
     }
     return switched;
   }

@@ -111,6 +111,9 @@ const CHUNK_SIZE = /^([0-9A-Fa-f]+)[ \t]*(?:;.*)?$/;
 /** RFC 9110 §5.6.2 token, for field names */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** A request-line or status-line ending a line, wherever it begins (resync). */
+const START_LINE_TAIL = /(?:[A-Z][A-Z0-9_-]{0,19} [\x21-\x7e]+ HTTP\/1\.[0-9]|HTTP\/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?)$/;
+
 const lower = (s: string): string => s.toLowerCase();
 const fieldValues = (h: [string, string][], name: string): string[] => h.filter(([k]) => lower(k) === name).map(([, v]) => v);
 const listTokens = (vals: string[]): string[] =>
@@ -154,8 +157,8 @@ export class Http1Parser {
     readonly shared: Http1Conn,
     opts: Http1Options = {},
   ) {
-    this.maxLine = Math.max(opts.maxLineBytes ?? 65536, 64);
-    this.maxHeader = Math.max(opts.maxHeaderBytes ?? 1 << 20, this.maxLine);
+    this.maxHeader = Math.max(opts.maxHeaderBytes ?? 1 << 20, 64);
+    this.maxLine = Math.min(Math.max(opts.maxLineBytes ?? 65536, 64), this.maxHeader);
     this.maxPending = opts.maxPending ?? 10000;
   }
 
@@ -199,6 +202,9 @@ export class Http1Parser {
         case 'switched':
           return;
       }
+      // A response decided for the other direction: it must run before this one goes on,
+      // so that its held requests are queued before later responses look for them.
+      if (this.shared.changed) return;
       // Stop when a state made no progress: it waits for more bytes.
       if (q.length - this.off === before && !this.moved) return;
       this.moved = false;
@@ -458,7 +464,6 @@ export class Http1Parser {
         else lost = true;
       }
     } else if (m.message === 'response') mode = 'close'; // RFC 9112 §6.3 rule 8
-    if (mode === 'length' && length === 0) mode = 'none';
     m.bodyMode = mode;
     yield* this.emitHead(q, problems, length, lost);
   }
@@ -473,7 +478,7 @@ export class Http1Parser {
     const m = this.msg!;
     const { ktime, tid } = q.metaAt(this.off - 1);
     const headers = m.headers;
-    yield* this.wire(q, this.off, true, m.bodyMode === 'none' || m.bodyMode === 'tunnel' || m.bodyMode === 'h2');
+    yield* this.wire(q, this.off, true, m.bodyMode === 'none' || m.bodyMode === 'tunnel' || m.bodyMode === 'h2' || length === 0);
     yield {
       kind: 'http1',
       conn: this.conn,
@@ -642,8 +647,11 @@ export class Http1Parser {
         this.skipTo('resync', false);
         return;
       }
-      if (l !== '' && isStartLine(l)) {
-        if (this.off > 0) yield* this.junk(q, this.off);
+      // A start line may follow body bytes on the same line (a body longer than its framing said).
+      const at = l === '' ? -1 : isStartLine(l) ? 0 : l.search(START_LINE_TAIL);
+      if (at >= 0) {
+        if (this.off + at > 0) yield* this.junk(q, this.off + at);
+        this.scanned = 0;
         this.go('start-line');
         return;
       }

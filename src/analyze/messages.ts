@@ -204,14 +204,11 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
   };
 
   const h1Fields = (h: [string, string][]): HeaderField[] => h.map(([name, value]) => ({ name: name.toLowerCase(), value }));
-  /** HTTP/1 trouble is counted per exchange (the same counter, its own start mark). */
-  const h1Trouble = new Map<Exchange, number>();
   const h1Finish = (c: ConnState, x: Exchange): Exchange => {
     if (c.h1.get(x.stream) === x) c.h1.delete(x.stream);
     if (c.h1Orphan === x) c.h1Orphan = undefined;
     opts.track?.delete(x);
-    x.lossy ||= c.trouble !== h1Trouble.get(x);
-    h1Trouble.delete(x);
+    // HTTP/1 messages say themselves what they lost (gaps in bodies, cut messages): a gap elsewhere on the connection is not this exchange's.
     return x;
   };
   const h1Create = (c: ConnState, conn: ConnInfo, seq: number, ktime: bigint, requestDir: Dir, version: string): Exchange => {
@@ -241,7 +238,6 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     if (seq > 0) c.h1.set(seq, x);
     else c.h1Orphan = x;
     opts.track?.add(x);
-    h1Trouble.set(x, c.trouble);
     return x;
   };
   const h1Find = (c: ConnState, seq: number): Exchange | undefined => (seq > 0 ? c.h1.get(seq) : c.h1Orphan);
@@ -310,6 +306,7 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       }
       return undefined;
     }
+    if (!e.complete) x.lossy = true;
     if (isRequest) {
       x.requestEndKtime = e.ktime;
       x.requestTrailers = h1Fields(e.trailers);
