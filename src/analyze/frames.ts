@@ -446,6 +446,8 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
       // and the client sends the client connection preface: detection finds both.
       cp.protocol = 'h2';
       p.mode = 'start';
+      // Should the peer go on in HTTP/1 after all, detection starts a fresh parser.
+      p.h1 = undefined;
       switched = p.q.length > 0;
     }
     return switched;

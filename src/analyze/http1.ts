@@ -100,6 +100,8 @@ interface Message {
   informational: boolean;
   /** where the message's direction goes once it ends */
   next: H1State;
+  /** the head event went out (a message cut inside its head has no end event either) */
+  headSent?: boolean;
 }
 
 const LONG = Symbol('long line');
@@ -478,6 +480,7 @@ export class Http1Parser {
     const m = this.msg!;
     const { ktime, tid } = q.metaAt(this.off - 1);
     const headers = m.headers;
+    m.headSent = true;
     yield* this.wire(q, this.off, true, m.bodyMode === 'none' || m.bodyMode === 'tunnel' || m.bodyMode === 'h2' || length === 0);
     yield {
       kind: 'http1',
@@ -523,6 +526,10 @@ export class Http1Parser {
     this.msg = undefined;
     const meta = q.length > 0 && this.off > 0 ? q.metaAt(this.off - 1) : undefined;
     if (this.off > 0) yield* this.wire(q, this.off, true, true);
+    if (!m.headSent) {
+      this.go(next ?? m.next);
+      return;
+    }
     yield {
       kind: 'http1-end',
       conn: this.conn,
