@@ -88,6 +88,8 @@ interface ConnState {
   midstream: boolean;
   /** PDU link: HTTP/1 octets of the message in progress per direction, sent as one PDU at its end */
   h1?: Partial<Record<Dir, Http1Wire[]>>;
+  /** HTTP/1 came first: tshark finds it on any TCP port by itself, so no `-d ...,http2` hint for it */
+  http1?: boolean;
 }
 
 /** An unfinished TCP segment: consecutive bytes of one side from one TLS call. */
@@ -392,17 +394,19 @@ export class CaptureBuilder {
    * that are no HTTP (tunnels, junk) have no dissector there and are left out.
    */
   private *http1(st: ConnState, w: Http1Wire): Generator<CaptureOutput> {
+    if (!st.opened) st.http1 = true;
     if (this.opts.link === 'tcp') {
       yield* this.emit(st, w.dir, w.data, w.pos, w.data.byteLength, w.ktime, w.tid);
       return;
     }
     const held = ((st.h1 ??= {})[w.dir] ??= []);
     const last = held[held.length - 1];
-    if (!w.http || (last && last.pos + BigInt(last.data.byteLength) !== w.pos)) yield* this.h1Flush(st, w.dir);
-    if (!w.http) return;
-    held.push(w);
     const size = held.reduce((a, x) => a + x.data.byteLength, 0);
-    if (w.messageEnd || size + PDU_OVERHEAD >= this.maxPdu) yield* this.h1Flush(st, w.dir);
+    // A packet ends where the octets stop being contiguous, or before they would outgrow a PDU.
+    if (!w.http || (last && last.pos + BigInt(last.data.byteLength) !== w.pos) || size + w.data.byteLength + PDU_OVERHEAD > this.maxPdu) yield* this.h1Flush(st, w.dir);
+    if (!w.http) return;
+    st.h1![w.dir]!.push(w);
+    if (w.messageEnd) yield* this.h1Flush(st, w.dir);
   }
 
   private *h1Flush(st: ConnState, dir: Dir): Generator<CaptureOutput> {
@@ -533,7 +537,7 @@ export class CaptureBuilder {
         st.note = ` (synthetic addresses: the real ${ipToString(real.client.ip)}:${real.client.port} <-> ${ipToString(real.server.ip)}:${real.server.port} is conn ${owner}'s)`;
       }
     }
-    this.ports.add(st.server.port);
+    if (!st.http1) this.ports.add(st.server.port);
     const me = tracedIsClient ? st.client : st.server;
     const peer = tracedIsClient ? st.server : st.client;
     const records: NameRecord[] = [];

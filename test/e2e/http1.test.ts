@@ -63,7 +63,8 @@ after(async () => {
     nginx.kill('SIGTERM');
     await gone;
   }
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (process.env.H2REC_KEEP) process.stderr.write(`kept ${dir}\n`);
+  else fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** One curl, one connection: --next keeps the connection while each URL gets its own options. */
@@ -198,4 +199,14 @@ test('curl --http1.1 keep-alive against nginx over TLS: lines in order, body len
     REQUESTS.map((r) => r.status),
     ts.stdout,
   );
+
+  // --link tcp: the real 4-tuple; tshark finds HTTP/1 on any port and reassembles whole bodies.
+  const tcp = spawnSync(process.execPath, [cli, 'export', journal, '--pcap', p('h1-tcp.pcapng'), '--link', 'tcp'], { encoding: 'utf8' });
+  assert.equal(tcp.status, 0, tcp.stderr);
+  assert.doesNotMatch(tcp.stdout, /http2/, 'no -d ...,http2 hint for an HTTP/1 connection');
+  const tt = spawnSync('tshark', ['-r', p('h1-tcp.pcapng'), '-Y', 'http.response', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'http.response.code', '-e', 'http.content_length'], { encoding: 'utf8' });
+  assert.equal(tt.status, 0, tt.stderr);
+  const resp = tt.stdout.trim().split('\n').map((l) => l.split('\t'));
+  assert.deepEqual(resp.map((r) => [Number(r[0]), Number(r[1])]), REQUESTS.map((r) => [port, r.status]));
+  assert.equal(Number(resp[0][2]), BIG);
 });
