@@ -15,7 +15,7 @@ import { Http1Conn, Http1Parser } from '../../src/analyze/http1';
 import { ByteQueue } from '../../src/analyze/bytequeue';
 import type { ConnInfo, Diagnostic, FrameEvent, StreamEvent } from '../../src/analyze/types';
 import { conn, chunked } from '../helpers/events';
-import { arbConversation, encodeConversation, encodeMessage, type H1Exchange } from '../helpers/h1encode';
+import { arbConversation, encodeConversation, type H1Exchange } from '../helpers/h1encode';
 import { PREFACE, encodeFrames, settings, data, headerFrames, HpackEncoder } from '../helpers/h2encode';
 
 const B = (s: string): Buffer => Buffer.from(s, 'latin1');
