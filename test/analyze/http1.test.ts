@@ -13,6 +13,9 @@ import { decodeHeaders } from '../../src/analyze/hpack';
 import { exchanges } from '../../src/analyze/messages';
 import { Http1Conn, Http1Parser } from '../../src/analyze/http1';
 import { ByteQueue } from '../../src/analyze/bytequeue';
+import { TextReporter } from '../../src/analyze/text';
+import { toJson } from '../../src/analyze/json';
+import { summaryLine, summaryRow } from '../../src/analyze/summary';
 import type { ConnInfo, Diagnostic, FrameEvent, StreamEvent } from '../../src/analyze/types';
 import { conn, chunked } from '../helpers/events';
 import { arbConversation, encodeConversation, type H1Exchange } from '../helpers/h1encode';
@@ -377,4 +380,26 @@ test('the parser alone: named states, and the queue holds no more than a line', 
   feed('x'.repeat(250));
   assert.equal(p.state, 'skip-line');
   assert.equal(q.length, 0, 'a long line is not held');
+});
+
+test('reporters: text like curl -v, JSON Lines with message boundaries, summary rows, --data text bodies', () => {
+  const req = B('POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello');
+  const res = B('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n');
+  const evs = conversation(req, res);
+  const text = new TextReporter({ realtimeOffsetNs: 0n, originKtime: 0n, dataMode: 'text' });
+  const out = evs.map((e) => text.format(e)).join('');
+  assert.match(out, /send > POST \/up HTTP\/1\.1\n {10}> Host: h\n {10}> Content-Length: 5\n {10}>\n/);
+  assert.match(out, /send \} \[5 bytes data\]\n/);
+  assert.match(out, /recv < HTTP\/1\.1 200 OK\n/);
+  assert.match(out, /recv \{ \[3 bytes data\]\n/);
+  assert.match(out, /recv \* end of response 1: 3 body bytes \(chunked\)\n {10}< X-T: 1 \(trailer\)\n {10}; body: 3 bytes\n {10}\| abc\n/);
+  const json = evs.map((e) => toJson(e, { realtimeOffsetNs: 0n })).filter((o): o is Record<string, unknown> => o !== undefined && String(o.kind).startsWith('http1'));
+  assert.deepEqual(json.map((o) => o.kind), ['http1', 'http1-body', 'http1-end', 'http1', 'http1-body', 'http1-end']);
+  const head = json[0];
+  assert.deepEqual([head.startLine, head.headers, head.pid, head.dir, head.message, head.seq, head.bodyMode, head.contentLength], ['POST /up HTTP/1.1', [['Host', 'h'], ['Content-Length', '5']], 100, 'send', 'request', 1, 'length', 5]);
+  assert.deepEqual([json[4].length, json[5].bodyBytes, json[5].trailers, json[5].complete], [3, 3, [['X-T', '1']], true]);
+  const [x] = [...exchanges(evs)];
+  const row = summaryRow(x, 0n);
+  assert.deepEqual([row.protocol, row.stream, row.method, row.path, row.status, row.requestBytes, row.responseBytes, row.state], ['HTTP/1.1', 1, 'POST', '/up', 200, 5, 3, 'complete']);
+  assert.match(summaryLine(row, { realtimeOffsetNs: 0n, originKtime: 0n }), /^ {3}1 {3}h1#1 200 {10}POST/);
 });
