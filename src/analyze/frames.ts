@@ -70,10 +70,23 @@ function* detect(ctx: FramesContext, cp: ConnParsers, p: DirParser, final: boole
   if (d.protocol === 'http1' || cp.protocol === 'http1') {
     if (d.protocol === 'http1') yield* setProtocol(cp, p, 'http1', d.note);
     http1Parser(ctx, cp, p);
+    yield* adoptHttp1(ctx, cp, cp.dirs[1 - p.di]);
     return;
   }
   startResync(p, 'start');
   yield* resync(ctx, cp, p, final, atGap);
+}
+
+/**
+ * The other direction began mid-message (the recording started inside a body) and is
+ * still looking for HTTP/2 frames, or gave up: it is HTTP/1 too, from its next start line.
+ */
+function* adoptHttp1(ctx: FramesContext, cp: ConnParsers, o: DirParser): Generator<FrameEvent> {
+  if (o.sawFrame || o.h1 || !((o.mode === 'resync' && o.resyncReason === 'start') || o.mode === 'opaque')) return;
+  if (o.skipped > 0) yield { kind: 'opaque', conn: cp.conn, dir: o.dir, pos: o.skippedFrom, length: o.skipped, ktime: o.ktime };
+  o.skipped = 0;
+  http1Parser(ctx, cp, o).state = 'resync';
+  if (o.q.length > 0) yield* pump(ctx, cp, o, false);
 }
 
 /** This direction is HTTP/1 from now on: its parser, sharing the connection's request queue. */

@@ -403,3 +403,23 @@ test('reporters: text like curl -v, JSON Lines with message boundaries, summary 
   assert.deepEqual([row.protocol, row.stream, row.method, row.path, row.status, row.requestBytes, row.responseBytes, row.state], ['HTTP/1.1', 1, 'POST', '/up', 200, 5, 3, 'complete']);
   assert.match(summaryLine(row, { realtimeOffsetNs: 0n, originKtime: 0n }), /^ {3}1 {3}h1#1 200 {10}POST/);
 });
+
+test('a recording that begins inside a response body: that direction becomes HTTP/1 at its next start line once the other shows HTTP/1', () => {
+  const c = conn();
+  const tail = B('ody bytes of a response whose head was never recorded\r\nmore body\r\n');
+  const next = B('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  const evs = stage(
+    [
+      { kind: 'gap', conn: c, dir: 'recv', pos: 0n, length: 1000n, reason: 'start', ktime: 1n },
+      { kind: 'bytes', conn: c, dir: 'recv', pos: 1000n, data: tail, ktime: 2n, tid: 1 },
+      { kind: 'bytes', conn: c, dir: 'send', pos: 0n, data: B('GET /n HTTP/1.1\r\nHost: h\r\n\r\n'), ktime: 3n, tid: 1 },
+      { kind: 'bytes', conn: c, dir: 'recv', pos: 1000n + BigInt(tail.length), data: next, ktime: 4n, tid: 1 },
+    ],
+    {},
+    c,
+  );
+  const ms = messagesOf(evs);
+  assert.deepEqual(ms.map((m) => [m.dir, m.seq, m.startLine, m.body]), [['send', 1, 'GET /n HTTP/1.1', ''], ['recv', 1, 'HTTP/1.1 200 OK', 'ok']]);
+  const opaque = evs.reduce((a, e) => a + (e.kind === 'opaque' && e.dir === 'recv' ? e.length : 0), 0);
+  assert.equal(opaque, tail.length, 'the body bytes before it are counted');
+});
