@@ -23,7 +23,7 @@ import { FrameType } from './types';
 
 export interface Exchange {
   conn: ConnInfo;
-  /** HTTP/2 stream id; for HTTP/1, the request's number on its connection (0: a response without a request seen) */
+  /** HTTP/2 stream id; for HTTP/1, the request's number on its connection (-1, -2, ...: responses whose request was not recorded) */
   stream: number;
   /** 'HTTP/1.1' or 'HTTP/1.0' for HTTP/1 exchanges; absent for HTTP/2 */
   httpVersion?: string;
@@ -120,8 +120,9 @@ interface ConnState {
   endAfterBlock: Set<number>;
   /** HTTP/1 exchanges open, by request number */
   h1: Map<number, Exchange>;
-  /** HTTP/1 responses without a request seen (number 0): the one in progress */
+  /** HTTP/1 responses without a request seen (number 0): the one in progress, and how many so far */
   h1Orphan?: Exchange;
+  h1Orphans: number;
   /** gaps + diagnostics seen on the connection so far */
   trouble: number;
   troubleAt: Map<number, number>;
@@ -139,7 +140,7 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
   const stateOf = (id: number): ConnState => {
     let c = conns.get(id);
     if (!c) {
-      c = { role: 'unknown', open: new Map(), lingering: new Set(), held: new Set(), draining: new Map(), endAfterBlock: new Set(), h1: new Map(), trouble: 0, troubleAt: new Map() };
+      c = { role: 'unknown', open: new Map(), lingering: new Set(), held: new Set(), draining: new Map(), endAfterBlock: new Set(), h1: new Map(), h1Orphans: 0, trouble: 0, troubleAt: new Map() };
       conns.set(id, c);
     }
     return c;
@@ -214,7 +215,8 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
   const h1Create = (c: ConnState, conn: ConnInfo, seq: number, ktime: bigint, requestDir: Dir, version: string): Exchange => {
     const x: Exchange = {
       conn,
-      stream: seq,
+      // A response whose request came before the recording: -1, -2, ... so rows and body files stay distinct.
+      stream: seq > 0 ? seq : -++c.h1Orphans,
       httpVersion: version,
       role: c.role,
       requestDir,

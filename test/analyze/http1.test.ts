@@ -423,3 +423,11 @@ test('a recording that begins inside a response body: that direction becomes HTT
   const opaque = evs.reduce((a, e) => a + (e.kind === 'opaque' && e.dir === 'recv' ? e.length : 0), 0);
   assert.equal(opaque, tail.length, 'the body bytes before it are counted');
 });
+
+test('responses whose requests were not recorded are exchanges -1, -2, ... (distinct rows and body files)', () => {
+  const c = conn();
+  const res = B('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb');
+  const evs = stage([{ kind: 'bytes', conn: c, dir: 'recv', pos: 0n, data: res, ktime: 1n, tid: 1 }], {}, c);
+  const xs = [...exchanges(evs, { keepBodies: true })];
+  assert.deepEqual(xs.map((x) => [x.stream, x.status, Buffer.concat(x.responseBody!).toString()]), [[-1, 200, 'a'], [-2, 200, 'b']]);
+});
