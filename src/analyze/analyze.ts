@@ -49,6 +49,8 @@ export interface AnalyzeCounts {
   frames: number;
   /** summary rows shown */
   streams: number;
+  /** HTTP/1 messages shown (heads) */
+  http1Messages: number;
   gaps: number;
   gapBytes: bigint;
   diagnostics: number;
@@ -119,6 +121,9 @@ export function eventFilter(opts: Pick<PipelineOptions, 'conns' | 'streams' | 't
         return !streams || e.stream === undefined || streams.has(e.stream);
       case 'protocol':
       case 'http1':
+      case 'http1-body':
+      case 'http1-end':
+      case 'http1-wire':
       case 'opaque':
         return !streams && !types;
       default:
@@ -186,7 +191,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
       buf = '';
     }
   };
-  const counts: AnalyzeCounts = { conns: 0, frames: 0, streams: 0, gaps: 0, gapBytes: 0n, diagnostics: 0 };
+  const counts: AnalyzeCounts = { conns: 0, frames: 0, streams: 0, http1Messages: 0, gaps: 0, gapBytes: 0n, diagnostics: 0 };
   let badRecords = 0;
   const json = opts.format === 'json';
   try {
@@ -244,6 +249,9 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
           break;
         case 'conn':
           counts.conns++;
+          break;
+        case 'http1':
+          counts.http1Messages++;
           break;
         case 'gap':
           counts.gaps++;
@@ -311,13 +319,15 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
     const interrupted = meta.interrupted !== undefined || (opts.follow !== undefined && reader.hasInterruption());
     if (interrupted) counts.gaps++;
     const complete = meta.complete || (opts.follow !== undefined && reader.hasEnded());
-    const tail = `${plural(counts.conns, 'connection')}, ${opts.summary ? plural(counts.streams, 'stream') : plural(counts.frames, 'frame')}, ${plural(counts.gaps, 'gap')} (${plural(counts.gapBytes, 'byte')}), ${plural(counts.diagnostics, 'diagnostic')}`;
+    const h1 = !opts.summary && counts.http1Messages > 0 ? `, ${plural(counts.http1Messages, 'HTTP/1 message')}` : '';
+    const tail = `${plural(counts.conns, 'connection')}, ${opts.summary ? plural(counts.streams, 'stream') : plural(counts.frames, 'frame')}${h1}, ${plural(counts.gaps, 'gap')} (${plural(counts.gapBytes, 'byte')}), ${plural(counts.diagnostics, 'diagnostic')}`;
     if (json) {
       out(
         JSON.stringify({
           kind: 'end',
           conns: counts.conns,
           ...(opts.summary ? { streams: counts.streams } : { frames: counts.frames }),
+          ...(!opts.summary && counts.http1Messages > 0 ? { http1Messages: counts.http1Messages } : {}),
           gaps: counts.gaps,
           gapBytes: counts.gapBytes.toString(),
           diagnostics: counts.diagnostics,

@@ -1,30 +1,35 @@
 /**
- * Stage 5: byte streams -> HTTP/2 frames (RFC 9113), HTTP/1 start lines, or
- * opaque byte counts. One explicit parser state per (connection, direction):
- * detect the protocol (protocol.ts), then frame header (9 bytes), then payload,
- * waiting byte-counted across chunk boundaries. Malformed frames become
- * Diagnostic values and parsing goes on with the next frame; after a gap,
- * framing is found again with the same validator that detects HTTP/2.
+ * Stage 5: byte streams -> protocol events. This module is the dispatcher
+ * (the session.c of the split): one parser state per (connection,
+ * direction), fed as bytes arrive; detection first (protocol.ts), then
+ * HTTP/2 framing (h2frames.ts: frame header, 9 bytes, then payload, waiting
+ * byte-counted across chunk boundaries), HTTP/1.1 messages (http1.ts), or
+ * opaque byte counts. A direction may change protocol once: after a 101 to
+ * h2c (RFC 7540 §3.2) the HTTP/1 parser stops and HTTP/2 detection takes the
+ * rest. Malformed frames become Diagnostic values and parsing goes on with
+ * the next frame; after a gap, framing is found again with the same
+ * validator that detects HTTP/2.
  */
-import type { ConnInfo, Diagnostic, Dir, Frame, FrameEvent, Protocol, StreamEvent } from './types';
-import { FrameType } from './types';
+import type { FrameEvent, StreamEvent } from './types';
+import { Http1Conn, Http1Parser } from './http1';
+import { DEFAULT_MAX_FRAME, DEFAULT_SCAN_BYTES, MAX_FRAME_LIMIT, detectStart, readHeader, typeName } from './protocol';
 import {
-  DEFAULT_MAX_FRAME,
-  DEFAULT_SCAN_BYTES,
-  MAX_FRAME_LIMIT,
-  detectStart,
-  findFrameBoundary,
-  flagNames,
-  isHttp1StartLine,
-  plausibleHeader,
-  readHeader,
-  typeName,
-  TYPE_NAMES,
-  type FrameHeader,
-} from './protocol';
+  BLOCK_UNKNOWN,
+  diag,
+  isHeaderFrame,
+  newDir,
+  parseFrames,
+  resync,
+  setProtocol,
+  startResync,
+  type ConnParsers,
+  type DirParser,
+  type FramesContext,
+} from './h2frames';
 
 // Re-exported: reporters and exporters import the wire vocabulary from here.
 export { PREFACE, TYPE_NAMES, typeName, flagNames, readHeader, plausibleHeader, FLAG_DEFS, type FrameHeader } from './protocol';
+export { ERROR_NAMES, SETTINGS_NAMES, errorName, parsePayload } from './h2frames';
 
 export interface FrameOptions {
   /**
@@ -43,728 +48,184 @@ export interface FrameOptions {
   maxBufferedBytes?: number;
   /** streams one side may open and reset before any response before we report a rapid-reset attack */
   maxRapidResets?: number;
-  /** largest HTTP/1 header section waited for before its bytes are counted as opaque */
+  /** largest HTTP/1 header section kept (http1.ts); fields past it are counted and dropped */
   maxHttp1HeaderBytes?: number;
+  /** longest HTTP/1 line held (http1.ts); longer lines are skipped by count */
+  maxHttp1LineBytes?: number;
   /** bytes without any frame boundary, at the start of a direction, before it is called opaque */
   opaqueAfterBytes?: number;
 }
 
-export const ERROR_NAMES: Record<number, string> = {
-  0x0: 'NO_ERROR',
-  0x1: 'PROTOCOL_ERROR',
-  0x2: 'INTERNAL_ERROR',
-  0x3: 'FLOW_CONTROL_ERROR',
-  0x4: 'SETTINGS_TIMEOUT',
-  0x5: 'STREAM_CLOSED',
-  0x6: 'FRAME_SIZE_ERROR',
-  0x7: 'REFUSED_STREAM',
-  0x8: 'CANCEL',
-  0x9: 'COMPRESSION_ERROR',
-  0xa: 'CONNECT_ERROR',
-  0xb: 'ENHANCE_YOUR_CALM',
-  0xc: 'INADEQUATE_SECURITY',
-  0xd: 'HTTP_1_1_REQUIRED',
-};
-
-export function errorName(code: number): string {
-  return ERROR_NAMES[code] ?? 'UNKNOWN';
-}
-
-export const SETTINGS_NAMES: Record<number, string> = {
-  0x1: 'SETTINGS_HEADER_TABLE_SIZE',
-  0x2: 'SETTINGS_ENABLE_PUSH',
-  0x3: 'SETTINGS_MAX_CONCURRENT_STREAMS',
-  0x4: 'SETTINGS_INITIAL_WINDOW_SIZE',
-  0x5: 'SETTINGS_MAX_FRAME_SIZE',
-  0x6: 'SETTINGS_MAX_HEADER_LIST_SIZE',
-  0x8: 'SETTINGS_ENABLE_CONNECT_PROTOCOL',
-  0x9: 'SETTINGS_NO_RFC7540_PRIORITIES',
-};
-
-const EMPTY = new Uint8Array(0);
-/** Views, not copies: payloads may be megabytes. */
-const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-const u32 = (b: Uint8Array, o: number): number => ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
-
-/** Type-specific fields; returns the payload left after padding/priority fields and any findings. */
-export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<string, unknown>; payload: Uint8Array; problems: [string, string][] } {
-  const fields: Record<string, unknown> = {};
-  const problems: [string, string][] = [];
-  let body = p;
-  const padded = (h.type === FrameType.DATA || h.type === FrameType.HEADERS || h.type === FrameType.PUSH_PROMISE) && (h.flags & 0x8) !== 0;
-  if (padded) {
-    if (p.byteLength < 1) {
-      problems.push(['FRAME_SIZE_ERROR', `RFC 9113 §${h.type === FrameType.DATA ? '6.1' : h.type === FrameType.HEADERS ? '6.2' : '6.6'}: a PADDED frame needs a Pad Length field`]);
-      return { fields, payload: EMPTY, problems };
-    }
-    const pad = p[0];
-    fields.padLength = pad;
-    if (pad >= p.byteLength) {
-      // RFC 9113 §6.1: "If the length of the padding is the length of the frame payload or greater,
-      // the recipient MUST treat this as a connection error of type PROTOCOL_ERROR" (same in §6.2, §6.6).
-      problems.push(['PROTOCOL_ERROR', `RFC 9113 §6.1: padding (${pad}) is not shorter than the frame payload (${p.byteLength})`]);
-      return { fields, payload: EMPTY, problems };
-    }
-    body = p.subarray(1, p.byteLength - pad);
+function* detect(ctx: FramesContext, cp: ConnParsers, p: DirParser, final: boolean, atGap = false): Generator<FrameEvent> {
+  if (p.q.length === 0) return;
+  const d = detectStart(p.q.peek(Math.min(p.q.length, 8192)), final);
+  if (d === null) return; // wait: a preface or start line may still be arriving
+  if (d.protocol === 'h2') {
+    p.q.skip(d.offset);
+    yield* setProtocol(cp, p, 'h2', d.note);
+    p.mode = 'frames';
+    p.sawFrame = true;
+    return;
   }
-  switch (h.type) {
-    case FrameType.DATA:
-      if (h.stream === 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.1: DATA frames MUST be associated with a stream']);
-      break;
-    case FrameType.HEADERS:
-      if (h.stream === 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.2: HEADERS frames MUST be associated with a stream']);
-      if (h.flags & 0x20) {
-        if (body.byteLength < 5) {
-          problems.push(['FRAME_SIZE_ERROR', 'RFC 9113 §6.2: PRIORITY flag set but the priority fields are missing']);
-          body = EMPTY;
-          break;
-        }
-        fields.exclusive = (body[0] & 0x80) !== 0;
-        fields.dependency = u32(body, 0) & 0x7fffffff;
-        fields.weight = body[4] + 1;
-        body = body.subarray(5);
-      }
-      break;
-    case FrameType.PRIORITY:
-      if (h.stream === 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.3: PRIORITY frames MUST be associated with a stream']);
-      if (p.byteLength !== 5) {
-        problems.push(['FRAME_SIZE_ERROR', `RFC 9113 §6.3: a PRIORITY frame with a length other than 5 octets (${p.byteLength})`]);
-        break;
-      }
-      fields.exclusive = (p[0] & 0x80) !== 0;
-      fields.dependency = u32(p, 0) & 0x7fffffff;
-      fields.weight = p[4] + 1;
-      break;
-    case FrameType.RST_STREAM:
-      if (h.stream === 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.4: RST_STREAM frames MUST be associated with a stream']);
-      if (p.byteLength !== 4) {
-        problems.push(['FRAME_SIZE_ERROR', `RFC 9113 §6.4: a RST_STREAM frame with a length other than 4 octets (${p.byteLength})`]);
-        break;
-      }
-      fields.errorCode = u32(p, 0);
-      fields.errorName = errorName(fields.errorCode as number);
-      break;
-    case FrameType.SETTINGS: {
-      if (h.stream !== 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.5: SETTINGS frames MUST have a stream identifier of 0']);
-      if (h.flags & 0x1 && p.byteLength !== 0) problems.push(['FRAME_SIZE_ERROR', 'RFC 9113 §6.5: a SETTINGS ACK MUST have an empty payload']);
-      if (p.byteLength % 6 !== 0) problems.push(['FRAME_SIZE_ERROR', `RFC 9113 §6.5: SETTINGS length ${p.byteLength} is not a multiple of 6`]);
-      const settings: [number, number][] = [];
-      for (let o = 0; o + 6 <= p.byteLength; o += 6) {
-        const id = (p[o] << 8) | p[o + 1];
-        const v = u32(p, o + 2);
-        settings.push([id, v]);
-        // RFC 9113 §6.5.2: value ranges a receiver MUST reject.
-        if (id === 0x2 && v > 1) problems.push(['PROTOCOL_ERROR', `RFC 9113 §6.5.2: SETTINGS_ENABLE_PUSH ${v} is neither 0 nor 1`]);
-        if (id === 0x4 && v > 0x7fffffff) problems.push(['FLOW_CONTROL_ERROR', `RFC 9113 §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE ${v} exceeds 2^31-1`]);
-        if (id === 0x5 && (v < DEFAULT_MAX_FRAME || v > MAX_FRAME_LIMIT)) problems.push(['PROTOCOL_ERROR', `RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE ${v} is outside 16384..16777215`]);
-      }
-      fields.settings = settings;
-      break;
-    }
-    case FrameType.PUSH_PROMISE:
-      if (h.stream === 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.6: PUSH_PROMISE frames MUST be associated with a stream']);
-      if (body.byteLength < 4) {
-        problems.push(['FRAME_SIZE_ERROR', 'RFC 9113 §6.6: PUSH_PROMISE without a Promised Stream ID']);
-        body = EMPTY;
-        break;
-      }
-      fields.promisedStreamId = u32(body, 0) & 0x7fffffff;
-      body = body.subarray(4);
-      break;
-    case FrameType.PING:
-      if (h.stream !== 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.7: PING frames MUST have a stream identifier of 0']);
-      if (p.byteLength !== 8) problems.push(['FRAME_SIZE_ERROR', `RFC 9113 §6.7: a PING frame with a length other than 8 (${p.byteLength})`]);
-      fields.opaqueData = asBuffer(p.subarray(0, 8)).toString('hex');
-      break;
-    case FrameType.GOAWAY:
-      if (h.stream !== 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.8: GOAWAY applies to the connection, not a stream']);
-      if (p.byteLength < 8) {
-        problems.push(['FRAME_SIZE_ERROR', `RFC 9113 §6.8: GOAWAY needs at least 8 octets (${p.byteLength})`]);
-        break;
-      }
-      fields.lastStreamId = u32(p, 0) & 0x7fffffff;
-      fields.errorCode = u32(p, 4);
-      fields.errorName = errorName(fields.errorCode as number);
-      fields.debugData = asBuffer(p.subarray(8)).toString('latin1');
-      break;
-    case FrameType.WINDOW_UPDATE:
-      if (p.byteLength !== 4) {
-        problems.push(['FRAME_SIZE_ERROR', `RFC 9113 §6.9: a WINDOW_UPDATE frame with a length other than 4 octets (${p.byteLength})`]);
-        break;
-      }
-      fields.windowSizeIncrement = u32(p, 0) & 0x7fffffff;
-      if (fields.windowSizeIncrement === 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.9: a flow-control window increment of 0']);
-      break;
-    case FrameType.CONTINUATION:
-      if (h.stream === 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.10: CONTINUATION frames MUST be associated with a stream']);
-      break;
-    case FrameType.ALTSVC: {
-      // RFC 7838 §4: Origin-Len (16) | Origin | Alt-Svc-Field-Value
-      if (p.byteLength < 2 || 2 + ((p[0] << 8) | p[1]) > p.byteLength) {
-        problems.push(['FRAME_SIZE_ERROR', 'RFC 7838 §4: ALTSVC origin length runs past the frame']);
-        break;
-      }
-      const ol = (p[0] << 8) | p[1];
-      fields.origin = asBuffer(p.subarray(2, 2 + ol)).toString('latin1');
-      fields.fieldValue = asBuffer(p.subarray(2 + ol)).toString('latin1');
-      break;
-    }
-    case FrameType.ORIGIN: {
-      // RFC 8336 §2: a sequence of Origin-Len (16) | ASCII-Origin
-      const origins: string[] = [];
-      let o = 0;
-      while (o + 2 <= p.byteLength) {
-        const l = (p[o] << 8) | p[o + 1];
-        if (o + 2 + l > p.byteLength) break;
-        origins.push(asBuffer(p.subarray(o + 2, o + 2 + l)).toString('latin1'));
-        o += 2 + l;
-      }
-      if (o !== p.byteLength) problems.push(['FRAME_SIZE_ERROR', 'RFC 8336 §2: ORIGIN entry runs past the frame']);
-      fields.origins = origins;
-      break;
-    }
-    case FrameType.PRIORITY_UPDATE:
-      // RFC 9218 §7.1: Prioritized Stream ID (32) | Priority Field Value
-      if (h.stream !== 0) problems.push(['PROTOCOL_ERROR', 'RFC 9218 §7.1: PRIORITY_UPDATE frames MUST be sent on stream 0']);
-      if (p.byteLength < 4) {
-        problems.push(['FRAME_SIZE_ERROR', 'RFC 9218 §7.1: PRIORITY_UPDATE needs a Prioritized Stream ID']);
-        break;
-      }
-      fields.prioritizedStreamId = u32(p, 0) & 0x7fffffff;
-      fields.priorityFieldValue = asBuffer(p.subarray(4)).toString('latin1');
-      break;
-    default:
-      break;
+  if (d.protocol === 'http1' || cp.protocol === 'http1') {
+    if (d.protocol === 'http1') yield* setProtocol(cp, p, 'http1', d.note);
+    http1Parser(ctx, cp, p);
+    yield* adoptHttp1(ctx, cp, cp.dirs[1 - p.di]);
+    return;
   }
-  return { fields, payload: body, problems };
-}
-
-interface Chunk {
-  data: Uint8Array;
-  ktime: bigint;
-  tid: number;
+  startResync(p, 'start');
+  yield* resync(ctx, cp, p, final, atGap);
 }
 
 /**
- * Bytes of one direction, consumed from the front. Chunks are kept as given,
- * with the ktime/tid of the call that delivered them; a contiguous copy is
- * made only for a read that straddles chunks.
+ * The other direction began mid-message (the recording started inside a body) and is
+ * still looking for HTTP/2 frames, or gave up: it is HTTP/1 too, from its next start line.
  */
-class ByteQueue {
-  private chunks: Chunk[] = [];
-  private first = 0; // index of the first live chunk
-  private head = 0; // offset into chunks[first]
-  length = 0;
-  /** stream position of the first queued byte */
-  pos = 0n;
+function* adoptHttp1(ctx: FramesContext, cp: ConnParsers, o: DirParser): Generator<FrameEvent> {
+  if (o.sawFrame || o.h1 || !((o.mode === 'resync' && o.resyncReason === 'start') || o.mode === 'opaque')) return;
+  if (o.skipped > 0) yield { kind: 'opaque', conn: cp.conn, dir: o.dir, pos: o.skippedFrom, length: o.skipped, ktime: o.ktime };
+  o.skipped = 0;
+  http1Parser(ctx, cp, o).state = 'resync';
+  if (o.q.length > 0) yield* pump(ctx, cp, o, false);
+}
 
-  push(data: Uint8Array, ktime: bigint, tid: number): void {
-    if (data.byteLength === 0) return;
-    this.chunks.push({ data, ktime, tid });
-    this.length += data.byteLength;
+/** This direction is HTTP/1 from now on: its parser, sharing the connection's request queue. */
+function http1Parser(ctx: FramesContext, cp: ConnParsers, p: DirParser): Http1Parser {
+  p.mode = 'http1';
+  cp.h1 ??= new Http1Conn();
+  return (p.h1 ??= new Http1Parser(cp.conn, p.dir, cp.h1, ctx.h1opts));
+}
+
+/**
+ * Runs the HTTP/1 parser; true when it handed the direction over to HTTP/2
+ * with bytes still queued. A response that decided for its request's
+ * direction (CONNECT, Upgrade) lets that direction go on too.
+ */
+function* http1(ctx: FramesContext, cp: ConnParsers, p: DirParser, final: boolean): Generator<FrameEvent, boolean> {
+  const h1 = p.h1!;
+  for (;;) {
+    yield* h1.parse(p.q, final);
+    if (!cp.h1!.changed) break;
+    cp.h1!.changed = false;
+    const o = cp.dirs[1 - p.di];
+    if (o.mode === 'http1' && o.q.length > 0) yield* pump(ctx, cp, o, false);
   }
+  let switched = false;
+  if (h1.state === 'switched') {
+    // RFC 7540 §3.2: after the 101 the server's first frame is its SETTINGS (server preface),
+    // and the client sends the client connection preface: detection finds both.
+    cp.protocol = 'h2';
+    p.mode = 'start';
+    // Should the peer go on in HTTP/1 after all, detection starts a fresh parser.
+    p.h1 = undefined;
+    switched = p.q.length > 0;
+  }
+  return switched;
+}
 
-  /** The chunk holding byte `off` and the offset within it. */
-  private locate(off: number): [number, number] {
-    let i = this.first;
-    let h = this.head + off;
-    while (h >= this.chunks[i].data.byteLength) {
-      h -= this.chunks[i].data.byteLength;
-      i++;
+function* pump(ctx: FramesContext, cp: ConnParsers, p: DirParser, final: boolean, atGap = false): Generator<FrameEvent> {
+  for (;;) {
+    if (p.skipRemaining > 0) {
+      const s = Math.min(p.skipRemaining, p.q.length);
+      p.q.skip(s);
+      p.skipRemaining -= s;
+      if (p.skipRemaining > 0) return;
     }
-    return [i, h];
-  }
-
-  /** The call that delivered byte `off` (off < length). */
-  metaAt(off: number): Chunk {
-    return this.chunks[this.locate(off)[0]];
-  }
-
-  /** n bytes from offset `off` (off + n <= length); a view when they lie in one chunk. */
-  peekAt(off: number, n: number): Uint8Array {
-    let [i, h] = this.locate(off);
-    const c = this.chunks[i].data;
-    if (c.byteLength - h >= n) return c.subarray(h, h + n);
-    const out = new Uint8Array(n);
-    for (let o = 0; o < n; i++, h = 0) {
-      const src = this.chunks[i].data;
-      const take = Math.min(n - o, src.byteLength - h);
-      out.set(h === 0 && take === src.byteLength ? src : src.subarray(h, h + take), o);
-      o += take;
+    const mode = p.mode;
+    if (mode === 'start') yield* detect(ctx, cp, p, final, atGap);
+    if (p.mode === 'resync') yield* resync(ctx, cp, p, final, atGap);
+    if (p.mode === 'frames' || p.mode === 'verify') yield* parseFrames(ctx, cp, p);
+    else if (p.mode === 'http1') {
+      if (yield* http1(ctx, cp, p, final)) continue;
     }
-    return out;
-  }
-
-  peek(n: number): Uint8Array {
-    return this.peekAt(0, n);
-  }
-
-  skip(n: number): void {
-    this.length -= n;
-    this.pos += BigInt(n);
-    while (n > 0) {
-      const avail = this.chunks[this.first].data.byteLength - this.head;
-      if (n < avail) {
-        this.head += n;
-        return;
-      }
-      n -= avail;
-      this.first++;
-      this.head = 0;
+    else if (p.mode === 'opaque' && p.q.length > 0) {
+      yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: p.q.length, ktime: p.ktime };
+      p.q.skip(p.q.length);
     }
-    // Drop consumed chunk references in batches so a flood of tiny chunks stays linear.
-    if (this.first === this.chunks.length) {
-      this.chunks = [];
-      this.first = 0;
-    } else if (this.first > 64 && this.first * 2 > this.chunks.length) {
-      this.chunks = this.chunks.slice(this.first);
-      this.first = 0;
-    }
-  }
-
-  take(n: number): Uint8Array {
-    const b = this.peekAt(0, n);
-    this.skip(n);
-    return b;
-  }
-
-  clear(newPos: bigint): void {
-    this.chunks = [];
-    this.first = 0;
-    this.head = 0;
-    this.length = 0;
-    this.pos = newPos;
+    // A skip by count set while parsing may already be covered by queued bytes; otherwise we are done.
+    if (p.skipRemaining === 0 || p.q.length === 0) return;
   }
 }
 
-type Mode = 'start' | 'frames' | 'verify' | 'resync' | 'http1' | 'opaque';
-
-/** Header-block tracking: no block open, a block open on a stream (> 0), or unknown after lost bytes. */
-const NO_BLOCK = 0;
-const BLOCK_UNKNOWN = -1;
-
-interface DirParser {
-  dir: Dir;
-  di: 0 | 1;
-  q: ByteQueue;
-  mode: Mode;
-  /** bytes still to discard by count (rest of a frame cut by a gap, unbuffered frame, HTTP/1 body) */
-  skipRemaining: number;
-  /** bytes given up while looking for a frame boundary, and where that run began */
-  skipped: number;
-  skippedFrom: bigint;
-  resyncReason: 'start' | 'gap';
-  ktime: bigint;
-  tid: number;
-  /** frame headers still to check for plausibility before framing is trusted */
-  verifyNext: number;
-  /** bytes queued since the last gap or start: the queue then begins where a TLS call began */
-  callBytes: number;
-  /** bytes the frame at the front needs before it can be parsed (0: read the header first) */
-  need: number;
-  /** NO_BLOCK, the stream of an open header block, or BLOCK_UNKNOWN */
-  block: number;
-  continuations: number;
-  sawFrame: boolean;
-}
-
-interface ConnParsers {
-  conn: ConnInfo;
-  dirs: [DirParser, DirParser];
-  protocol?: Protocol;
-  /** SETTINGS_MAX_FRAME_SIZE each direction may send (announced by the other side) */
-  maxFrame: [number, number];
-  /** per direction: streams it opened with HEADERS that the other side has not answered yet (capped) */
-  unanswered: [Set<number>, Set<number>];
-  /** per direction: streams it reset before any response */
-  rapidResets: [number, number];
-}
-
-/** Bound on the unanswered-stream sets: legitimate peers stay far below (SETTINGS_MAX_CONCURRENT_STREAMS). */
-const MAX_TRACKED_STREAMS = 65536;
-
-function diag(p: DirParser, conn: ConnInfo, code: string, message: string, extra: Partial<Diagnostic> = {}): Diagnostic {
-  return { kind: 'diagnostic', conn: conn.id, dir: p.dir, pos: p.q.pos.toString(), code, message, ktime: p.ktime, ...extra };
-}
-
-const isHeaderFrame = (t: number): boolean => t === FrameType.HEADERS || t === FrameType.PUSH_PROMISE || t === FrameType.CONTINUATION;
-
-export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}): Generator<FrameEvent> {
-  const initialMax = Math.min(Math.max(opts.maxFrameSize ?? DEFAULT_MAX_FRAME, DEFAULT_MAX_FRAME), MAX_FRAME_LIMIT);
-  const scan = Math.max(opts.resyncScanBytes ?? DEFAULT_SCAN_BYTES, 64);
-  const maxCont = opts.maxContinuations ?? 10000;
-  const maxBuffered = Math.max(opts.maxBufferedBytes ?? MAX_FRAME_LIMIT + 9, 9 + DEFAULT_MAX_FRAME);
-  const maxHttp1 = Math.max(opts.maxHttp1HeaderBytes ?? 65536, 64);
-  const opaqueAfter = opts.opaqueAfterBytes ?? 1 << 20;
-  const maxRapid = opts.maxRapidResets ?? 1000;
-  const conns = new Map<number, ConnParsers>();
-
-  const newDir = (dir: Dir): DirParser => ({
-    dir,
-    di: dir === 'send' ? 0 : 1,
-    q: new ByteQueue(),
-    mode: 'start',
-    skipRemaining: 0,
-    skipped: 0,
-    skippedFrom: 0n,
-    resyncReason: 'start',
-    ktime: 0n,
-    tid: 0,
-    need: 0,
-    verifyNext: 0,
-    callBytes: 0,
-    block: NO_BLOCK,
-    continuations: 0,
-    sawFrame: false,
-  });
-
-  function* setProtocol(cp: ConnParsers, p: DirParser, protocol: Protocol, note: string): Generator<FrameEvent> {
-    yield { kind: 'protocol', conn: cp.conn, dir: p.dir, protocol, pos: p.q.pos, ktime: p.ktime, note };
-    if (!cp.protocol || cp.protocol === 'opaque') cp.protocol = protocol;
+function* onGap(ctx: FramesContext, cp: ConnParsers, p: DirParser, e: Extract<StreamEvent, { kind: 'gap' }>): Generator<FrameEvent> {
+  const g = Number(e.length);
+  if ((p.mode === 'start' || p.mode === 'resync') && p.q.length > 0) {
+    // No byte will follow these contiguously: decide on them now, as at the end of input
+    // (a frame that ends right where the gap begins needs no successor to be believed).
+    yield* pump(ctx, cp, p, true, true);
   }
-
-  function startResync(p: DirParser, reason: 'start' | 'gap'): void {
-    p.mode = 'resync';
-    p.resyncReason = reason;
-  }
-
-  /** Bytes given up: count them, remembering where the run began. */
-  function giveUp(p: DirParser, n: number): void {
-    if (p.skipped === 0) p.skippedFrom = p.q.pos;
-    p.skipped += n;
-    p.q.skip(n);
-  }
-
-  /**
-   * `final`: no more contiguous bytes will come (end of input, or a gap next), so a frame
-   * may end the data without a successor. `atGap`: the search goes on after the gap, so
-   * nothing is concluded about the bytes given up yet.
-   */
-  function* resync(cp: ConnParsers, p: DirParser, final: boolean, atGap = false): Generator<FrameEvent> {
-    const maxFrame = cp.maxFrame[p.di];
-    const peekAt = (off: number): Uint8Array => p.q.peekAt(off, 9);
-    while (p.q.length > 0) {
-      const total = p.q.length;
-      const view = p.q.peek(Math.min(total, scan + 9));
-      const b = findFrameBoundary(view, total, { maxFrame, final, scanBytes: scan, callStart: p.skipped === 0 && p.q.length === p.callBytes }, peekAt);
-      if ('offset' in b) {
-        if (b.offset > 0) giveUp(p, b.offset);
-        const text =
-          p.resyncReason === 'start'
-            ? `recording began after this connection opened; first frame boundary at position ${p.q.pos} (${p.skipped} bytes before it skipped); dynamic-table entries from before are unknown`
-            : `framing resumed at position ${p.q.pos} after a gap (${p.skipped} bytes skipped)`;
-        yield diag(p, cp.conn, p.resyncReason === 'start' ? 'MID_STREAM_START' : 'RESYNC', text, { pos: p.q.pos.toString() });
-        if (!cp.protocol || cp.protocol === 'opaque') yield* setProtocol(cp, p, 'h2', 'frames validate');
-        p.skipped = 0;
-        p.mode = 'frames';
-        // Accepted on the strength of call boundaries alone: the header after it must confirm it.
-        p.verifyNext = b.lone ? 2 : 0;
-        // Whole frames may be missing: a CONTINUATION now may belong to a block we never saw.
-        p.block = BLOCK_UNKNOWN;
-        return;
-      }
-      if (b.skip === 0) return; // need more bytes to decide
-      giveUp(p, b.skip);
-      if (p.resyncReason === 'start' && cp.protocol !== 'h2' && p.skipped >= opaqueAfter) {
-        yield* becomeOpaque(cp, p);
-        return;
-      }
-    }
-    if (final && !atGap && p.skipped > 0) {
-      if (p.resyncReason === 'start' && cp.protocol !== 'h2') yield* becomeOpaque(cp, p);
+  const out: FrameEvent[] = [];
+  /** stream of a header block the gap interrupted, if any */
+  let hit = p.block > 0 ? p.block : -1;
+  /** whether whole frames may have gone with the gap */
+  let framesLost = false;
+  if (p.mode === 'frames' || p.mode === 'verify') {
+    if (p.skipRemaining > 0) {
+      // Already discarding the rest of a frame by count: the gap may fall inside it.
+      if (g < p.skipRemaining) p.skipRemaining -= g;
       else {
-        yield diag(p, cp.conn, 'NO_FRAME_BOUNDARY', `${p.skipped} bytes from position ${p.skippedFrom} without a recognisable HTTP/2 frame boundary`, { pos: p.skippedFrom.toString() });
-        p.skipped = 0;
-      }
-    }
-  }
-
-  function* becomeOpaque(cp: ConnParsers, p: DirParser): Generator<FrameEvent> {
-    if (!cp.protocol) yield { kind: 'protocol', conn: cp.conn, dir: p.dir, protocol: 'opaque', pos: p.skippedFrom, ktime: p.ktime, note: 'no HTTP/2 or HTTP/1 framing found' };
-    if (!cp.protocol) cp.protocol = 'opaque';
-    if (p.skipped > 0) yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.skippedFrom, length: p.skipped, ktime: p.ktime };
-    p.skipped = 0;
-    p.mode = 'opaque';
-  }
-
-  function* detect(cp: ConnParsers, p: DirParser, final: boolean, atGap = false): Generator<FrameEvent> {
-    if (p.q.length === 0) return;
-    const d = detectStart(p.q.peek(Math.min(p.q.length, 8192)), final);
-    if (d === null) return; // wait: a preface or start line may still be arriving
-    if (d.protocol === 'h2') {
-      p.q.skip(d.offset);
-      yield* setProtocol(cp, p, 'h2', d.note);
-      p.mode = 'frames';
-      p.sawFrame = true;
-      return;
-    }
-    if (d.protocol === 'http1' || cp.protocol === 'http1') {
-      if (d.protocol === 'http1') yield* setProtocol(cp, p, 'http1', d.note);
-      p.mode = 'http1';
-      return;
-    }
-    startResync(p, 'start');
-    yield* resync(cp, p, final, atGap);
-  }
-
-  function* http1(cp: ConnParsers, p: DirParser, final: boolean): Generator<FrameEvent> {
-    while (p.q.length > 0) {
-      const n = Math.min(p.q.length, maxHttp1);
-      const text = asBuffer(p.q.peek(n)).toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (final || n === maxHttp1) {
-          yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: n, ktime: p.ktime };
-          p.q.skip(n);
-          continue;
-        }
-        return;
-      }
-      const lines = text.slice(0, end).split('\r\n');
-      const startLine = lines[0];
-      if (!isHttp1StartLine(startLine)) {
-        // Body bytes we could not account for (chunked, or after a gap): opaque up to the next start line.
-        const next = text.search(/(?:^|\r\n)(?:[A-Z][A-Z0-9_-]{0,19} \S+ HTTP\/1\.\d|HTTP\/1\.\d \d{3})/);
-        const len = next > 0 ? next + 2 : end + 4;
-        yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: len, ktime: p.ktime };
-        p.q.skip(len);
-        continue;
-      }
-      const headers: [string, string][] = lines.slice(1).map((l) => {
-        const i = l.indexOf(':');
-        return i < 0 ? [l, ''] : [l.slice(0, i).trim(), l.slice(i + 1).trim()];
-      });
-      yield { kind: 'http1', conn: cp.conn, dir: p.dir, pos: p.q.pos, ktime: p.ktime, tid: p.tid, startLine, headers };
-      p.q.skip(end + 4);
-      const cl = headers.find(([k]) => k.toLowerCase() === 'content-length');
-      const body = cl && /^\d{1,15}$/.test(cl[1]) ? Number(cl[1]) : 0;
-      if (body > 0) {
-        const take = Math.min(body, p.q.length);
-        if (take > 0) yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: take, ktime: p.ktime };
-        p.q.skip(take);
-        p.skipRemaining = body - take;
-        if (p.skipRemaining > 0) return;
-      }
-    }
-  }
-
-  function* parseFrames(cp: ConnParsers, p: DirParser): Generator<FrameEvent> {
-    const di = p.di;
-    if (p.q.length < p.need) return; // the frame whose header we read is not all here yet
-    while (p.q.length >= 9) {
-      const hb = p.q.peek(9);
-      const h = readHeader(hb);
-      const limit = cp.maxFrame[di];
-      if (p.mode === 'verify' || p.verifyNext > 0) {
-        // After a gap that ended exactly on a frame boundary (or a cut frame skipped by count),
-        // or a boundary found from call boundaries alone: trust but verify.
-        if (!plausibleHeader(h, limit)) {
-          p.verifyNext = 0;
-          startResync(p, 'gap');
-          return yield* resync(cp, p, false);
-        }
-        if (p.verifyNext > 0) p.verifyNext--;
-        p.mode = 'frames';
-      }
-      if (h.length > limit && !(h.type in TYPE_NAMES)) {
-        // An unknown type longer than allowed: far likelier lost framing than a real extension frame.
-        yield diag(p, cp.conn, 'FRAME_SIZE_ERROR', `RFC 9113 §4.2: frame length ${h.length} exceeds SETTINGS_MAX_FRAME_SIZE ${limit}; framing is lost`, { stream: h.stream });
-        giveUp(p, 1);
-        startResync(p, 'gap');
-        return yield* resync(cp, p, false);
-      }
-      if (9 + h.length > maxBuffered) {
-        yield diag(p, cp.conn, 'FRAME_TOO_LARGE', `${typeName(h.type)} frame of ${h.length} octets exceeds the analyzer's ${maxBuffered}-byte buffer limit; skipped unparsed`, { stream: h.stream });
-        if (isHeaderFrame(h.type) || p.block !== NO_BLOCK) {
-          yield diag(p, cp.conn, 'HEADER_BLOCK_GAP', `header block bytes of stream ${h.stream} skipped unparsed; HPACK state of this direction is unknown`, { stream: h.stream });
-          p.block = BLOCK_UNKNOWN;
-        }
-        const now = Math.min(p.q.length, 9 + h.length);
-        p.skipRemaining = 9 + h.length - now;
-        p.q.skip(now);
-        p.mode = 'verify';
-        if (p.skipRemaining > 0) return;
-        continue;
-      }
-      if (p.q.length < 9 + h.length) {
-        p.need = 9 + h.length;
-        return;
-      }
-      p.need = 0;
-      const pos = p.q.pos;
-      // Stamped with the call that delivered the frame's last byte, even when a decision waited for later calls.
-      const { ktime, tid } = p.q.metaAt(8 + h.length);
-      const raw = p.q.take(9 + h.length);
-      const { fields, payload, problems } = parsePayload(h, raw.subarray(9));
-      const frame: Frame = {
-        kind: 'frame',
-        conn: cp.conn,
-        dir: p.dir,
-        pos,
-        ktime,
-        tid,
-        type: h.type,
-        typeName: typeName(h.type),
-        length: h.length,
-        flags: h.flags,
-        flagNames: flagNames(h.type, h.flags),
-        stream: h.stream,
-        fields,
-        payload,
-        raw,
-      };
-      if (h.length > limit) {
-        problems.unshift(['FRAME_SIZE_ERROR', `RFC 9113 §4.2: frame length ${h.length} exceeds SETTINGS_MAX_FRAME_SIZE ${limit}`]);
-      }
-      trackHeaderBlock(p, h, frame.typeName, problems);
-      if (h.type === FrameType.HEADERS || h.type === FrameType.RST_STREAM) trackResets(cp, di, h, problems);
-      if (h.type === FrameType.SETTINGS && !(h.flags & 1) && Array.isArray(fields.settings)) {
-        for (const [id, v] of fields.settings as [number, number][]) {
-          // RFC 9113 §6.5.2: the announcer's peer (the other direction) may now send frames up to v.
-          if (id === 0x5 && v >= DEFAULT_MAX_FRAME && v <= MAX_FRAME_LIMIT) cp.maxFrame[1 - di] = v;
-        }
-      }
-      p.sawFrame = true;
-      yield frame;
-      for (const [code, message] of problems) {
-        yield { kind: 'diagnostic', conn: cp.conn.id, dir: p.dir, pos: pos.toString(), stream: h.stream, code, message, ktime };
-      }
-    }
-  }
-
-  /**
-   * RFC 9113 §10.5 / CVE-2023-44487 (rapid reset): one side opening streams and
-   * resetting them before the other side answered costs the server work at no cost
-   * to the client. Counted per direction; reported once past the limit.
-   */
-  function trackResets(cp: ConnParsers, di: 0 | 1, h: FrameHeader, problems: [string, string][]): void {
-    const mine = cp.unanswered[di];
-    const theirs = cp.unanswered[1 - di];
-    if (h.type === FrameType.HEADERS) {
-      if (theirs.delete(h.stream)) return; // a response to the other side's request
-      if (mine.size < MAX_TRACKED_STREAMS) mine.add(h.stream);
-      return;
-    }
-    theirs.delete(h.stream); // refused by the other side: not a rapid reset
-    if (mine.delete(h.stream) && ++cp.rapidResets[di] === maxRapid + 1) {
-      problems.push(['ENHANCE_YOUR_CALM', `RFC 9113 §10.5: more than ${maxRapid} streams opened and reset by this side before any response (rapid reset, CVE-2023-44487)`]);
-    }
-  }
-
-  /** RFC 9113 §6.10: a header block is HEADERS/PUSH_PROMISE then CONTINUATIONs on the same stream, nothing in between. */
-  function trackHeaderBlock(p: DirParser, h: FrameHeader, name: string, problems: [string, string][]): void {
-    if (p.block === BLOCK_UNKNOWN) {
-      // After lost bytes a CONTINUATION may finish a block we never saw: not the sender's fault.
-      if (h.type === FrameType.CONTINUATION) {
-        if (h.flags & 0x4) p.block = NO_BLOCK;
-        return;
-      }
-      p.block = NO_BLOCK;
-    } else if (p.block !== NO_BLOCK) {
-      if (h.type !== FrameType.CONTINUATION || h.stream !== p.block) {
-        problems.push(['PROTOCOL_ERROR', `RFC 9113 §6.10: ${name} on stream ${h.stream} inside the header block of stream ${p.block}`]);
-        p.block = NO_BLOCK;
-      } else {
-        if (++p.continuations === maxCont + 1) {
-          problems.push(['ENHANCE_YOUR_CALM', `RFC 9113 §10.5: more than ${maxCont} CONTINUATION frames in one header block (a CONTINUATION flood)`]);
-        }
-        if (h.flags & 0x4) p.block = NO_BLOCK;
-        return;
-      }
-    } else if (h.type === FrameType.CONTINUATION) {
-      problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.10: CONTINUATION without a preceding HEADERS or PUSH_PROMISE']);
-      return;
-    }
-    if ((h.type === FrameType.HEADERS || h.type === FrameType.PUSH_PROMISE) && !(h.flags & 0x4)) {
-      p.block = h.stream;
-      p.continuations = 0;
-    }
-  }
-
-  function* pump(cp: ConnParsers, p: DirParser, final: boolean, atGap = false): Generator<FrameEvent> {
-    for (;;) {
-      if (p.skipRemaining > 0) {
-        const s = Math.min(p.skipRemaining, p.q.length);
-        if (s > 0 && p.mode === 'http1') yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: s, ktime: p.ktime };
-        p.q.skip(s);
-        p.skipRemaining -= s;
-        if (p.skipRemaining > 0) return;
-      }
-      const mode = p.mode;
-      if (mode === 'start') yield* detect(cp, p, final, atGap);
-      if (p.mode === 'resync') yield* resync(cp, p, final, atGap);
-      if (p.mode === 'frames' || p.mode === 'verify') yield* parseFrames(cp, p);
-      else if (p.mode === 'http1') yield* http1(cp, p, final);
-      else if (p.mode === 'opaque' && p.q.length > 0) {
-        yield { kind: 'opaque', conn: cp.conn, dir: p.dir, pos: p.q.pos, length: p.q.length, ktime: p.ktime };
-        p.q.skip(p.q.length);
-      }
-      // A skip by count set while parsing may already be covered by queued bytes; otherwise we are done.
-      if (p.skipRemaining === 0 || p.q.length === 0) return;
-    }
-  }
-
-  function* onGap(cp: ConnParsers, p: DirParser, e: Extract<StreamEvent, { kind: 'gap' }>): Generator<FrameEvent> {
-    const g = Number(e.length);
-    if ((p.mode === 'start' || p.mode === 'resync') && p.q.length > 0) {
-      // No byte will follow these contiguously: decide on them now, as at the end of input
-      // (a frame that ends right where the gap begins needs no successor to be believed).
-      yield* pump(cp, p, true, true);
-    }
-    const out: FrameEvent[] = [];
-    /** stream of a header block the gap interrupted, if any */
-    let hit = p.block > 0 ? p.block : -1;
-    /** whether whole frames may have gone with the gap */
-    let framesLost = false;
-    if (p.mode === 'frames' || p.mode === 'verify') {
-      if (p.skipRemaining > 0) {
-        // Already discarding the rest of a frame by count: the gap may fall inside it.
-        if (g < p.skipRemaining) p.skipRemaining -= g;
-        else {
-          if (g > p.skipRemaining) startResync(p, 'gap');
-          else p.mode = 'verify';
-          p.skipRemaining = 0;
-          framesLost = true;
-        }
-      } else if (p.q.length >= 9) {
-        const h = readHeader(p.q.peek(9));
-        const remaining = 9 + h.length - p.q.length;
-        // hpack.ts keys on this message starting with the frame type name.
-        out.push(diag(p, cp.conn, 'INCOMPLETE_FRAME', `${typeName(h.type)} frame on stream ${h.stream} at position ${p.q.pos} lost ${Math.min(g, remaining)} of its ${h.length + 9} bytes to a gap`, { stream: h.stream }));
-        if (g < remaining) p.skipRemaining = remaining - g;
-        else framesLost = true;
-        if (g > remaining) startResync(p, 'gap');
+        if (g > p.skipRemaining) startResync(p, 'gap');
         else p.mode = 'verify';
-        if (isHeaderFrame(h.type) && hit < 0) hit = h.stream;
-      } else {
+        p.skipRemaining = 0;
         framesLost = true;
-        if (p.q.length === 0) p.mode = 'verify'; // the gap began on a frame boundary: check the next header
-        else startResync(p, 'gap');
       }
-    } else if (p.mode === 'start') {
-      startResync(p, p.sawFrame ? 'gap' : 'start');
-    } else if (p.mode === 'http1') {
-      p.skipRemaining = g <= p.skipRemaining ? p.skipRemaining - g : 0;
+    } else if (p.q.length >= 9) {
+      const h = readHeader(p.q.peek(9));
+      const remaining = 9 + h.length - p.q.length;
+      // hpack.ts keys on this message starting with the frame type name.
+      out.push(diag(p, cp.conn, 'INCOMPLETE_FRAME', `${typeName(h.type)} frame on stream ${h.stream} at position ${p.q.pos} lost ${Math.min(g, remaining)} of its ${h.length + 9} bytes to a gap`, { stream: h.stream }));
+      if (g < remaining) p.skipRemaining = remaining - g;
+      else framesLost = true;
+      if (g > remaining) startResync(p, 'gap');
+      else p.mode = 'verify';
+      if (isHeaderFrame(h.type) && hit < 0) hit = h.stream;
+    } else {
+      framesLost = true;
+      if (p.q.length === 0) p.mode = 'verify'; // the gap began on a frame boundary: check the next header
+      else startResync(p, 'gap');
     }
-    if (hit >= 0) {
-      out.push(diag(p, cp.conn, 'HEADER_BLOCK_GAP', `a gap of ${g} bytes at position ${e.pos} interrupted the header block of stream ${hit}; HPACK state of this direction is unknown from here`, { stream: hit, pos: e.pos.toString() }));
-    }
-    // A CONTINUATION after the gap may finish a block whose start we lost: tolerate it.
-    if (hit >= 0 || framesLost || p.mode === 'resync') p.block = BLOCK_UNKNOWN;
-    p.q.clear(e.pos + e.length);
-    p.need = 0;
-    p.verifyNext = 0;
-    p.callBytes = 0;
-    yield* out;
-    yield e;
+  } else if (p.mode === 'start' && cp.protocol === 'http1' && !p.sawFrame) {
+    // The other direction is HTTP/1: so is this one, from the next start line.
+    yield* http1Parser(ctx, cp, p).gap(p.q, e.length, true);
+  } else if (p.mode === 'start') {
+    startResync(p, p.sawFrame ? 'gap' : 'start');
+  } else if (p.mode === 'http1') {
+    yield* p.h1!.gap(p.q, e.length, e.reason === 'unrecorded');
   }
+  if (hit >= 0) {
+    out.push(diag(p, cp.conn, 'HEADER_BLOCK_GAP', `a gap of ${g} bytes at position ${e.pos} interrupted the header block of stream ${hit}; HPACK state of this direction is unknown from here`, { stream: hit, pos: e.pos.toString() }));
+  }
+  // A CONTINUATION after the gap may finish a block whose start we lost: tolerate it.
+  if (hit >= 0 || framesLost || p.mode === 'resync') p.block = BLOCK_UNKNOWN;
+  p.q.clear(e.pos + e.length);
+  p.need = 0;
+  p.verifyNext = 0;
+  p.callBytes = 0;
+  yield* out;
+  yield e;
+}
+
+/**
+ * Stage 5: every (connection, direction) through detection, then its protocol's parser.
+ */
+export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}): Generator<FrameEvent> {
+  const ctx: FramesContext = {
+    initialMax: Math.min(Math.max(opts.maxFrameSize ?? DEFAULT_MAX_FRAME, DEFAULT_MAX_FRAME), MAX_FRAME_LIMIT),
+    scan: Math.max(opts.resyncScanBytes ?? DEFAULT_SCAN_BYTES, 64),
+    maxCont: opts.maxContinuations ?? 10000,
+    maxBuffered: Math.max(opts.maxBufferedBytes ?? MAX_FRAME_LIMIT + 9, 9 + DEFAULT_MAX_FRAME),
+    h1opts: { maxHeaderBytes: opts.maxHttp1HeaderBytes, maxLineBytes: opts.maxHttp1LineBytes },
+    opaqueAfter: opts.opaqueAfterBytes ?? 1 << 20,
+    maxRapid: opts.maxRapidResets ?? 1000,
+  };
+  const conns = new Map<number, ConnParsers>();
 
   for (const e of events) {
     if (e.kind === 'conn') {
       conns.set(e.conn.id, {
         conn: e.conn,
         dirs: [newDir('send'), newDir('recv')],
-        maxFrame: [initialMax, initialMax],
+        maxFrame: [ctx.initialMax, ctx.initialMax],
         unanswered: [new Set(), new Set()],
         rapidResets: [0, 0],
       });
@@ -775,7 +236,8 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
     if (!cp) continue;
     if (e.kind === 'close') {
       for (const p of cp.dirs) {
-        yield* pump(cp, p, true);
+        yield* pump(ctx, cp, p, true);
+        if (p.mode === 'http1') yield* p.h1!.end(p.q);
         if (p.q.length > 0 && (p.mode === 'frames' || p.mode === 'verify')) {
           const h = p.q.length >= 9 ? readHeader(p.q.peek(9)) : undefined;
           yield diag(p, cp.conn, 'TRUNCATED_AT_END', h ? `the recording ends inside a ${typeName(h.type)} frame (${p.q.length} of ${h.length + 9} bytes)` : `the recording ends inside a frame header (${p.q.length} bytes)`);
@@ -788,7 +250,7 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
     }
     const p = cp.dirs[e.dir === 'send' ? 0 : 1];
     if (e.kind === 'gap') {
-      yield* onGap(cp, p, e);
+      yield* onGap(ctx, cp, p, e);
       continue;
     }
     if (e.data.byteLength === 0) continue;
@@ -796,6 +258,7 @@ export function* frames(events: Iterable<StreamEvent>, opts: FrameOptions = {}):
     p.tid = e.tid;
     p.q.push(e.data, e.ktime, e.tid);
     p.callBytes += e.data.byteLength;
-    yield* pump(cp, p, false);
+    yield* pump(ctx, cp, p, false);
   }
 }
+

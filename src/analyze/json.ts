@@ -1,7 +1,8 @@
 /**
  * JSON Lines reporter: one object per wire frame (CONTINUATION kept as its
  * own object unless the caller merged blocks), plus conn, close, gap,
- * diagnostic, protocol, http1 and opaque objects; with --summary, one
+ * diagnostic, protocol, http1 (message heads), http1-body, http1-end and
+ * opaque objects; with --summary, one
  * `stream` object per exchange. Integers that can exceed 2^53 (times, byte
  * positions) are decimal strings; the rest (sizes, durations) are numbers.
  */
@@ -139,6 +140,35 @@ export function toJson(e: FrameEvent, opts: JsonOptions): Record<string, unknown
         pos: e.pos.toString(),
         startLine: e.startLine,
         headers: e.headers,
+        message: e.message,
+        seq: e.seq,
+        bodyMode: e.bodyMode,
+        ...(e.contentLength !== undefined ? { contentLength: e.contentLength } : {}),
+        headBytes: e.headBytes,
+        ...(e.informational ? { informational: true } : {}),
+      };
+    case 'http1-body': {
+      const o: Record<string, unknown> = { kind: 'http1-body', tsNs: ts(e.ktime), conn: e.conn.id, pid: e.conn.pid, tid: e.tid, dir: e.dir, pos: e.pos.toString(), message: e.message, seq: e.seq, length: e.payload.byteLength };
+      if (opts.data) o.dataHex = Buffer.from(e.payload.buffer, e.payload.byteOffset, Math.min(e.payload.byteLength, opts.dataBytes ?? 64)).toString('hex');
+      return o;
+    }
+    case 'http1-end':
+      return {
+        kind: 'http1-end',
+        tsNs: ts(e.ktime),
+        conn: e.conn.id,
+        pid: e.conn.pid,
+        tid: e.tid,
+        dir: e.dir,
+        pos: e.pos.toString(),
+        message: e.message,
+        seq: e.seq,
+        ...(e.informational ? { informational: true } : {}),
+        bodyMode: e.bodyMode,
+        bodyBytes: e.bodyBytes,
+        trailers: e.trailers,
+        complete: e.complete,
+        ...(e.lostBytes ? { lostBytes: e.lostBytes } : {}),
       };
     case 'opaque':
       return { kind: 'opaque', tsNs: ts(e.ktime), conn: e.conn.id, dir: e.dir, pos: e.pos.toString(), length: e.length };

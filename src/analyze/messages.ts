@@ -3,7 +3,10 @@
  * --summary, HAR and body export. Streaming and bounded: an exchange is
  * emitted as soon as both of its sides are done (response END_STREAM and
  * request END_STREAM), its stream is reset, or its connection closes; body
- * bytes are kept only when asked for.
+ * bytes are kept only when asked for. HTTP/1.1 messages make exchanges too:
+ * the nth request on a connection and the response that carries its number
+ * (http1.ts matches them in order), `stream` being that number; after a 101
+ * to h2c the upgraded request becomes HTTP/2 stream 1 (RFC 7540 §3.2).
  *
  * Early responses (RFC 9113 §8.1): "A server can send a complete response
  * prior to the client sending an entire request [...] a server MAY request
@@ -15,12 +18,15 @@
  * request stays one exchange with both bodies. A RST_STREAM(NO_ERROR) after a
  * complete response is no failure: the exchange stays 'complete'.
  */
-import type { ConnInfo, Dir, FrameEvent, HeaderField } from './types';
+import type { ConnInfo, Dir, FrameEvent, HeaderField, Http1Body, Http1End, Http1Head } from './types';
 import { FrameType } from './types';
 
 export interface Exchange {
   conn: ConnInfo;
+  /** HTTP/2 stream id; for HTTP/1, the request's number on its connection (-1, -2, ...: responses whose request was not recorded) */
   stream: number;
+  /** 'HTTP/1.1' or 'HTTP/1.0' for HTTP/1 exchanges; absent for HTTP/2 */
+  httpVersion?: string;
   /** the traced process's role on this connection */
   role: 'client' | 'server' | 'unknown';
   /** direction (from the traced process) that carried the request; for a pushed stream, the PUSH_PROMISE's */
@@ -119,6 +125,11 @@ interface ConnState {
   draining: Map<number, bigint>;
   /** END_STREAM seen on a HEADERS whose block continues: the stream ends with the block (key stream*2+dir) */
   endAfterBlock: Set<number>;
+  /** HTTP/1 exchanges open, by request number */
+  h1: Map<number, Exchange>;
+  /** HTTP/1 responses without a request seen (number 0): the one in progress, and how many so far */
+  h1Orphan?: Exchange;
+  h1Orphans: number;
   /** gaps + diagnostics seen on the connection so far */
   trouble: number;
   troubleAt: Map<number, number>;
@@ -148,7 +159,7 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
   const stateOf = (id: number): ConnState => {
     let c = conns.get(id);
     if (!c) {
-      c = { role: 'unknown', open: new Map(), lingering: new Set(), held: new Set(), draining: new Map(), endAfterBlock: new Set(), trouble: 0, troubleAt: new Map() };
+      c = { role: 'unknown', open: new Map(), lingering: new Set(), held: new Set(), draining: new Map(), endAfterBlock: new Set(), h1: new Map(), h1Orphans: 0, trouble: 0, troubleAt: new Map() };
       conns.set(id, c);
     }
     return c;
@@ -212,8 +223,134 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     x.path = field(h, ':path');
   };
 
+  const h1Fields = (h: [string, string][]): HeaderField[] => h.map(([name, value]) => ({ name: name.toLowerCase(), value }));
+  const h1Finish = (c: ConnState, x: Exchange): Exchange => {
+    if (c.h1.get(x.stream) === x) c.h1.delete(x.stream);
+    if (c.h1Orphan === x) c.h1Orphan = undefined;
+    opts.track?.delete(x);
+    // HTTP/1 messages say themselves what they lost (gaps in bodies, cut messages): a gap elsewhere on the connection is not this exchange's.
+    return x;
+  };
+  const h1Create = (c: ConnState, conn: ConnInfo, seq: number, ktime: bigint, requestDir: Dir, version: string): Exchange => {
+    const x: Exchange = {
+      conn,
+      // A response whose request came before the recording: -1, -2, ... so rows and body files stay distinct.
+      stream: seq > 0 ? seq : -++c.h1Orphans,
+      httpVersion: version,
+      role: c.role,
+      requestDir,
+      requestHeaders: [],
+      informational: [],
+      responseHeaders: [],
+      requestTrailers: [],
+      responseTrailers: [],
+      requestBodyBytes: 0,
+      responseBodyBytes: 0,
+      startKtime: ktime,
+      pushPromises: [],
+      state: 'incomplete',
+      lossy: false,
+    };
+    if (opts.keepBodies) {
+      x.requestBody = [];
+      x.responseBody = [];
+    }
+    if (c.h1.size >= maxOpen) evicted.push(h1Finish(c, c.h1.values().next().value as Exchange));
+    if (seq > 0) c.h1.set(seq, x);
+    else c.h1Orphan = x;
+    opts.track?.add(x);
+    return x;
+  };
+  const h1Find = (c: ConnState, seq: number): Exchange | undefined => (seq > 0 ? c.h1.get(seq) : c.h1Orphan);
+  /** HTTP/1 heads, bodies and ends -> exchanges; returns the exchange when it is done. */
+  const h1Event = (c: ConnState, e: Http1Head | Http1Body | Http1End): Exchange | undefined => {
+    if (e.kind === 'http1') {
+      const version = e.startLine.startsWith('HTTP/') ? e.startLine.slice(0, 8) : e.startLine.slice(-8);
+      if (e.message === 'request') {
+        if (c.role === 'unknown') c.role = e.dir === 'send' ? 'client' : 'server';
+        const x = h1Create(c, e.conn, e.seq, e.ktime, e.dir, version);
+        const sp = e.startLine.indexOf(' ');
+        x.method = e.startLine.slice(0, sp);
+        const target = e.startLine.slice(sp + 1, e.startLine.lastIndexOf(' '));
+        x.requestHeaders = h1Fields(e.headers);
+        x.authority = field(x.requestHeaders, 'host');
+        // RFC 9112 §3.2: origin-form is the path; absolute-form carries scheme and authority; CONNECT has authority-form.
+        const abs = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
+        if (abs) {
+          x.scheme = abs[1].toLowerCase();
+          x.authority = abs[2];
+          x.path = abs[3] || '/';
+        } else if (x.method === 'CONNECT') x.authority = target;
+        else x.path = target;
+        return undefined;
+      }
+      let x = h1Find(c, e.seq);
+      if (!x) {
+        if (c.role === 'unknown') c.role = e.dir === 'send' ? 'server' : 'client';
+        x = h1Create(c, e.conn, e.seq, e.ktime, other(e.dir), version);
+      }
+      const status = Number(e.startLine.slice(9, 12));
+      const h = h1Fields(e.headers);
+      if (e.informational && e.bodyMode === 'none') {
+        x.informational.push(h);
+        return undefined;
+      }
+      if (e.bodyMode === 'h2') {
+        // RFC 7540 §3.2: "The HTTP/1.1 request that is sent prior to upgrade is assigned a stream identifier of 1";
+        // its response comes as HTTP/2 on stream 1.
+        x.informational.push(h);
+        h1Finish(c, x);
+        x.stream = 1;
+        x.httpVersion = undefined;
+        x.requestEndKtime ??= e.ktime;
+        x.role = c.role;
+        c.open.set(1, x);
+        opts.track?.add(x);
+        c.troubleAt.set(1, c.trouble);
+        return undefined;
+      }
+      x.status = status;
+      x.responseHeaders = h;
+      x.responseKtime = e.ktime;
+      return undefined;
+    }
+    const x = h1Find(c, e.seq);
+    if (!x) return undefined;
+    const isRequest = e.message === 'request';
+    if (e.kind === 'http1-body') {
+      if (isRequest) {
+        x.requestBodyBytes += e.payload.byteLength;
+        x.requestBody?.push(e.payload);
+      } else {
+        x.responseBodyBytes += e.payload.byteLength;
+        x.responseBody?.push(e.payload);
+      }
+      return undefined;
+    }
+    if (!e.complete) x.lossy = true;
+    if (isRequest) {
+      x.requestEndKtime = e.ktime;
+      x.requestTrailers = h1Fields(e.trailers);
+      if (e.lostBytes || !e.complete) x.lossy = true;
+      return undefined;
+    }
+    if (e.informational && e.bodyMode === 'none') return undefined;
+    x.responseTrailers = h1Fields(e.trailers);
+    x.endKtime = e.ktime;
+    x.state = e.complete ? 'complete' : 'incomplete';
+    if (e.lostBytes) x.lossy = true;
+    // A response complete before its request was (RFC 9112 §9.3: a server may answer early and close).
+    if (x.requestEndKtime === undefined && x.requestHeaders.length > 0) x.earlyResponse = true;
+    return h1Finish(c, x);
+  };
+
   for (const e of events) {
     if (evicted.length) yield* evicted.splice(0);
+    if (e.kind === 'http1' || e.kind === 'http1-body' || e.kind === 'http1-end') {
+      const done = h1Event(stateOf(e.conn.id), e);
+      if (done) yield done;
+      continue;
+    }
     if (e.kind === 'protocol') {
       // RFC 9113 §3.4: the client sends the preface; the server's preface is its first SETTINGS.
       const c = stateOf(e.conn.id);
@@ -230,6 +367,8 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       const c = conns.get(e.conn.id);
       if (c) {
         for (const x of [...c.open.values()]) yield finish(c, x);
+        for (const x of [...c.h1.values()]) yield h1Finish(c, x);
+        if (c.h1Orphan) yield h1Finish(c, c.h1Orphan);
         conns.delete(e.conn.id);
       }
       continue;
@@ -351,5 +490,9 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     }
   }
   if (evicted.length) yield* evicted.splice(0);
-  for (const c of conns.values()) for (const x of [...c.open.values()]) yield finish(c, x);
+  for (const c of conns.values()) {
+    for (const x of [...c.open.values()]) yield finish(c, x);
+    for (const x of [...c.h1.values()]) yield h1Finish(c, x);
+    if (c.h1Orphan) yield h1Finish(c, c.h1Orphan);
+  }
 }

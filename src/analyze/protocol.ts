@@ -190,8 +190,8 @@ export function findFrameBoundary(
 }
 
 /** RFC 9112 §3 request-line / §4 status-line, as far as a detector needs them. */
-const REQUEST_LINE = /^[A-Z][A-Z0-9_-]{0,19} [\x21-\x7e]+ HTTP\/1\.[0-9]$/;
-const STATUS_LINE = /^HTTP\/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?$/;
+export const REQUEST_LINE = /^[A-Z][A-Z0-9_-]{0,19} [\x21-\x7e]+ HTTP\/1\.[0-9]$/;
+export const STATUS_LINE = /^HTTP\/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?$/;
 /** The longest first line we wait for before deciding it is not HTTP/1. */
 const MAX_START_LINE = 8192;
 

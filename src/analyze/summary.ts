@@ -34,6 +34,8 @@ export interface SummaryRow {
   pushedBy: number | null;
   /** a gap or diagnostic on the connection while the stream was open */
   lossy: boolean;
+  /** 'HTTP/1.1' (or 'HTTP/1.0') on HTTP/1 rows, whose `stream` is the request's number on the connection; absent on HTTP/2 rows */
+  protocol?: string;
 }
 
 export function summaryRow(x: Exchange, realtimeOffsetNs: bigint): SummaryRow {
@@ -55,6 +57,7 @@ export function summaryRow(x: Exchange, realtimeOffsetNs: bigint): SummaryRow {
     earlyResponse: x.earlyResponse === true,
     pushedBy: x.pushedBy ?? null,
     lossy: x.lossy,
+    ...(x.httpVersion ? { protocol: x.httpVersion } : {}),
   };
 }
 
@@ -87,7 +90,7 @@ export function summaryLine(r: SummaryRow, o: SummaryTextOptions): string {
     (r.earlyResponse ? ` (early response${r.reset && r.state !== 'reset' ? `, then RST(${r.reset})` : ''})` : '') +
     (r.lossy ? ' (gap/diagnostic while open)' : '');
   return (
-    `${String(r.conn).padStart(4)} ${String(r.stream).padStart(6)} ${status.padEnd(12)} ${(r.method ?? '-').padEnd(7)} ` +
+    `${String(r.conn).padStart(4)} ${(r.protocol ? `h1#${r.stream}` : String(r.stream)).padStart(6)} ${status.padEnd(12)} ${(r.method ?? '-').padEnd(7)} ` +
     `${String(r.requestBytes).padStart(10)} ${String(r.responseBytes).padStart(10)} ${start.padEnd(startWidth(o.time))} ${dur.padStart(10)}  ` +
     `${r.authority ?? '-'}  ${r.path ?? '-'}${flags}`
   );

@@ -85,6 +85,7 @@ const GAP_WHY: Partial<Record<string, string>> = {
 };
 
 const PROTOCOL_NAME: Record<string, string> = { h2: 'http2', http1: 'http/1.x', opaque: 'not http' };
+const H1_MODE: Record<string, string> = { length: 'content-length', chunked: 'chunked', close: 'until close' };
 
 /**
  * The nghttp detail lines of one frame (everything after `send `/`recv `),
@@ -454,12 +455,35 @@ export class TextReporter {
           (e.pos !== undefined ? ` pos=${e.pos}` : '');
         return `${pre}${ts}!! ${e.code}${where}: ${e.message}\n`;
       }
-      case 'http1':
-        this.conns.get(e.conn.id) ?? this.adopt(e.conn);
+      case 'http1': {
+        // curl -v: '>' request lines, '<' response lines, whichever side the traced process is.
+        const c = this.conns.get(e.conn.id) ?? this.adopt(e.conn);
+        const a = e.message === 'request' ? '>' : '<';
+        if (this.dataMode && e.bodyMode !== 'none') this.h1Body(c, e.dir, e.seq, undefined, e.headers.find(([k]) => k.toLowerCase() === 'content-encoding')?.[1]);
         return (
-          `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${e.dir} HTTP/1 ${e.startLine}\n` +
-          e.headers.map(([k, v]) => `${INDENT}${k}: ${v}\n`).join('')
+          `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${e.dir} ${a} ${e.startLine}\n` +
+          e.headers.map(([k, v]) => `${INDENT}${a} ${printable(k)}: ${printable(v)}\n`).join('') +
+          `${INDENT}${a}\n`
         );
+      }
+      case 'http1-body': {
+        // curl -v: '} [N bytes data]' sent, '{ [N bytes data]' received.
+        const c = this.conns.get(e.conn.id) ?? this.adopt(e.conn);
+        const lines = [`${e.dir === 'send' ? '}' : '{'} [${e.payload.byteLength} bytes data]`];
+        if (this.data) lines.push(...dataPreview(e.payload, this.dataBytes));
+        if (this.dataMode) this.h1Body(c, e.dir, e.seq, e.payload);
+        return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${e.dir} ${lines.join('\n')}\n`;
+      }
+      case 'http1-end': {
+        const c = this.conns.get(e.conn.id) ?? this.adopt(e.conn);
+        const body = this.dataMode ? this.h1Flush(c, e.dir, e.seq, e.complete ? undefined : 'message incomplete') : [];
+        if (e.bodyMode === 'none' && e.complete && e.trailers.length === 0) return '';
+        const what = e.bodyMode === 'none' ? 'no body' : e.bodyMode === 'tunnel' ? 'the connection is a tunnel from here' : e.bodyMode === 'h2' ? 'HTTP/2 from here (h2c)' : `${e.bodyBytes} body bytes (${H1_MODE[e.bodyMode]})`;
+        const lines = [`* end of ${e.message}${e.seq ? ` ${e.seq}` : ''}: ${what}${e.lostBytes ? `, ${e.lostBytes} lost to gaps` : ''}${e.complete ? '' : ', INCOMPLETE'}`];
+        for (const [k, v] of e.trailers) lines.push(`${INDENT}${e.message === 'request' ? '>' : '<'} ${printable(k)}: ${printable(v)} (trailer)`);
+        lines.push(...body);
+        return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${e.dir} ${lines.join('\n')}\n`;
+      }
       case 'opaque':
         this.conns.get(e.conn.id) ?? this.adopt(e.conn);
         return `${this.switchTo(e.conn.id)}${this.stamp(e.ktime)} ${e.dir} ${e.length} bytes not HTTP (pos=${e.pos})\n`;
@@ -474,6 +498,31 @@ export class TextReporter {
       default:
         return '';
     }
+  }
+
+  /** --data text|json|hex for HTTP/1: bodies keyed like HTTP/2 streams, on negative keys (seq, dir). */
+  private h1Body(c: ConnText, dir: string, seq: number, payload?: Uint8Array, encoding?: string): void {
+    const m = (c.bodies ??= new Map());
+    const key = -(seq * 2 + (dir === 'recv' ? 1 : 0)) - 1;
+    let b = m.get(key);
+    if (!b) m.set(key, (b = { chunks: [], kept: 0, total: 0, encoding }));
+    if (!payload) return;
+    b.total += payload.byteLength;
+    const room = Math.min(BODY_KEEP_MAX - b.kept, BODY_KEEP_TOTAL - this.kept, payload.byteLength);
+    if (room > 0) {
+      b.chunks.push(Buffer.from(payload.subarray(0, room)));
+      b.kept += room;
+      this.kept += room;
+    }
+  }
+
+  private h1Flush(c: ConnText, dir: string, seq: number, why?: string): string[] {
+    const key = -(seq * 2 + (dir === 'recv' ? 1 : 0)) - 1;
+    const b = c.bodies?.get(key);
+    if (!b) return [];
+    c.bodies!.delete(key);
+    this.kept -= b.kept;
+    return b.total > 0 ? bodyLines(Buffer.concat(b.chunks), b.total, this.dataMode!, b.encoding, why) : [];
   }
 
   private adopt(info: ConnInfo): ConnText {

@@ -203,14 +203,96 @@ export type FrameEvent =
   | Diagnostic
   | Extract<StreamEvent, { kind: 'conn' | 'gap' | 'close' }>
   | { kind: 'protocol'; conn: ConnInfo; dir: Dir; protocol: Protocol; pos: bigint; ktime: bigint; note: string }
-  | {
-      kind: 'http1';
-      conn: ConnInfo;
-      dir: Dir;
-      pos: bigint;
-      ktime: bigint;
-      tid: number;
-      startLine: string;
-      headers: [string, string][];
-    }
+  | Http1Head
+  | Http1Body
+  | Http1End
+  | Http1Wire
   | { kind: 'opaque'; conn: ConnInfo; dir: Dir; pos: bigint; length: number; ktime: bigint };
+
+/**
+ * How an HTTP/1 message's body is delimited (RFC 9112 §6.3): none (HEAD, 1xx,
+ * 204, 304, a request without framing headers), by Content-Length, by the
+ * chunked coding, by the connection's close (responses only), or not at all
+ * because the connection becomes a tunnel (CONNECT 2xx, 101) or HTTP/2 (h2c).
+ */
+export type Http1BodyMode = 'none' | 'length' | 'chunked' | 'close' | 'tunnel' | 'h2';
+
+/** An HTTP/1 message head (start line and header section), at the empty line that ends it. */
+export interface Http1Head {
+  kind: 'http1';
+  conn: ConnInfo;
+  dir: Dir;
+  /** stream position of the start line's first byte */
+  pos: bigint;
+  ktime: bigint;
+  tid: number;
+  startLine: string;
+  headers: [string, string][];
+  message: 'request' | 'response';
+  /**
+   * exchange number on the connection: the nth request is n; a response carries its
+   * request's number (0: no request seen, e.g. the recording began mid-connection)
+   */
+  seq: number;
+  bodyMode: Http1BodyMode;
+  /** Content-Length, when it delimits the body */
+  contentLength?: number;
+  /** head octets on the wire, start line to the empty line */
+  headBytes: number;
+  /** a 1xx response: another response to the same request follows */
+  informational?: boolean;
+}
+
+/** Body octets of an HTTP/1 message (chunk framing removed), a view like a DATA payload. */
+export interface Http1Body {
+  kind: 'http1-body';
+  conn: ConnInfo;
+  dir: Dir;
+  pos: bigint;
+  ktime: bigint;
+  tid: number;
+  seq: number;
+  message: 'request' | 'response';
+  payload: Uint8Array;
+}
+
+/** The end of an HTTP/1 message: body length, trailers, and whether it ended as its framing says. */
+export interface Http1End {
+  kind: 'http1-end';
+  conn: ConnInfo;
+  dir: Dir;
+  /** stream position just past the message */
+  pos: bigint;
+  ktime: bigint;
+  tid: number;
+  seq: number;
+  message: 'request' | 'response';
+  informational?: boolean;
+  bodyMode: Http1BodyMode;
+  /** body octets seen (decoded from chunks; gaps excluded) */
+  bodyBytes: number;
+  /** trailer fields after the last chunk (RFC 9112 §7.1.2) */
+  trailers: [string, string][];
+  /** false: cut by a gap, the connection's end or malformed framing */
+  complete: boolean;
+  /** body octets lost to gaps */
+  lostBytes?: number;
+}
+
+/**
+ * HTTP/1 octets exactly as on the wire, in order, once each (heads, chunk
+ * framing, bodies; `http: false` for tunnel bytes and unparseable runs):
+ * what the pcapng exporter copies. Reporters ignore it.
+ */
+export interface Http1Wire {
+  kind: 'http1-wire';
+  conn: ConnInfo;
+  dir: Dir;
+  pos: bigint;
+  ktime: bigint;
+  tid: number;
+  data: Uint8Array;
+  http: boolean;
+  /** the last octet of an HTTP/1 message: a packet boundary for exporters */
+  messageEnd?: boolean;
+}

@@ -7,7 +7,7 @@
  * reader that sees only our packets would decode them as the analyzer did,
  * and re-encoded from then on (redaction, gaps, unknown table entries).
  */
-import type { ConnInfo, Dir, Frame, FrameEvent } from '../analyze/types';
+import type { ConnInfo, Dir, Frame, FrameEvent, Http1Wire } from '../analyze/types';
 import { FrameType } from '../analyze/types';
 import { PREFACE } from '../analyze/frames';
 import { MAX_MERGED_FRAMES } from '../analyze/hpack';
@@ -92,6 +92,10 @@ interface ConnState {
   opened: boolean;
   /** the recording began after the connection opened */
   midstream: boolean;
+  /** PDU link: HTTP/1 octets of the message in progress per direction, sent as one PDU at its end */
+  h1?: Partial<Record<Dir, Http1Wire[]>>;
+  /** HTTP/1 came first: tshark finds it on any TCP port by itself, so no `-d ...,http2` hint for it */
+  http1?: boolean;
 }
 
 /** An unfinished TCP segment: consecutive bytes of one side from one TLS call. */
@@ -138,6 +142,7 @@ function roleHint(e: FrameEvent): Dir | undefined {
     if (e.note.startsWith('server connection preface')) return other(e.dir);
     return undefined;
   }
+  if (e.kind === 'http1') return e.message === 'request' ? e.dir : other(e.dir);
   if (e.kind !== 'frame') return undefined;
   if (e.type === FrameType.PUSH_PROMISE) return other(e.dir); // RFC 9113 §8.4: only servers push
   for (const h of e.headers ?? []) {
@@ -274,6 +279,10 @@ export class CaptureBuilder {
       for (const q of queued) yield* this.handle(st, q);
       if (this.held) yield* this.release(undefined);
     }
+    for (const st of this.conns.values()) {
+      yield* this.h1Flush(st, 'send');
+      yield* this.h1Flush(st, 'recv');
+    }
     yield* this.flush();
   }
 
@@ -317,6 +326,9 @@ export class CaptureBuilder {
         return;
       case 'frame':
         yield* this.frame(st, e);
+        return;
+      case 'http1-wire':
+        yield* this.http1(st, e);
         return;
       case 'gap':
         // Whatever the gap held may have changed the peer's HPACK table.
@@ -394,6 +406,40 @@ export class CaptureBuilder {
     this.held = { st, frames };
   }
 
+  /**
+   * HTTP/1 octets as on the wire. TCP link: segments at their stream
+   * positions. PDU link: one exported PDU per message for the `http`
+   * dissector (which reassembles nothing outside TCP), cut at maxPdu; octets
+   * that are no HTTP (tunnels, junk) have no dissector there and are left out.
+   */
+  private *http1(st: ConnState, w: Http1Wire): Generator<CaptureOutput> {
+    if (!st.opened) st.http1 = true;
+    if (this.opts.link === 'tcp') {
+      yield* this.emit(st, w.dir, w.data, w.pos, w.data.byteLength, w.ktime, w.tid);
+      return;
+    }
+    const held = ((st.h1 ??= {})[w.dir] ??= []);
+    const last = held[held.length - 1];
+    const size = held.reduce((a, x) => a + x.data.byteLength, 0);
+    // A packet ends where the octets stop being contiguous, or before they would outgrow a PDU.
+    if (!w.http || (last && last.pos + BigInt(last.data.byteLength) !== w.pos) || size + w.data.byteLength + PDU_OVERHEAD > this.maxPdu) yield* this.h1Flush(st, w.dir);
+    if (!w.http) return;
+    st.h1![w.dir]!.push(w);
+    if (w.messageEnd) yield* this.h1Flush(st, w.dir);
+  }
+
+  private *h1Flush(st: ConnState, dir: Dir): Generator<CaptureOutput> {
+    const held = st.h1?.[dir];
+    if (!held || held.length === 0) return;
+    st.h1![dir] = [];
+    const data = Buffer.concat(held.map((x) => x.data));
+    const end = held[held.length - 1];
+    for (let o = 0; o < data.length; o += this.maxPdu - PDU_OVERHEAD) {
+      const piece = data.subarray(o, o + this.maxPdu - PDU_OVERHEAD);
+      yield* this.emit(st, dir, piece, held[0].pos + BigInt(o), piece.length, end.ktime, end.tid, 'http');
+    }
+  }
+
   /** Emits a verbatim block, or re-encodes it when the next event reports that it did not decode. */
   private *release(next: FrameEvent | undefined): Generator<CaptureOutput> {
     const h = this.held!;
@@ -437,7 +483,7 @@ export class CaptureBuilder {
    * Emits `bytes` standing for `origLen` octets of the stream at `pos`.
    * Sequence numbers follow positions, so octets nobody emitted leave a hole.
    */
-  private *emit(st: ConnState, dir: Dir, bytes: Uint8Array, pos: bigint, origLen: number, ktime: bigint, tid: number): Generator<CaptureOutput> {
+  private *emit(st: ConnState, dir: Dir, bytes: Uint8Array, pos: bigint, origLen: number, ktime: bigint, tid: number, dissector?: string): Generator<CaptureOutput> {
     if (!st.opened) yield* this.open(st, ktime, pos);
     const side = st.sides[dir];
     side.base ??= pos;
@@ -448,7 +494,7 @@ export class CaptureBuilder {
     if (s && (s.st !== st || s.dir !== dir || s.ktime !== ktime || s.off + s.len !== off)) yield* this.flush();
     side.end = off + bytes.byteLength;
     if (this.opts.link === 'pdu') {
-      yield this.packet(st, dir, TCP_ACK | TCP_PSH, off, bytes, ktime, tid);
+      yield this.packet(st, dir, TCP_ACK | TCP_PSH, off, bytes, ktime, tid, dissector);
       return;
     }
     let o = 0;
@@ -470,7 +516,7 @@ export class CaptureBuilder {
     yield this.packet(s.st, s.dir, TCP_ACK | TCP_PSH, s.off, s.parts.length === 1 ? s.parts[0] : Buffer.concat(s.parts), s.ktime, s.tid);
   }
 
-  private packet(st: ConnState, dir: Dir, flags: number, off: number, payload: Uint8Array, ktime: bigint, tid?: number): Packet {
+  private packet(st: ConnState, dir: Dir, flags: number, off: number, payload: Uint8Array, ktime: bigint, tid?: number, dissector?: string): Packet {
     const toServer = dir === st.toServer;
     const [src, dst] = toServer ? [st.client, st.server] : [st.server, st.client];
     const me = st.sides[dir];
@@ -481,7 +527,7 @@ export class CaptureBuilder {
     if (off + payload.byteLength > me.sent) me.sent = off + payload.byteLength;
     const data =
       this.opts.link === 'pdu'
-        ? pduPacket(src, dst, payload)
+        ? pduPacket(src, dst, payload, dissector)
         : tcpPacket(src, dst, flags & TCP_SYN ? me.isn : me.isn + 1 + off, flags & TCP_ACK ? peer.isn + 1 + peer.sent : 0, flags, payload);
     const c = st.conn;
     return {
@@ -510,7 +556,7 @@ export class CaptureBuilder {
         st.note = ` (synthetic addresses: the real ${ipToString(real.client.ip)}:${real.client.port} <-> ${ipToString(real.server.ip)}:${real.server.port} is conn ${owner}'s)`;
       }
     }
-    this.ports.add(st.server.port);
+    if (!st.http1) this.ports.add(st.server.port);
     const me = tracedIsClient ? st.client : st.server;
     const peer = tracedIsClient ? st.server : st.client;
     const records: NameRecord[] = [];
@@ -536,6 +582,8 @@ export class CaptureBuilder {
   /** FIN from the client, FIN from the server, last ACK; at the end positions when the journal knows them. */
   private *close(st: ConnState, ktime: bigint, endPos?: [bigint, bigint]): Generator<CaptureOutput> {
     if (this.held?.st === st) yield* this.release(undefined);
+    yield* this.h1Flush(st, 'send');
+    yield* this.h1Flush(st, 'recv');
     if (st.opened && this.opts.link === 'tcp') {
       yield* this.flush();
       const c = st.toServer!;

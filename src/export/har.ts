@@ -76,7 +76,7 @@ export function harEntry(x: Exchange, realtimeOffsetNs: bigint, redact: boolean)
     request: {
       method: x.method ?? 'GET',
       url,
-      httpVersion: 'HTTP/2',
+      httpVersion: x.httpVersion ?? 'HTTP/2',
       cookies: [],
       headers: headerList(x.requestHeaders, redact),
       queryString: query,
@@ -86,7 +86,7 @@ export function harEntry(x: Exchange, realtimeOffsetNs: bigint, redact: boolean)
     response: {
       status: x.status ?? 0,
       statusText: '',
-      httpVersion: 'HTTP/2',
+      httpVersion: x.httpVersion ?? 'HTTP/2',
       cookies: [],
       headers: headerList(x.responseHeaders, redact),
       content: body.content,

@@ -141,13 +141,16 @@ const u32be = (n: number): Buffer => {
 /**
  * Exported PDU: big-endian TLVs naming the dissector and the addresses, then
  * whole HTTP/2 frames. Each direction has its own address/port pair so
- * Wireshark keeps one HPACK context per direction.
+ * Wireshark keeps one HPACK context per direction. `dissector` is 'http' for
+ * HTTP/1 messages.
  */
-export function pduPacket(src: Endpoint, dst: Endpoint, frames: Uint8Array): Buffer {
+export function pduPacket(src: Endpoint, dst: Endpoint, frames: Uint8Array, dissector = 'http2'): Buffer {
   const v6 = src.ip.byteLength === 16;
-  const name = Buffer.from('http2\0\0\0', 'latin1'); // NUL-padded to 4
+  // NUL-terminated, NUL-padded to a multiple of 4
+  const name = Buffer.alloc((dissector.length + 4) & ~3);
+  name.write(dissector, 'latin1');
   return Buffer.concat([
-    tlv(12, name.subarray(0, 8)),
+    tlv(12, name),
     tlv(v6 ? 22 : 20, src.ip),
     tlv(v6 ? 23 : 21, dst.ip),
     tlv(24, u32be(2)), // port type: TCP

@@ -333,7 +333,7 @@ test("a 'start' gap (first bytes recorded late) leads to MID_STREAM_START at the
   assert.deepEqual(framesOf(evs).map((f) => f.typeName), ['PING', 'GOAWAY']);
 });
 
-test('HTTP/1.x: request and status lines with headers; bodies are byte counts', () => {
+test('HTTP/1.x: request and status lines with headers; bodies are http1-body events (http1.ts)', () => {
   const c = conn();
   const req = Buffer.from('POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello');
   const res = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A:  b \r\n\r\n0123456789ab');
@@ -343,7 +343,8 @@ test('HTTP/1.x: request and status lines with headers; bodies are byte counts', 
     ['send', 'POST /up HTTP/1.1', [['Host', 'a'], ['Content-Length', '5']]],
     ['recv', 'HTTP/1.1 200 OK', [['Content-Length', '12'], ['X-A', 'b']]],
   ]);
-  const bodies = evs.flatMap((e) => (e.kind === 'opaque' ? [[e.dir, e.length]] : []));
+  const bodies = evs.flatMap((e) => (e.kind === 'http1-body' ? [[e.dir, e.payload.byteLength]] : []));
+  assert.deepEqual(evs.filter((e) => e.kind === 'opaque'), []);
   const sum = (d: string): number => bodies.filter((b) => b[0] === d).reduce((a, b) => a + (b[1] as number), 0);
   assert.equal(sum('send'), 5);
   assert.equal(sum('recv'), 12);

@@ -293,3 +293,20 @@ test('property: any bytes, cuts and gaps finish without throwing; segments fit i
     { numRuns: 300 },
   );
 });
+
+test('HTTP/1: one exported PDU per message for the http dissector; on the TCP link, the octets at their positions', () => {
+  const req = Buffer.from('POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello', 'latin1');
+  const res = Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 'latin1');
+  const steps: Step[] = [['send', req.subarray(0, 20)], ['send', req.subarray(20)], ['recv', res.subarray(0, 30)], ['recv', res.subarray(30)]];
+  const pdu = capture(streamOf(conn(1), steps), { link: 'pdu', redact: true });
+  assert.equal(pdu.length, 2, 'a request and a response, each whole in one PDU');
+  for (const [p, whole] of [[pdu[0], req], [pdu[1], res]] as const) {
+    assert.deepEqual(p.data.subarray(0, 12), Buffer.concat([Buffer.from('000c0008', 'hex'), Buffer.from('http\0\0\0\0', 'latin1')]), 'names the http dissector');
+    assert.ok(p.data.subarray(p.data.length - whole.length).equals(whole));
+  }
+  assert.deepEqual(pdu.map((p) => p.dir), ['outbound', 'inbound']);
+  const tcp = capture(streamOf(conn(2), steps), { link: 'tcp', redact: true });
+  const payload = (dir: 'outbound' | 'inbound'): Buffer => Buffer.concat(tcp.filter((p) => p.dir === dir).map((p) => p.data.subarray(14 + 20 + 20)));
+  assert.ok(payload('outbound').equals(req));
+  assert.ok(payload('inbound').equals(res));
+});

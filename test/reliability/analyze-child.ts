@@ -23,12 +23,15 @@ export interface ChildReport {
   pings: string[];
   /** JSON only: values of x-sentinel headers decoded */
   sentinels: string[];
+  /** JSON only: HTTP/1 start lines decoded (the last 20) and how many */
+  http1: string[];
+  http1Count: number;
   error?: string;
 }
 
 function main(): void {
   const [journal, mode = 'text'] = process.argv.slice(2);
-  const rep: ChildReport = { ms: 0, cpuMs: 0, maxRssMiB: 0, outBytes: 0, result: {}, diagnostics: {}, frames: {}, pings: [], sentinels: [] };
+  const rep: ChildReport = { ms: 0, cpuMs: 0, maxRssMiB: 0, outBytes: 0, result: {}, diagnostics: {}, frames: {}, pings: [], sentinels: [], http1: [], http1Count: 0 };
   let partial = '';
   const onLine = (line: string): void => {
     if (!line) return;
@@ -37,6 +40,10 @@ function main(): void {
       const code = String(o.code);
       const d = (rep.diagnostics[code] ??= { count: 0, message: String(o.message) });
       d.count++;
+    } else if (o.kind === 'http1') {
+      rep.http1Count++;
+      rep.http1.push(String(o.startLine));
+      if (rep.http1.length > 20) rep.http1.shift();
     } else if (o.kind === 'frame') {
       const t = String(o.type);
       rep.frames[t] = (rep.frames[t] ?? 0) + 1;

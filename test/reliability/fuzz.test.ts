@@ -28,6 +28,7 @@ import { analyze } from '../../src/analyze/analyze';
 import type { FrameEvent, JournalRecord } from '../../src/analyze/types';
 import { makeJournal, dataRec } from '../helpers/journal';
 import { PREFACE, frameHeader } from '../helpers/h2encode';
+import { arbConversation, encodeConversation } from '../helpers/h1encode';
 import { tmpDir } from '../helpers/peers';
 import { envInt } from './helpers';
 
@@ -238,6 +239,90 @@ test(`fuzz: ${CASES} hostile frame streams through the whole analyzer (seed ${SE
   );
   figures.cases = i;
   figures.totalMs = performance.now() - t0;
+});
+
+// ---------------------------------------------------------------------------
+// HTTP/1 (issue 11): valid conversations cut into pieces, spliced with
+// hostile pieces (framing headers with bad values, chunk-size lines, long
+// and bare-LF lines, random bytes), both directions, with gaps and
+// truncated calls. The parser must never throw, wire events must account
+// for every HTTP/1 octet once and in order, and RFC-named codes must cite
+// RFC 9112 (or RFC 9110).
+
+const H1_CASES = envInt('H2REC_FUZZ_H1_CASES', 2000);
+const H1_RFC_CODES = new Set(['HTTP1_BAD_START_LINE', 'HTTP1_LINE_TOO_LONG', 'HTTP1_HEADERS_TOO_LARGE', 'HTTP1_BAD_FIELD', 'HTTP1_OBS_FOLD', 'HTTP1_SMUGGLING', 'HTTP1_BAD_CONTENT_LENGTH', 'HTTP1_DUPLICATE_CONTENT_LENGTH', 'HTTP1_BAD_TRANSFER_ENCODING', 'HTTP1_BAD_CHUNK', 'HTTP1_INCOMPLETE']);
+const latin = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+const arbH1Piece: fc.Arbitrary<Buffer> = fc.oneof(
+  { weight: 4, arbitrary: arbConversation(3).map((xs) => { const c = encodeConversation(xs); return Buffer.concat([c.requests, c.responses]); }) },
+  { weight: 2, arbitrary: fc.constantFrom('GET / HTTP/1.1\r\n', 'HTTP/1.1 200 OK\r\n', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n', 'CONNECT a:1 HTTP/1.1\r\n\r\n', 'HTTP/1.1 100 Continue\r\n\r\n', '\r\n', '\n', ' folded\r\n').map(latin) },
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom('Content-Length', 'Transfer-Encoding', 'Upgrade', 'Connection', 'Bad Name', ''), fc.constantFrom('0', '5', '-1', '99999999999999999', 'chunked', 'gzip, chunked', '3, 4', 'upgrade', 'h2c', 'websocket', '')).map(([k, v]) => latin(`${k}: ${v}\r\n`)) },
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom('0', '1', 'a', 'ffff', 'zz', '-1', '1;ext', 'fffffffffffffffffff', ''), fc.uint8Array({ maxLength: 20 })).map(([n, b]) => Buffer.concat([latin(`${n}\r\n`), Buffer.from(b), latin('\r\n')])) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 3000 }).map((n) => Buffer.alloc(n, 0x61)) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b)) },
+  { weight: 1, arbitrary: fc.constant(PREFACE) },
+);
+
+const arbH1Call: fc.Arbitrary<Call> = fc.record({
+  conn: fc.constant(0),
+  dir: fc.constantFrom('send' as const, 'recv' as const),
+  bytes: fc.array(arbH1Piece, { minLength: 1, maxLength: 3 }).map((l) => Buffer.concat(l)),
+  drop: fc.integer({ min: 0, max: 14 }).map((n) => n === 0),
+  truncateTo: fc.oneof({ weight: 15, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat(60) }),
+  chunk: fc.oneof(fc.constant(16384), fc.integer({ min: 1, max: 64 })),
+});
+
+function checkHttp1(events: Iterable<FrameEvent>): void {
+  const wireEnd = new Map<string, bigint>();
+  const open = new Map<string, number>();
+  for (const e of events) {
+    const what = e.kind === 'diagnostic' ? `diagnostic ${e.code}` : e.kind === 'frame' ? `frame ${e.typeName.startsWith('UNKNOWN') ? 'UNKNOWN' : e.typeName}` : e.kind === 'http1' ? `http1 ${e.bodyMode}` : e.kind;
+    coverage[what] = (coverage[what] ?? 0) + 1;
+    if (e.kind === 'diagnostic') {
+      if (H1_RFC_CODES.has(e.code)) assert.match(e.message, /RFC 911[02] §\d/, `${e.code} names its RFC section: ${e.message}`);
+    } else if (e.kind === 'http1-wire') {
+      // Every octet once, in order: never before where the previous wire event of the direction ended.
+      const k = `${e.conn.id}/${e.dir}`;
+      const prev = wireEnd.get(k);
+      assert.ok(prev === undefined || e.pos >= prev, `wire at ${e.pos} before ${prev}`);
+      assert.ok(e.data.byteLength > 0);
+      wireEnd.set(k, e.pos + BigInt(e.data.byteLength));
+    } else if (e.kind === 'http1') {
+      const k = `${e.conn.id}/${e.dir}`;
+      assert.ok(!open.has(k), 'a head while a message of the direction is open');
+      open.set(k, e.seq);
+    } else if (e.kind === 'http1-body') {
+      assert.equal(open.get(`${e.conn.id}/${e.dir}`), e.seq, 'a body inside its message');
+    } else if (e.kind === 'http1-end') {
+      const k = `${e.conn.id}/${e.dir}`;
+      assert.equal(open.get(k), e.seq, 'an end closes its message');
+      open.delete(k);
+    }
+  }
+  assert.equal(open.size, 0, 'every HTTP/1 message ends by the close');
+}
+
+test(`fuzz: ${H1_CASES} hostile HTTP/1 streams through the whole analyzer (seed ${SEED})`, { timeout: Math.max(600_000, H1_CASES * 50) }, () => {
+  let i = 0;
+  fc.assert(
+    fc.property(fc.array(arbH1Call, { minLength: 1, maxLength: 12 }), (calls) => {
+      const t1 = performance.now();
+      const raws = recordsOf({ preface: false, calls });
+      const recs = raws.map((r, id) => decodeRecord(encodeRecord(r), id + 1));
+      recs.sort((a, b) => (a.ktime < b.ktime ? -1 : a.ktime > b.ktime ? 1 : 0));
+      checkHttp1(decodeHeaders(frames(byteStreams(recs, { finals: [] }))));
+      runInMemory(recs);
+      if (i++ % E2E_EVERY === 0) {
+        const file = path.join(dir, 'h1case.db');
+        makeJournal(file, raws, { overwrite: true });
+        for (const format of ['text', 'json'] as const) analyze({ journal: file, format, data: 'text' }, () => undefined);
+        analyze({ journal: file, format: 'json', summary: true }, () => undefined);
+      }
+      const ms = performance.now() - t1;
+      assert.ok(ms < CASE_TIME_CAP_MS, `one case took ${ms} ms`);
+    }),
+    { numRuns: H1_CASES, seed: SEED, endOnFailure: true },
+  );
 });
 
 test('fuzz: the fuzzing process stayed within its memory cap', (t) => {

@@ -15,6 +15,8 @@ import { tmpDir } from '../helpers/peers';
 import { data, rst, type FrameSpec } from '../helpers/h2encode';
 import { writeJournal, handshake, sentinel, send, recv, hpackInt, SENTINEL_PING, type Segment } from './journals';
 import type { ChildReport } from './analyze-child';
+import { frames } from '../../src/analyze/frames';
+import type { ConnInfo, StreamEvent } from '../../src/analyze/types';
 import { envInt, analyzeInChild, TIME_CAP_MS, PEAK_RSS_CAP_MIB } from './helpers';
 
 const dir = tmpDir('hostile');
@@ -207,4 +209,160 @@ test(`hostile at scale: ${SCALE} requests never answered stay under ${PEAK_RSS_C
   t.diagnostic(`summary: ${Math.round(r.ms)} ms, peak RSS ${Math.round(r.maxRssMiB)} MiB`);
   assert.equal(r.error, undefined);
   assert.ok(r.maxRssMiB < PEAK_RSS_CAP_MIB, `peak RSS ${Math.round(r.maxRssMiB)} MiB for ${SCALE} open streams (cap ${PEAK_RSS_CAP_MIB})`);
+});
+
+// ---------------------------------------------------------------------------
+// Hostile HTTP/1 (issue 11): RFC 9112 diagnostics, bounded memory, and the
+// request after the hostile part is still decoded.
+
+const H1_SENTINEL = 'GET /h1-sentinel HTTP/1.1';
+const h1 = (s: string): Buffer => Buffer.from(s, 'latin1');
+const h1Sentinel = (): Segment => send(h1(`${H1_SENTINEL}\r\nHost: s\r\n\r\n`));
+
+interface H1Case {
+  name: string;
+  segs: () => Segment[];
+  code: string;
+  rfc: RegExp;
+}
+
+const H1_CASES: H1Case[] = [
+  {
+    name: 'HTTP/1 bad chunk sizes (not hex, negative, 2^80, a chunk longer than its size)',
+    segs: () => [
+      send(h1('POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n')),
+      send(h1('POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n\r\n')),
+      send(h1('POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100000000000000000000\r\nx\r\n')),
+      send(h1('POST /d HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcdef\r\n0\r\n\r\n')),
+      h1Sentinel(),
+    ],
+    code: 'HTTP1_BAD_CHUNK',
+    rfc: /RFC 9112 §7\.1/,
+  },
+  {
+    // CL.TE: a front end that trusts Content-Length and a back end that trusts chunked disagree on where "GPOST" begins.
+    name: 'HTTP/1 request smuggling shape: Content-Length and Transfer-Encoding: chunked',
+    segs: () => [send(h1('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nSMUGGLED')), send(h1('\r\n')), h1Sentinel()],
+    code: 'HTTP1_SMUGGLING',
+    rfc: /RFC 9112 §6\.3/,
+  },
+  {
+    name: 'HTTP/1 duplicated Content-Length with differing values',
+    segs: () => [send(h1('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\nabc\r\n')), h1Sentinel()],
+    code: 'HTTP1_BAD_CONTENT_LENGTH',
+    rfc: /RFC 9112 §6\.3/,
+  },
+  {
+    name: 'HTTP/1 a 32 MiB header line in the journal',
+    segs: () => [send(h1('GET / HTTP/1.1\r\nX-Big: ')), send(Buffer.alloc(32 << 20, 0x61)), send(h1('\r\n\r\n')), h1Sentinel()],
+    code: 'HTTP1_LINE_TOO_LONG',
+    rfc: /RFC 9112 §5/,
+  },
+  {
+    name: 'HTTP/1 200000 header fields (a 4 MiB header section)',
+    segs: () => [send(h1(`GET / HTTP/1.1\r\n${'X-F: 0123456789\r\n'.repeat(200_000)}\r\n`)), h1Sentinel()],
+    code: 'HTTP1_HEADERS_TOO_LARGE',
+    rfc: /RFC 9112 §5/,
+  },
+];
+
+for (const [i, c] of H1_CASES.entries()) {
+  test(`hostile: ${c.name}: ${c.code} with its RFC 9112 section, bounded time and memory, and the next request decoded`, (t) => {
+    const file = path.join(dir, `h1case${i}.db`);
+    const size = writeJournal(file, c.segs());
+    const json = analyzeInChild(file, 'json');
+    const text = analyzeInChild(file, 'text');
+    const summary = analyzeInChild(file, 'summary');
+    const fig = {
+      case: c.name, records: size.records, bytes: size.bytes,
+      textMs: Math.round(text.ms), jsonMs: Math.round(json.ms), summaryMs: Math.round(summary.ms),
+      peakRssMiB: Math.round(Math.max(text.maxRssMiB, json.maxRssMiB, summary.maxRssMiB)),
+      diagnostics: Object.fromEntries(Object.entries(json.diagnostics).map(([k, v]) => [k, v.count])),
+    };
+    figures.push(fig);
+    t.diagnostic(JSON.stringify(fig));
+    for (const r of [text, json, summary]) {
+      assert.equal(r.error, undefined, r.error);
+      assert.ok(r.ms < TIME_CAP_MS, `took ${r.ms} ms (cap ${TIME_CAP_MS})`);
+      assert.ok(r.maxRssMiB < PEAK_RSS_CAP_MIB, `peak RSS ${r.maxRssMiB} MiB (cap ${PEAK_RSS_CAP_MIB})`);
+    }
+    const d = json.diagnostics[c.code];
+    assert.ok(d, `a ${c.code} diagnostic (got ${Object.entries(json.diagnostics).map(([k, v]) => `${k}: ${v.message}`).join(' | ')})`);
+    assert.match(d.message, c.rfc);
+    assert.equal(json.http1[json.http1.length - 1], H1_SENTINEL, `the request after the hostile part was decoded (${json.http1.join(' | ')})`);
+  });
+}
+
+/**
+ * Streamed straight through the frame stage, as a recording too large for
+ * a test journal would be: one 1 MiB buffer reused, so the test itself
+ * holds no more than that; the analyzer must hold no more than a line.
+ */
+function* streamed(total: number, head: Buffer, fill: (b: Buffer) => void, tail: Buffer): Generator<StreamEvent> {
+  const c = h1Conn();
+  yield { kind: 'conn', conn: c };
+  let pos = 0n;
+  let kt = 1n;
+  const push = (data: Buffer): StreamEvent => {
+    const e: StreamEvent = { kind: 'bytes', conn: c, dir: 'send', pos, data, ktime: kt++, tid: 1 };
+    pos += BigInt(data.length);
+    return e;
+  };
+  yield push(head);
+  const buf = Buffer.alloc(1 << 20);
+  fill(buf);
+  for (let sent = 0; sent < total; sent += buf.length) yield push(buf);
+  yield push(tail);
+  yield { kind: 'close', conn: c, ktime: kt };
+}
+
+function h1Conn(): ConnInfo {
+  return { id: 1, key: { pid: 1, ptr: '0x1', gen: '1' }, pid: 1, comm: 'hostile', tids: [1], lib: 'openssl', firstKtime: 0n };
+}
+
+/** Runs the frame stage over `events`; returns codes, HTTP/1 start lines, body bytes and the RSS growth. */
+function drain(events: Iterable<StreamEvent>): { codes: string[]; lines: string[]; bodyBytes: number; rssGrowthMiB: number; ms: number } {
+  const codes: string[] = [];
+  const lines: string[] = [];
+  let bodyBytes = 0;
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  let peak = rss0;
+  let n = 0;
+  const t0 = performance.now();
+  for (const e of frames(events)) {
+    if (e.kind === 'diagnostic') codes.push(e.code);
+    else if (e.kind === 'http1') lines.push(e.startLine);
+    else if (e.kind === 'http1-body') bodyBytes += e.payload.byteLength;
+    if ((++n & 1023) === 0) peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  peak = Math.max(peak, process.memoryUsage().rss);
+  return { codes, lines, bodyBytes, rssGrowthMiB: (peak - rss0) / (1 << 20), ms: performance.now() - t0 };
+}
+
+const GB = envInt('H2REC_HOSTILE_H1_BYTES', 1 << 30);
+
+test(`hostile: HTTP/1 a ${GB >> 20} MiB header line streamed through the parser: one diagnostic, memory flat, the next request decoded`, { timeout: 300_000 }, (t) => {
+  const r = drain(streamed(GB, h1('GET /a HTTP/1.1\r\nX-Huge: '), (b) => b.fill(0x61), h1(`\r\nHost: a\r\n\r\n${H1_SENTINEL}\r\n\r\n`)));
+  t.diagnostic(`${GB} bytes in ${Math.round(r.ms)} ms, RSS growth ${r.rssGrowthMiB.toFixed(1)} MiB`);
+  figures.push({ case: 'h1 header line streamed', bytes: GB, ms: Math.round(r.ms), rssGrowthMiB: Math.round(r.rssGrowthMiB) });
+  assert.deepEqual(r.codes, ['HTTP1_LINE_TOO_LONG']);
+  assert.deepEqual(r.lines, ['GET /a HTTP/1.1', H1_SENTINEL]);
+  assert.ok(r.rssGrowthMiB < 64, `RSS grew ${r.rssGrowthMiB} MiB`);
+});
+
+test(`hostile: HTTP/1 an endless chunked body (${GB >> 20} MiB of chunks, never a last chunk): streamed, memory flat, incomplete at the end`, { timeout: 300_000 }, (t) => {
+  // Each 1 MiB buffer is one whole chunk: "ffff7\r\n" + 0xffff7 octets + "\r\n".
+  const fill = (b: Buffer): void => {
+    const n = b.length - 7 - 2;
+    b.write(`${n.toString(16)}\r\n`, 0, 'latin1');
+    b.fill(0x62, 7, 7 + n);
+    b.write('\r\n', 7 + n, 'latin1');
+  };
+  const r = drain(streamed(GB, h1('POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'), fill, Buffer.alloc(0)));
+  t.diagnostic(`${GB} bytes in ${Math.round(r.ms)} ms, body ${r.bodyBytes}, RSS growth ${r.rssGrowthMiB.toFixed(1)} MiB`);
+  figures.push({ case: 'h1 endless chunked body', bytes: GB, ms: Math.round(r.ms), rssGrowthMiB: Math.round(r.rssGrowthMiB) });
+  assert.deepEqual(r.codes, ['HTTP1_INCOMPLETE']);
+  assert.ok(r.bodyBytes > GB * 0.99, `body bytes ${r.bodyBytes}`);
+  assert.ok(r.rssGrowthMiB < 64, `RSS grew ${r.rssGrowthMiB} MiB`);
 });
