@@ -318,13 +318,15 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     if (!x) return undefined;
     const isRequest = e.message === 'request';
     if (e.kind === 'http1-body') {
+      // As for DATA: kept up to maxBodyBytes, and handed to onBodyData (streamed --bodies).
       if (isRequest) {
+        if (!keep(x.requestBody, x.requestBodyBytes, e.payload)) x.requestBodyTruncated = true;
         x.requestBodyBytes += e.payload.byteLength;
-        x.requestBody?.push(e.payload);
       } else {
+        if (!keep(x.responseBody, x.responseBodyBytes, e.payload)) x.responseBodyTruncated = true;
         x.responseBodyBytes += e.payload.byteLength;
-        x.responseBody?.push(e.payload);
       }
+      opts.onBodyData?.(x, isRequest, e.payload);
       return undefined;
     }
     if (!e.complete) x.lossy = true;

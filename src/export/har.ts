@@ -48,7 +48,8 @@ function headerList(fields: HeaderField[], redact: boolean): { name: string; val
 /** RFC 7541 §4.1-style size is not what HAR means; HAR wants the header octets, which HTTP/2 compresses: -1 says unknown. */
 export function harEntry(x: Exchange, realtimeOffsetNs: bigint, redact: boolean): HarEntry {
   const get = (h: HeaderField[], n: string): string | undefined => h.find((f) => f.name === n)?.value;
-  const scheme = x.scheme ?? 'https';
+  // HTTP/1 has no :scheme: a connection recorded from its socket was plaintext, one from a TLS library was not.
+  const scheme = x.scheme ?? (x.conn.lib === 'socket' ? 'http' : 'https');
   // The traced process may be the server: then the server address is its own.
   const sock = x.conn.sock;
   const server = sock ? (x.role === 'server' ? sock.laddr : sock.raddr) : '';

@@ -24,6 +24,8 @@ const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !fs.exi
 const CURL = path.join(dir, 'h2rec-h1-curl');
 const BIG = 3 << 20;
 let port = 0;
+/** the same server on a plaintext listener: recorded from the sockets */
+let plainPort = 0;
 let nginx: ChildProcess | undefined;
 const p = (f: string): string => path.join(dir, f);
 
@@ -31,6 +33,7 @@ before(async () => {
   if (skip) return;
   const tls = makeCert(dir);
   port = await freePort();
+  plainPort = await freePort();
   fs.mkdirSync(p('www'));
   randomFile(p('www/big.bin'), BIG);
   // Text that compresses: nginx gzips it on the fly, and a gzip'ed response has no Content-Length, so it is chunked.
@@ -46,7 +49,7 @@ before(async () => {
       `http {\n  access_log off;\n  client_body_temp_path ${p('body')};\n  proxy_temp_path ${p('proxy')};\n  fastcgi_temp_path ${p('fcgi')};\n` +
       `  uwsgi_temp_path ${p('uwsgi')};\n  scgi_temp_path ${p('scgi')};\n  default_type application/octet-stream;\n` +
       '  gzip on;\n  gzip_types *;\n  gzip_min_length 0;\n  if_modified_since before;\n  keepalive_requests 1000;\n' +
-      `  server {\n    listen 127.0.0.1:${port} ssl;\n    root ${p('www')};\n` +
+      `  server {\n    listen 127.0.0.1:${port} ssl;\n    listen 127.0.0.1:${plainPort};\n    root ${p('www')};\n` +
       `    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n` +
       '    location = /post { client_max_body_size 1m; return 200 "posted\\n"; }\n' +
       '  }\n}\n',
@@ -92,16 +95,19 @@ interface Row {
   protocol?: string;
 }
 
-const journal = p('h1.db');
-let curl: RunResult;
-
-test('curl --http1.1 keep-alive against nginx over TLS: lines in order, body lengths, bodies, HAR and pcapng', { skip, timeout: 120_000 }, async () => {
-  const rec = await startRecorder(['-o', journal, '--comm', path.basename(CURL)]);
+for (const transport of ['TLS', 'plaintext'] as const) {
+test(`curl --http1.1 keep-alive against nginx over ${transport}: lines in order, body lengths, bodies, HAR and pcapng`, { skip, timeout: 120_000 }, async () => {
+  const journal = p(`h1-${transport}.db`);
+  let curl: RunResult;
+  const tls = transport === 'TLS';
+  const serverPort = tls ? port : plainPort;
+  // Over TLS the client's library probes; in plaintext both ends' sockets on the server's port.
+  const rec = await startRecorder(['-o', journal, ...(tls ? ['--comm', path.basename(CURL)] : ['--port', String(plainPort), '--no-tls'])]);
   try {
     const args: string[] = [];
     REQUESTS.forEach((r, i) => {
       if (i > 0) args.push('--next');
-      args.push('-sk', '--http1.1', ...r.args, '-o', p(`got-${r.out}`), `https://127.0.0.1:${port}${r.url}`);
+      args.push('-sk', '--http1.1', ...r.args, '-o', p(`got-${r.out}`), `${tls ? 'https' : 'http'}://127.0.0.1:${serverPort}${r.url}`);
     });
     curl = await run(CURL, args, { timeoutMs: 60_000 });
     assert.equal(curl.status, 0, curl.stderr);
@@ -114,7 +120,8 @@ test('curl --http1.1 keep-alive against nginx over TLS: lines in order, body len
   assert.equal(sha256(fs.readFileSync(p('got-big'))), sha256(fs.readFileSync(p('www/big.bin'))), 'curl itself got the file');
 
   // JSON Lines: heads in order on the client's side, one connection.
-  const j = spawnSync(process.execPath, [cli, 'analyze', journal, '--format', 'json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const mine = ['--pid', String(curl.pid)];
+  const j = spawnSync(process.execPath, [cli, 'analyze', journal, '--format', 'json', ...mine], { encoding: 'utf8', maxBuffer: 1 << 28 });
   assert.equal(j.status, 0, j.stderr);
   const evs = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   const heads = evs.filter((e) => e.kind === 'http1');
@@ -145,7 +152,7 @@ test('curl --http1.1 keep-alive against nginx over TLS: lines in order, body len
   assert.equal(ends[5].bodyBytes, 11);
 
   // --summary: one row per request, sizes and statuses.
-  const s = spawnSync(process.execPath, [cli, 'analyze', journal, '--summary', '--format', 'json'], { encoding: 'utf8' });
+  const s = spawnSync(process.execPath, [cli, 'analyze', journal, '--summary', '--format', 'json', ...mine], { encoding: 'utf8' });
   assert.equal(s.status, 0, s.stderr);
   const rows = s.stdout.trim().split('\n').map((l) => JSON.parse(l) as Row).filter((r) => r.kind === 'stream');
   assert.deepEqual(
@@ -158,16 +165,17 @@ test('curl --http1.1 keep-alive against nginx over TLS: lines in order, body len
   assert.deepEqual([rows[3].responseBytes, rows[4].responseBytes], [0, 0], '304 and HEAD have no body');
 
   // Text like curl -v.
-  const t = spawnSync(process.execPath, [cli, 'analyze', journal], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const t = spawnSync(process.execPath, [cli, 'analyze', journal, ...mine], { encoding: 'utf8', maxBuffer: 1 << 28 });
   assert.equal(t.status, 0, t.stderr);
   for (const r of REQUESTS) assert.match(t.stdout, new RegExp(`send > ${r.line.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n`));
   assert.match(t.stdout, /recv < HTTP\/1\.1 304 Not Modified\n/);
   assert.match(t.stdout, /\* end of response 2: \d+ body bytes \(chunked\)/);
 
   // --bodies and HAR: what nginx served, decoded.
-  const out = p('bodies');
-  const har = p('h1.har');
-  const e = spawnSync(process.execPath, [cli, 'export', journal, '--bodies', out, '--har', har, '--pcap', p('h1.pcapng')], { encoding: 'utf8' });
+  const out = p(`bodies-${transport}`);
+  const har = p(`h1-${transport}.har`);
+  const pcap = p(`h1-${transport}.pcapng`);
+  const e = spawnSync(process.execPath, [cli, 'export', journal, '--bodies', out, '--har', har, '--pcap', pcap, ...mine], { encoding: 'utf8' });
   assert.equal(e.status, 0, e.stderr);
   const files = fs.readdirSync(out).sort();
   const hashOf = (name: string): string => sha256(fs.readFileSync(path.join(out, name)));
@@ -186,7 +194,7 @@ test('curl --http1.1 keep-alive against nginx over TLS: lines in order, body len
   assert.equal(zlib.gzipSync(page).length > 0, true);
 
   // pcapng: tshark decodes HTTP with no options.
-  const ts = spawnSync('tshark', ['-r', p('h1.pcapng'), '-Y', 'http.request || http.response', '-T', 'fields', '-e', 'http.request.method', '-e', 'http.request.uri', '-e', 'http.response.code'], { encoding: 'utf8' });
+  const ts = spawnSync('tshark', ['-r', pcap, '-Y', 'http.request || http.response', '-T', 'fields', '-e', 'http.request.method', '-e', 'http.request.uri', '-e', 'http.response.code'], { encoding: 'utf8' });
   assert.equal(ts.status, 0, ts.stderr);
   const decoded = ts.stdout.trim().split('\n').map((l) => l.split('\t').filter(Boolean).join(' '));
   assert.deepEqual(
@@ -201,12 +209,23 @@ test('curl --http1.1 keep-alive against nginx over TLS: lines in order, body len
   );
 
   // --link tcp: the real 4-tuple; tshark finds HTTP/1 on any port and reassembles whole bodies.
-  const tcp = spawnSync(process.execPath, [cli, 'export', journal, '--pcap', p('h1-tcp.pcapng'), '--link', 'tcp'], { encoding: 'utf8' });
+  const tcpPcap = p(`h1-${transport}-tcp.pcapng`);
+  const tcp = spawnSync(process.execPath, [cli, 'export', journal, '--pcap', tcpPcap, '--link', 'tcp', ...mine], { encoding: 'utf8' });
   assert.equal(tcp.status, 0, tcp.stderr);
   assert.doesNotMatch(tcp.stdout, /http2/, 'no -d ...,http2 hint for an HTTP/1 connection');
-  const tt = spawnSync('tshark', ['-r', p('h1-tcp.pcapng'), '-Y', 'http.response', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'http.response.code', '-e', 'http.content_length'], { encoding: 'utf8' });
+  const tt = spawnSync('tshark', ['-r', tcpPcap, '-Y', 'http.response', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'http.response.code', '-e', 'http.content_length'], { encoding: 'utf8' });
   assert.equal(tt.status, 0, tt.stderr);
   const resp = tt.stdout.trim().split('\n').map((l) => l.split('\t'));
-  assert.deepEqual(resp.map((r) => [Number(r[0]), Number(r[1])]), REQUESTS.map((r) => [port, r.status]));
+  assert.deepEqual(resp.map((r) => [Number(r[0]), Number(r[1])]), REQUESTS.map((r) => [serverPort, r.status]));
   assert.equal(Number(resp[0][2]), BIG);
+
+  if (!tls) {
+    // nginx's side of the same connection, from its own sockets: the same lines, in the same order.
+    const n = spawnSync(process.execPath, [cli, 'analyze', journal, '--format', 'json', '--pid', String(nginx!.pid)], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    assert.equal(n.status, 0, n.stderr);
+    const nheads = n.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((x) => x.kind === 'http1');
+    assert.deepEqual(nheads.filter((x) => x.dir === 'recv').map((x) => x.startLine), REQUESTS.map((r) => r.line), 'nginx received the request lines in order');
+    assert.deepEqual(nheads.filter((x) => x.dir === 'send').map((x) => Number(String(x.startLine).slice(9, 12))), REQUESTS.map((r) => r.status), 'nginx sent the statuses in order');
+  }
 });
+}
