@@ -40,7 +40,7 @@ function peakRss(args: string[]): Promise<{ code: number | null; peakMb: number;
   });
 }
 
-test('a 1 GB journal of real traffic analyzes with peak RSS under 300 MB', { timeout: 900_000 }, async () => {
+test('a 1 GB journal of real traffic analyzes and exports with peak RSS under 300 MB', { timeout: 900_000 }, async () => {
   const tls = makeCert(dir);
   const www = path.join(dir, 'www');
   fs.mkdirSync(www);
@@ -63,5 +63,17 @@ test('a 1 GB journal of real traffic analyzes with peak RSS under 300 MB', { tim
     assert.equal(r.code, 0, r.stderr);
     process.stdout.write(`# analyze --format ${format}: ${(fs.statSync(journal).size / 1e6).toFixed(0)} MB journal in ${r.seconds.toFixed(1)} s, peak RSS ${r.peakMb.toFixed(0)} MB\n`);
     assert.ok(r.peakMb > 0 && r.peakMb < 300, `peak RSS ${r.peakMb.toFixed(0)} MB`);
+  }
+  // Every export streams too (issue 18): the pcapng, the HAR entry by entry, the bodies file by file.
+  for (const [what, args, out] of [
+    ['--pcap', ['--pcap', path.join(dir, 'big.pcapng')], path.join(dir, 'big.pcapng')],
+    ['--har', ['--har', path.join(dir, 'big.har')], path.join(dir, 'big.har')],
+    ['--bodies', ['--bodies', path.join(dir, 'bodies')], path.join(dir, 'bodies')],
+  ] as const) {
+    const r = await peakRss(['export', journal, ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    process.stdout.write(`# export ${what}: ${r.seconds.toFixed(1)} s, peak RSS ${r.peakMb.toFixed(0)} MB\n`);
+    assert.ok(r.peakMb > 0 && r.peakMb < 300, `export ${what}: peak RSS ${r.peakMb.toFixed(0)} MB`);
+    fs.rmSync(out, { recursive: true, force: true });
   }
 });
