@@ -37,6 +37,7 @@ enum h2rec_dir {
 enum h2rec_lib {
 	H2REC_LIB_OPENSSL = 1, /* OpenSSL and BoringSSL share the symbol names */
 	H2REC_LIB_GNUTLS = 2,
+	H2REC_LIB_GO = 3, /* Go crypto/tls: ptr is the *tls.Conn */
 };
 
 enum h2rec_flags {
@@ -45,8 +46,8 @@ enum h2rec_flags {
 };
 
 /*
- * Connection identity is (tgid, ptr, gen): ptr is the SSL* or
- * gnutls_session_t, gen is the ktime at which the kernel side first saw this
+ * Connection identity is (tgid, ptr, gen): ptr is the SSL*,
+ * gnutls_session_t or Go *tls.Conn, gen is the ktime at which the kernel side first saw this
  * (tgid, ptr) since the last SSL_free/gnutls_deinit, so a reused pointer
  * becomes a new connection.
  */
@@ -56,7 +57,7 @@ struct h2rec_hdr {
 	__u32 abi;     /* H2REC_ABI_VERSION */
 	__u32 tgid;    /* process id */
 	__u32 tid;     /* thread id */
-	__u64 ptr;     /* SSL* / gnutls_session_t */
+	__u64 ptr;     /* SSL* / gnutls_session_t / *tls.Conn */
 	__u64 gen;     /* connection generation (ktime ns when first seen) */
 	char comm[H2REC_COMM_LEN];
 };

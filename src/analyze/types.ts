@@ -43,7 +43,7 @@ interface RecordBase {
 export interface DataRecord extends RecordBase {
   kind: 'data';
   dir: Dir;
-  lib: 'openssl' | 'gnutls' | 'unknown';
+  lib: 'openssl' | 'gnutls' | 'go' | 'unknown';
   tsEntry: bigint;
   tsReturn: bigint;
   /** byte position of the call's first byte within (conn, dir) */

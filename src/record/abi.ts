@@ -19,7 +19,7 @@ export const F_TRUNCATED = 2;
 export const MSG_RECORD = 1;
 export const MSG_JSON = 2;
 
-const LIBS = ['unknown', 'openssl', 'gnutls'] as const;
+const LIBS = ['unknown', 'openssl', 'gnutls', 'go'] as const;
 
 /** Fields the journal indexes, read without building a full JournalRecord. */
 export interface RecordIndex {
