@@ -91,6 +91,26 @@ struct {
 } go_calls SEC(".maps");
 
 /*
+ * Go: calls in flight per connection. (*Conn).Close may run while a Write
+ * is still in flight on another goroutine (crypto/tls interlocks them
+ * through activeCall and lets that Write finish), so the connection ends when
+ * both have happened: at Close if nothing is in flight, else at the last
+ * return. Otherwise that Write's bytes would start a new generation.
+ */
+struct go_conn {
+	__s64 inflight;
+	__u32 closing;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct h2rec_conn_key);
+	__type(value, struct go_conn);
+} go_conns SEC(".maps");
+
+/*
  * (tgid, SSL*) -> positions. SSL_free/gnutls_deinit delete the entry so a
  * reused pointer starts a new generation. LRU bounds the memory of processes
  * that never free their sessions; the loader dumps what is left at stop.
@@ -504,7 +524,17 @@ static __always_inline int go_entry(struct pt_regs *ctx, __u8 dir)
 	struct go_stack stk = {};
 	if (!bpf_probe_read_user(&stk, sizeof(stk), (void *)g) && c.a.buf >= stk.lo && c.a.buf < stk.hi)
 		c.stack_off = stk.hi - c.a.buf;
-	bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY);
+	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
+		return 0;
+	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = c.a.ptr };
+	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
+	if (!gc) {
+		struct go_conn z = {};
+		bpf_map_update_elem(&go_conns, &ck, &z, BPF_NOEXIST);
+		gc = bpf_map_lookup_elem(&go_conns, &ck);
+	}
+	if (gc)
+		__sync_fetch_and_add(&gc->inflight, 1);
 	return 0;
 }
 
@@ -541,15 +571,37 @@ int BPF_KPROBE(go_return)
 	}
 	if (n > 0 && n <= 0xffffffffL)
 		emit_call(id, &c->a, buf, (__u64)n);
+	__u64 ptr = c->a.ptr;
 	bpf_map_delete_elem(&go_calls, &k);
+	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = ptr };
+	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
+	if (gc && __sync_fetch_and_add(&gc->inflight, -1) <= 1 && gc->closing) {
+		bpf_map_delete_elem(&go_conns, &ck);
+		on_free(ptr);
+	}
 	return 0;
 }
 
-/* (*Conn).Close: the *tls.Conn may be reused by the allocator, so its next use is a new generation. */
+/*
+ * (*Conn).Close: the *tls.Conn may be reused by the allocator, so its next
+ * use is a new generation; with calls in flight, the last one's return ends
+ * it (go_conns). Both may call on_free: the second finds no connection.
+ */
 SEC("uprobe")
 int BPF_KPROBE(go_close_entry)
 {
-	return on_free(GO_RECV(ctx));
+	__u64 id = bpf_get_current_pid_tgid();
+	if (quiesced || !wanted(id >> 32))
+		return 0;
+	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = GO_RECV(ctx) };
+	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
+	if (gc) {
+		gc->closing = 1;
+		if (gc->inflight > 0)
+			return 0;
+		bpf_map_delete_elem(&go_conns, &ck);
+	}
+	return on_free(ck.ptr);
 }
 
 /*

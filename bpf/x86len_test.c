@@ -164,6 +164,6 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "--dump"))
 		return dump(argv[2], strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0));
 	if (argc == 5 && !strcmp(argv[1], "--go"))
-		return go(argv[2], argv[3], argv[4]);
+		return go(argv[2], argv[3], strcmp(argv[4], "auto") ? argv[4] : NULL);
 	return run_cases();
 }
