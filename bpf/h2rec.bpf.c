@@ -605,6 +605,31 @@ int BPF_KPROBE(go_close_entry)
 }
 
 /*
+ * The benchmark's floor (loader --count-only): a uprobe that only counts, at
+ * exactly the places the Go probes sit, behind the same filters. bpftrace
+ * cannot be the floor here: it refuses probes at function+offset unless it
+ * was built with an instruction decoder, and Debian's is not.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} hits SEC(".maps");
+
+SEC("uprobe")
+int BPF_KPROBE(count_only)
+{
+	if (quiesced || !wanted(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&hits, &zero);
+	if (n)
+		*n += 1;
+	return 0;
+}
+
+/*
  * The fd of a TLS connection is the one its library reads or writes during
  * the call. tp_btf needs no tracefs and one program covers all syscalls; the
  * id test comes first so other syscalls cost almost nothing.

@@ -6,6 +6,9 @@
  *
  *   h2rec-loader [--pid N]... [--comm NAME] [--binary PATH]... [--no-system-libs]
  *                [--max-call-bytes N] [--ringbuf-mb N | --ringbuf-bytes N] [--loss-interval-ms N] [--salvage-fd FD] [--check]
+ *                [--count-only]
+ * --count-only (the benchmark's floor for Go programs): the Go probes' places get a program that only
+ * counts, nothing else is attached, and {"t":"count","hits":N} is printed at stop.
  * Exit: 0 ok, 2 usage, 3 environment or privileges.
  */
 #include <errno.h>
@@ -33,6 +36,7 @@
 #define EXIT_ENV 3
 
 static volatile sig_atomic_t stopping;
+static bool count_only;
 static bool draining;
 static bool out_broken;
 /* Where the stream goes once the recorder is gone (--salvage-fd), else -1. */
@@ -467,7 +471,8 @@ static int attach_go_func(struct h2rec_bpf *skel, struct target *t, int f, struc
 			break;
 		}
 		LIBBPF_OPTS(bpf_uprobe_opts, o);
-		struct bpf_link *l = bpf_program__attach_uprobe_opts(is_entry ? entry : skel->progs.go_return, -1, t->path,
+		struct bpf_program *prog = count_only ? skel->progs.count_only : is_entry ? entry : skel->progs.go_return;
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, t->path,
 								     is_entry ? fn->file_off : fn->ret_offs[i], &o);
 		if (!l) {
 			err = -errno;
@@ -630,6 +635,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--check")) {
 			check = true;
+		} else if (!strcmp(a, "--count-only")) {
+			count_only = true;
 		} else {
 			die(EXIT_USAGE, "unknown argument %s", a);
 		}
@@ -720,8 +727,11 @@ int main(int argc, char **argv)
 
 	int live = 0;
 	for (int i = 0; i < n_targets; i++) {
-		int n = attach_family(skel, targets[i].path, openssl_probes, sizeof(openssl_probes) / sizeof(openssl_probes[0]));
-		n += attach_family(skel, targets[i].path, gnutls_probes, sizeof(gnutls_probes) / sizeof(gnutls_probes[0]));
+		int n = 0;
+		if (!count_only) {
+			n += attach_family(skel, targets[i].path, openssl_probes, sizeof(openssl_probes) / sizeof(openssl_probes[0]));
+			n += attach_family(skel, targets[i].path, gnutls_probes, sizeof(gnutls_probes) / sizeof(gnutls_probes[0]));
+		}
 		if (targets[i].is_go)
 			n += attach_go(skel, &targets[i]);
 		targets[i].probes = n;
@@ -729,8 +739,8 @@ int main(int argc, char **argv)
 			warnx("%s has no OpenSSL/BoringSSL or GnuTLS symbols", targets[i].path);
 		live += n;
 	}
-	struct bpf_link *fd_link = bpf_program__attach(skel->progs.sys_enter_fd);
-	if (!fd_link)
+	struct bpf_link *fd_link = count_only ? NULL : bpf_program__attach(skel->progs.sys_enter_fd);
+	if (!fd_link && !count_only)
 		warnx("cannot attach the socket fd tracer (%s); addresses will be unknown", strerror(errno));
 	if (live == 0) {
 		out_flush();
@@ -792,6 +802,15 @@ int main(int argc, char **argv)
 		;
 	emit_losses(skel, ncpus);
 	emit_finals(skel);
+	if (count_only) {
+		__u64 *per = calloc(ncpus, sizeof(__u64)), total = 0;
+		__u32 zero = 0;
+		if (per && !bpf_map_lookup_elem(bpf_map__fd(skel->maps.hits), &zero, per))
+			for (int i = 0; i < ncpus; i++)
+				total += per[i];
+		free(per);
+		emit_json("{\"t\":\"count\",\"hits\":%llu}", (unsigned long long)total);
+	}
 	emit_json("{\"t\":\"stopped\"}");
 	out_flush();
 	/* The recorder is done once it reads `stopped` and EOF: it need not wait for the slow detach below. */
