@@ -142,6 +142,7 @@ int go_open(const char *path, struct go_elf *g, char *err, size_t errlen)
 {
 	memset(g, 0, sizeof(*g));
 	g->minor = -1;
+	g->fd = -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(err, errlen, "cannot open");
@@ -151,9 +152,11 @@ int go_open(const char *path, struct go_elf *g, char *err, size_t errlen)
 		return fail(err, errlen, "not an ELF file");
 	}
 	void *m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (m == MAP_FAILED)
+	if (m == MAP_FAILED) {
+		close(fd);
 		return fail(err, errlen, "cannot map");
+	}
+	g->fd = fd;
 	g->map = m;
 	g->size = st.st_size;
 	const Elf64_Ehdr *e = ehdr(g);
@@ -172,7 +175,10 @@ void go_close(struct go_elf *g)
 {
 	if (g->map)
 		munmap((void *)g->map, g->size);
+	if (g->fd >= 0)
+		close(g->fd);
 	g->map = NULL;
+	g->fd = -1;
 }
 
 static int by_symtab(const struct go_elf *g, const char *name, struct go_func *f)
@@ -268,9 +274,23 @@ int go_find_func(const struct go_elf *g, const char *name, const char *via, stru
 	if (off < 0)
 		return fail(err, errlen, "the function's code is not in a loaded segment");
 	f->file_off = (uint64_t)off;
+	/*
+	 * The code is read through the page cache, not through our mapping: a
+	 * uprobe puts its int3 into every mapping of the file that may execute,
+	 * ours included, so while any tracer (or another h2rec) probes this
+	 * binary the mapping shows 0xCC where its probes sit.
+	 */
+	if (f->size > (64u << 20))
+		return fail(err, errlen, "the function is implausibly large");
+	uint8_t *code = malloc(f->size);
+	if (!code || pread(g->fd, code, f->size, off) != (ssize_t)f->size) {
+		free(code);
+		return fail(err, errlen, "cannot read the function's code");
+	}
 	uint64_t rets[GO_MAX_RETS];
 	size_t bad = 0;
-	int n = x86_find_rets(g->map + off, f->size, rets, GO_MAX_RETS, &bad);
+	int n = x86_find_rets(code, f->size, rets, GO_MAX_RETS, &bad);
+	free(code);
 	if (n < 0) {
 		snprintf(err, errlen, "cannot decode the instruction at %s+0x%zx; no probe placed (one in the middle of an instruction would corrupt the program)", name, bad);
 		return -1;

@@ -18,6 +18,7 @@
 struct go_elf {
 	const uint8_t *map;
 	size_t size;
+	int fd;           /* kept open: function code is read with pread(), see go_find_func */
 	int is_go;        /* build info found */
 	char version[64]; /* e.g. "go1.19.8", "" when unknown */
 	int minor;        /* 19 for go1.19.8; -1 unknown */

@@ -82,11 +82,14 @@ function probesOf(pid: number | undefined, file: string): number {
 async function startLoader(env: Env, args: string[], out: string, bin: string, want: number): Promise<ChildProcess> {
   const loader = path.join(env.repo, 'bpf/.output/h2rec-loader');
   const proc = track('sh', ['-c', 'exec "$0" "$@" > "$OUT"', loader, ...args], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, OUT: out } });
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString('utf8')));
   const end = Date.now() + 30_000;
-  while (probesOf(proc.pid, bin) < want) {
+  let seen = 0;
+  while ((seen = probesOf(proc.pid, bin)) < want) {
     if (proc.exitCode !== null || Date.now() > end) {
       await stop(proc, 3000);
-      throw new Error('h2rec-loader: Go probes not live within 30 s');
+      throw new Error(`h2rec-loader: ${seen} of ${want} Go probes live after 30 s (exit ${proc.exitCode}): ${err.trim().slice(-300)}`);
     }
     await sleep(200);
   }

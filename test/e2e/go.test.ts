@@ -430,3 +430,21 @@ test('Go < 1.17 (stack ABI) is refused with one line naming why: --binary is an 
   assert.equal(w.status, 3);
   assert.match(w.stdout, /"t":"warn","msg":"[^"]*go1\.16[^"]*Go 1\.17 or later/);
 });
+
+test('the RETs are found while another tracer holds probes on the binary (code read through the page cache, not a mapping)', { skip }, async () => {
+  const bin = copyAs('u');
+  const fn = 'crypto/tls.(*Conn).Read';
+  const before = JSON.parse(spawnSync(X86TEST, ['--go', bin, fn, 'auto'], { encoding: 'utf8' }).stdout);
+  // A first loader's uprobes put int3 into every executable-capable mapping of the file.
+  const first = spawn(LOADER, ['--binary', bin, '--no-system-libs'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  procs.push(first);
+  await new Promise<void>((resolve) => first.stdout!.on('data', (d: Buffer) => d.includes('"t":"ready"') && resolve()));
+  const during = JSON.parse(spawnSync(X86TEST, ['--go', bin, fn, 'auto'], { encoding: 'utf8' }).stdout);
+  // And a second recorder on the same binary attaches all its probes.
+  const second = spawnSync(LOADER, ['--binary', bin, '--no-system-libs'], { input: '', encoding: 'latin1', timeout: 30_000 });
+  first.stdin!.end();
+  await exited(first);
+  assert.deepEqual(during.rets, before.rets);
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stdout, /"symbol":"crypto\/tls\.\(\*Conn\)\.Read","ok":true/);
+});
