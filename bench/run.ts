@@ -375,6 +375,14 @@ function targets(r: Results): Target[] {
         value: f(b.kernel_cost_ratio),
         met: b.kernel_cost_ratio === null ? null : b.kernel_cost_ratio <= 1.25,
       });
+      if (b.cpu_kernel_ratio !== undefined) {
+        out.push({
+          name: `  in-kernel, on the Go server's CPU time, ${body}`,
+          target: '≤ 1.25',
+          value: f(b.cpu_kernel_ratio),
+          met: b.cpu_kernel_ratio === null ? null : b.cpu_kernel_ratio <= 1.25,
+        });
+      }
     }
   }
   if (!('error' in r.lossless && Object.keys(r.lossless).length === 1)) {

@@ -301,6 +301,23 @@ static long emit_chunk(__u32 i, struct emit_ctx *c)
 	s->hdr.chunk_off = off;
 	s->hdr.chunk_len = n;
 	s->hdr.flags = flags;
+	if (n == H2REC_CHUNK_DATA) {
+		/* A full chunk has the constant size a reservation needs: read the
+		 * user bytes straight into the ring, one copy instead of two. */
+		struct scratch *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+		if (!r) {
+			count_loss(1, n);
+			return 0;
+		}
+		__builtin_memcpy(&r->hdr, &s->hdr, sizeof(r->hdr));
+		if (bpf_probe_read_user(r->data, H2REC_CHUNK_DATA, (void *)(c->buf + off))) {
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+			count_loss(1, n);
+			return 0;
+		}
+		bpf_ringbuf_submit(r, rb_flags());
+		return 0;
+	}
 	if (bpf_probe_read_user(s->data, n, (void *)(c->buf + off))) {
 		/* Unreadable user memory: the bytes are lost, and counted as such. */
 		count_loss(1, n);

@@ -222,14 +222,16 @@ function goSection(L: string[], g: NonNullable<Results['go']>): void {
   }
   L.push(`${g.method} ${g.go}; ${g.probes} uprobes per configuration; ${g.reps} repetitions.`, '');
   L.push(
-    row(['body', 'requests', 'untraced s', 'floor s', 'loader only s', 'h2rec record s', 'loader-only ratio', 'cost_ratio', 'server bytes sent, captured', 'lost bytes']),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    row(['body', 'requests', 'measure', 'untraced', 'floor', 'loader only', 'h2rec record', 'loader-only ratio', 'cost_ratio', 'server bytes sent, captured', 'lost bytes']),
+    row(['---', '---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
   );
   for (const [body, b] of Object.entries(g.by_body)) {
     if (!b) continue;
     L.push(
-      row([body, b.requests, n(b.untraced_seconds, 3), n(b.floor_seconds, 3), n(b.kernel_seconds, 3), n(b.h2rec_seconds, 3),
+      row([body, b.requests, 'h2load s', n(b.untraced_seconds, 3), n(b.floor_seconds, 3), n(b.kernel_seconds, 3), n(b.h2rec_seconds, 3),
         n(b.kernel_cost_ratio, 2), n(b.cost_ratio, 2), b.captured_send_bytes, b.lost_bytes]),
+      row([body, b.requests, 'server CPU s', n(b.untraced_cpu_s, 2), n(b.floor_cpu_s, 2), n(b.kernel_cpu_s, 2), n(b.h2rec_cpu_s, 2),
+        n(b.cpu_kernel_ratio, 2), n(b.cpu_cost_ratio, 2), '', '']),
     );
   }
   L.push('');

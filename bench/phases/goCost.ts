@@ -29,6 +29,8 @@ export interface GoCostRun {
   seconds: number;
   rps: number;
   mbps: number;
+  /** CPU seconds (user+sys) the traced Go server used during the run: where uprobe and BPF costs land */
+  server_cpu_s: number;
   probe_hits?: number | null;
   captured_send_bytes?: number;
   lost_bytes?: number;
@@ -44,6 +46,14 @@ export interface GoBodyResult {
   kernel_cost_ratio: number | null;
   /** (t_h2rec - t_untraced) / (t_floor - t_untraced), journal writer on the same cores */
   cost_ratio: number | null;
+  /** medians of the server's CPU seconds per configuration */
+  untraced_cpu_s: number;
+  floor_cpu_s: number;
+  kernel_cpu_s: number;
+  h2rec_cpu_s: number;
+  /** the in-kernel ratio on the traced program's CPU time: little disturbed by other load on the machine */
+  cpu_kernel_ratio: number | null;
+  cpu_cost_ratio: number | null;
   lost_bytes: number;
   captured_send_bytes: number;
 }
@@ -66,6 +76,13 @@ function goBuild(env: Env, out: string): string {
   });
   if (r.status !== 0) throw new Error(`go build: ${r.stderr}`);
   return spawnSync('go', ['version'], { encoding: 'utf8' }).stdout.trim();
+}
+
+/** user+sys CPU seconds of a process so far (/proc/PID/stat, clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
 /** Uprobes the kernel lists for `pid` on `file` (bpftool perf list). */
@@ -117,16 +134,22 @@ export async function goCost(env: Env): Promise<GoCostResult> {
     for (let rep = 0; rep < env.sizes.costReps; rep++) {
       for (const body of bodies) {
         const requests = env.sizes.costRequests[body];
-        const load = (): Promise<H2loadResult> =>
-          runH2load({ bin: h2load, url: `https://127.0.0.1:${port}/${body}`, clients: 4, streams: 10, requests, timeoutMs: 300_000 });
+        let cpu1 = 0;
+        const load = async (): Promise<H2loadResult> => {
+          const res = await runH2load({ bin: h2load, url: `https://127.0.0.1:${port}/${body}`, clients: 4, streams: 10, requests, timeoutMs: 300_000 });
+          cpu1 = cpuSeconds(server.pid!);
+          return res;
+        };
         for (const config of CONFIGS.map((_, i) => CONFIGS[(i + rep) % CONFIGS.length])) {
           let r: H2loadResult;
           const run: Partial<GoCostRun> = {};
+          let cpu0 = cpuSeconds(server.pid!);
           if (config === 'untraced') {
             r = await load();
           } else if (config === 'floor' || config === 'kernel') {
             const out = config === 'floor' ? path.join(env.tmp, `floor-${rep}.out`) : '/dev/null';
             const l = await startLoader(env, config === 'floor' ? ['--count-only', ...common] : common, out, bin, probes);
+            cpu0 = cpuSeconds(server.pid!);
             try {
               r = await load();
             } finally {
@@ -140,6 +163,7 @@ export async function goCost(env: Env): Promise<GoCostResult> {
           } else {
             const journal = path.join(env.tmp, `go-${rep}-${body}.db`);
             const rec = await startRecorder(env.cli, journal, GO_COMM, ['--binary', bin, '--no-system-libs']);
+            cpu0 = cpuSeconds(server.pid!);
             try {
               r = await load();
             } finally {
@@ -149,10 +173,10 @@ export async function goCost(env: Env): Promise<GoCostResult> {
             run.lost_bytes = journalLosses(journal).bytes;
             removeJournal(journal);
           }
-          const done: GoCostRun = { rep, config, body, seconds: r.seconds, rps: r.rps, mbps: r.mbps, ...run };
+          const done: GoCostRun = { rep, config, body, seconds: r.seconds, rps: r.rps, mbps: r.mbps, server_cpu_s: round(cpu1 - cpu0, 2) ?? 0, ...run };
           runs.push(done);
           env.log(
-            `go cost rep ${rep + 1}/${env.sizes.costReps} ${body} ${config.padEnd(8)} ${r.seconds.toFixed(3)} s ${r.rps.toFixed(0)} req/s` +
+            `go cost rep ${rep + 1}/${env.sizes.costReps} ${body} ${config.padEnd(8)} ${r.seconds.toFixed(3)} s ${r.rps.toFixed(0)} req/s server CPU ${done.server_cpu_s} s` +
               (done.probe_hits !== undefined ? ` hits ${done.probe_hits}` : '') +
               (done.lost_bytes !== undefined ? ` captured send ${done.captured_send_bytes} lost ${done.lost_bytes}` : ''),
           );
@@ -166,6 +190,8 @@ export async function goCost(env: Env): Promise<GoCostResult> {
   for (const body of bodies) {
     const t = (c: GoConfig): number => median(runs.filter((r) => r.body === body && r.config === c).map((r) => r.seconds));
     const [ta, tb, tk, tc] = [t('untraced'), t('floor'), t('kernel'), t('h2rec')];
+    const cpu = (c: GoConfig): number => median(runs.filter((r) => r.body === body && r.config === c).map((r) => r.server_cpu_s));
+    const [ca, cb, ck, cc] = [cpu('untraced'), cpu('floor'), cpu('kernel'), cpu('h2rec')];
     const h = runs.filter((r) => r.body === body && r.config === 'h2rec');
     by_body[body] = {
       requests: env.sizes.costRequests[body],
@@ -175,6 +201,12 @@ export async function goCost(env: Env): Promise<GoCostResult> {
       h2rec_seconds: tc,
       kernel_cost_ratio: tb > ta ? round((tk - ta) / (tb - ta), 2) : null,
       cost_ratio: tb > ta ? round((tc - ta) / (tb - ta), 2) : null,
+      untraced_cpu_s: ca,
+      floor_cpu_s: cb,
+      kernel_cpu_s: ck,
+      h2rec_cpu_s: cc,
+      cpu_kernel_ratio: cb > ca ? round((ck - ca) / (cb - ca), 2) : null,
+      cpu_cost_ratio: cb > ca ? round((cc - ca) / (cb - ca), 2) : null,
       lost_bytes: h.reduce((s, r) => s + (r.lost_bytes ?? 0), 0),
       captured_send_bytes: h.reduce((s, r) => s + (r.captured_send_bytes ?? 0), 0),
     };
@@ -183,7 +215,8 @@ export async function goCost(env: Env): Promise<GoCostResult> {
     method:
       'h2load (4 clients x 10 streams) against a Go net/http TLS file server; untraced, a counting floor on the same probe places ' +
       '(h2rec-loader --count-only), the loader alone (output to /dev/null), and h2rec record; medians of interleaved repetitions; ' +
-      'ratios are (t - t_untraced) / (t_floor - t_untraced).',
+      'ratios are (t - t_untraced) / (t_floor - t_untraced), on h2load\'s time and on the traced server\'s CPU time (user+sys, where probe costs land; ' +
+      'much less disturbed by other load on the machine).',
     go,
     probes,
     reps: env.sizes.costReps,
