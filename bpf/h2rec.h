@@ -139,10 +139,12 @@ _Static_assert(sizeof(struct h2rec_conn_state) == 32, "h2rec_conn_state layout")
  * H2REC_MSG_RECORD: payload is one ring-buffer record, verbatim.
  * H2REC_MSG_JSON:   payload is one UTF-8 JSON object, see docs/ABI.md:
  *   {"t":"probe","binary":..,"symbol":..,"ok":true|false,"error":..}
+ *      Go functions add "go":"go1.N..","via":"symtab"|"pclntab","rets":N (uprobes at RET instructions)
  *   {"t":"ready","probes":N,"ringbuf_bytes":N,"max_call_bytes":N,"ncpus":N}
  *   {"t":"loss","cpu":[{"records":N,"bytes":N,"truncated_calls":N,"truncated_bytes":N},...]}
  *   {"t":"final","tgid":N,"ptr":"0x..","gen":"N","end_pos":["N","N"]}   (open conns at stop)
  *   {"t":"warn","msg":".."}
+ *   {"t":"count","hits":N}   (--count-only, the benchmark's floor: probe hits counted)
  *   {"t":"stopped"}
  * 64-bit values in JSON are decimal strings.
  */
