@@ -205,13 +205,41 @@ static int by_symtab(const struct go_elf *g, const char *name, struct go_func *f
 	return -1;
 }
 
+static int pcln_lookup(const struct go_elf *g, const uint8_t *t, uint64_t tlen, const char *name, struct go_func *f);
+
+/* pcHeader magics (Go 1.16-1.17, 1.18-1.19, 1.20+), then two zero bytes, quantum 1 and pointer size 8 on amd64. */
+static int is_pcheader(const uint8_t *p)
+{
+	uint32_t m;
+	memcpy(&m, p, 4);
+	return (m == 0xfffffffa || m == 0xfffffff0 || m == 0xfffffff1) && !p[4] && !p[5] && p[6] == 1 && p[7] == 8;
+}
+
 static int by_pclntab(const struct go_elf *g, const char *name, struct go_func *f)
 {
 	const Elf64_Shdr *sh = section(g, ".gopclntab");
-	if (!sh || sh->sh_size < 8 + 8 * 8)
+	if (sh && sh->sh_type != SHT_NOBITS)
+		return pcln_lookup(g, g->map + sh->sh_offset, sh->sh_size, name, f);
+	/*
+	 * A PIE or externally linked binary keeps pclntab inside .data.rel.ro,
+	 * with no section of its own: find the header by its magic (it is
+	 * pointer-aligned) and let the lookup's bounds checks reject false hits.
+	 */
+	int tries = 0;
+	for (size_t o = 0; o + 8 + 8 * 8 <= g->size && tries < 64; o += 8) {
+		if (!is_pcheader(g->map + o))
+			continue;
+		tries++;
+		if (!pcln_lookup(g, g->map + o, g->size - o, name, f))
+			return 0;
+	}
+	return -1;
+}
+
+static int pcln_lookup(const struct go_elf *g, const uint8_t *t, uint64_t tlen, const char *name, struct go_func *f)
+{
+	if (tlen < 8 + 8 * 8)
 		return -1;
-	const uint8_t *t = g->map + sh->sh_offset;
-	uint64_t tlen = sh->sh_size;
 	uint32_t magic = (uint32_t)rd(t, 4);
 	int ps = t[7];
 	if (ps != 8 || t[4] || t[5])

@@ -24,7 +24,7 @@ struct go_elf {
 	int minor;        /* 19 for go1.19.8; -1 unknown */
 	int x86_64;
 	int has_symtab;
-	int has_pclntab;
+	int has_pclntab;  /* a .gopclntab section (PIE binaries keep it unnamed in .data.rel.ro) */
 };
 
 struct go_func {

@@ -438,7 +438,7 @@ static bool inspect_go_targets(void)
 				if (go_find_func(&g, go_func_names[f], NULL, &t->go_funcs[f], err, sizeof(err))) {
 					t->go_ok = false;
 					if (!g.has_symtab && !g.has_pclntab)
-						snprintf(t->go_err, sizeof(t->go_err), "%s is stripped of both its symbol table and .gopclntab: cannot find crypto/tls", t->go_version);
+						snprintf(t->go_err, sizeof(t->go_err), "%s is stripped of its symbol table and no pclntab was found in it: cannot find crypto/tls", t->go_version);
 					else
 						snprintf(t->go_err, sizeof(t->go_err), "%s", err);
 				}

@@ -367,7 +367,7 @@ test('200 concurrent 1 MiB streams, Go client and Go server, slow readers parked
   assert.equal(res.streams, 400, 'each exchange seen from both sides');
 });
 
-test('stripped Go binary (-ldflags=-s -w): found through .gopclntab at the same offsets, and recorded', { skip }, async () => {
+test('stripped Go binary (-ldflags=-s -w), also PIE: found through pclntab at the same offsets, and recorded', { skip }, async () => {
   const fns = ['crypto/tls.(*Conn).Write', 'crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).Close'];
   for (const fn of fns) {
     const full = JSON.parse(spawnSync(X86TEST, ['--go', built, fn, 'symtab'], { encoding: 'utf8' }).stdout);
@@ -379,6 +379,17 @@ test('stripped Go binary (-ldflags=-s -w): found through .gopclntab at the same 
     assert.deepEqual(viaPcln.rets, full.rets, `${fn}: pclntab and symtab agree`);
     const rel = (o: { entry: number; rets: number[] }) => o.rets.map((r) => r - o.entry);
     assert.deepEqual(rel(s), rel(full), `${fn}: the same RETs in the stripped build`);
+  }
+  // A PIE keeps pclntab unnamed inside .data.rel.ro: found by its header's magic.
+  const pie = path.join(dir, 'h2go-pie');
+  const pieStripped = path.join(dir, 'h2go-pie-stripped');
+  goBuild(pie, ['-buildmode=pie']);
+  goBuild(pieStripped, ['-buildmode=pie', '-ldflags=-s -w']);
+  for (const fn of fns) {
+    const full = JSON.parse(spawnSync(X86TEST, ['--go', pie, fn, 'symtab'], { encoding: 'utf8' }).stdout);
+    const s = JSON.parse(spawnSync(X86TEST, ['--go', pieStripped, fn, 'auto'], { encoding: 'utf8' }).stdout);
+    assert.equal(s.via, 'pclntab', `PIE ${fn}: ${s.error ?? ''}`);
+    assert.deepEqual(s.rets.map((r: number) => r - s.entry), full.rets.map((r: number) => r - full.entry), `PIE ${fn}: the same RETs`);
   }
   const server = await startNghttpdV();
   const bin = copyAs('t', stripped);
