@@ -421,6 +421,41 @@ function craftOldGo(minor: number): string {
   return bin;
 }
 
+/**
+ * The same claim in the build-info layout Go 1.16 and 1.17 wrote (flags without bit 2): pointers at +16
+ * to a string header {ptr, len}, here placed inside the build info itself (its virtual address from readelf).
+ */
+function craftOldGoPointerFormat(version: string): string {
+  const bin = copyAs('q');
+  const b = fs.readFileSync(bin);
+  const at = b.indexOf(Buffer.from('\xff Go buildinf:', 'latin1'));
+  const sec = spawnSync('readelf', ['-SW', bin], { encoding: 'utf8' }).stdout.split('\n').find((l) => l.includes('.go.buildinfo'))!;
+  const f = sec.replace(/^\s*\[\s*\d+\]\s*/, '').split(/\s+/);
+  const va = BigInt('0x' + f[2]) + BigInt(at - parseInt(f[3], 16));
+  b[at + 15] = 0; // pointer format
+  b.writeBigUInt64LE(va + 32n, at + 16); // -> version string header
+  b.writeBigUInt64LE(0n, at + 24);
+  b.writeBigUInt64LE(va + 48n, at + 32); // {ptr, len}
+  b.writeBigUInt64LE(BigInt(version.length), at + 40);
+  b.write(version, at + 48, 'latin1');
+  fs.writeFileSync(bin, b);
+  return bin;
+}
+
+test('build info in the pointer layout of Go 1.16/1.17 is read: go1.16 refused, go1.17 accepted', { skip }, () => {
+  for (const [v, ok] of [['go1.16.15', false], ['go1.17.13', true]] as const) {
+    const bin = craftOldGoPointerFormat(v);
+    const r = spawnSync(LOADER, ['--binary', bin, '--no-system-libs'], { input: '', encoding: 'latin1', env: { ...process.env, H2REC_LOADER_QUIET: '1' }, timeout: 30_000 });
+    if (ok) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`"symbol":"crypto/tls\\.\\(\\*Conn\\)\\.Read","ok":true,"go":"${v.replace(/\./g, '\\.')}"`));
+    } else {
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, new RegExp(`${v.replace(/\./g, '\\.')}.*stack.*Go 1\\.17 or later`));
+    }
+  }
+});
+
 test('Go < 1.17 (stack ABI) is refused with one line naming why: --binary is an error, --pid a warning', { skip }, async () => {
   const old = craftOldGo(16);
   const r = spawnSync(LOADER, ['--binary', old, '--no-system-libs'], { encoding: 'utf8', env: { ...process.env, H2REC_LOADER_QUIET: '1' } });
