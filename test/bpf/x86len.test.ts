@@ -6,7 +6,7 @@
  * .text (half a million instructions), and find the same RETs objdump lists
  * in crypto/tls.(*Conn).Write and Read.
  */
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,6 +26,8 @@ before(() => {
   const r = spawnSync('go', ['build', '-o', bin, path.join(repo, 'test/fixtures/go/h2go.go')], { env, encoding: 'utf8', timeout: 300_000 });
   assert.equal(r.status, 0, r.stderr);
 });
+
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('hand-made cases (make -C bpf test)', () => {
   const r = spawnSync('make', ['-s', '-C', path.join(repo, 'bpf'), 'test'], { encoding: 'utf8' });

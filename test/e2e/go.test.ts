@@ -71,6 +71,8 @@ before(() => {
 const procs: ChildProcess[] = [];
 after(() => {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  // The Go build cache is large and rebuilt in seconds; journals stay for inspection.
+  for (const d of ['gocache', 'gopath']) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
 });
 
 interface Peer {
