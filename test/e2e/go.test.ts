@@ -496,3 +496,25 @@ test('the RETs are found while another tracer holds probes on the binary (code r
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stdout, /"symbol":"crypto\/tls\.\(\*Conn\)\.Read","ok":true/);
 });
+
+test('a Read into a buffer on the goroutine stack, the stack moved by the GC while the Read is parked: the bytes are still right', { skip }, async () => {
+  const server = await startGoServer(copyAs('w'));
+  const bin = copyAs('k');
+  const journal = path.join(dir, 'stackread.db');
+  const { result } = await recordDuring({ output: journal, comm: path.basename(bin), binaries: [bin], noSystemLibs: true }, () =>
+    run(bin, ['stackread', `127.0.0.1:${server.port}`, '/slow/1m.bin']),
+  );
+  await stopPeer(server);
+  assert.equal(result.status, 0, result.stderr);
+  const m = /^([0-9a-f]{64}) (\d+) moves (\d+)$/.exec(result.stdout.trim());
+  assert.ok(m, result.stdout);
+  assert.equal(m[1], bigHash, 'the program itself read the file');
+  // The program saw its stack (and buf in it) move during Reads: otherwise this test proves nothing.
+  assert.ok(Number(m[3]) > 0, 'the stack moved under a parked Read');
+  const recv = [...walkJournal(journal, { pids: [result.pid] }).values()].filter((s) => s.dir === 'recv');
+  assert.equal(recv.length, 1);
+  assert.equal(recv[0].missing, 0n);
+  const bytes = Buffer.concat(recv[0].chunks);
+  const body = bytes.subarray(bytes.indexOf('\r\n\r\n') + 4);
+  assert.equal(sha256([body]), bigHash, 'the recorded plaintext is the file: buffer addresses rebased on the moved stack');
+});
