@@ -20,6 +20,7 @@ import { markdown } from './lib/report';
 import type { Results, Target } from './lib/results';
 import { scalingSvg } from './lib/chart';
 import { round } from './lib/stats';
+import { goCost } from './phases/goCost';
 import { recordCost } from './phases/recordCost';
 import { lossless } from './phases/lossless';
 import { replayThroughput } from './phases/replay';
@@ -27,7 +28,7 @@ import { analysisSpeed, dropJournals, profileAnalyze, recordJournals, scaling, t
 import { fleet } from './phases/fleet';
 import { socketsCost } from './phases/sockets';
 
-const PHASES = ['record', 'lossless', 'analysis', 'scaling', 'replay', 'fleet', 'sockets'] as const;
+const PHASES = ['record', 'go', 'lossless', 'analysis', 'scaling', 'replay', 'fleet', 'sockets'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Args {
@@ -65,7 +66,7 @@ function parseArgs(argv: string[], repo: string): Args {
       a.phases = new Set(list as Phase[]);
     } else if (v === '--help' || v === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--phases record,lossless,analysis,scaling,replay,fleet,sockets] [--out DIR] [--keep] [--render]\n' +
+        'usage: npm run bench [-- --quick] [--phases record,go,lossless,analysis,scaling,replay,fleet,sockets] [--out DIR] [--keep] [--render]\n' +
           '  --quick   small sizes, under 5 minutes\n  --keep    keep the temporary directory (journals, pcapng)\n' +
           '  --render  only rewrite RESULTS.md and scaling.svg from DIR/results.json\n',
       );
@@ -184,6 +185,7 @@ async function main(): Promise<number> {
       loadavg_start: os.loadavg().map((x) => round(x, 2) ?? 0),
     },
     record: { error: 'not run' },
+    go: { error: 'not run' },
     lossless: { error: 'not run' },
     analyze: { error: 'not run' },
     scaling: { error: 'not run' },
@@ -220,6 +222,15 @@ async function main(): Promise<number> {
       } catch (e) {
         results.record = errOf(e);
         log(`recording cost failed: ${results.record.error}`);
+      }
+    }
+    if (!skip('go')) {
+      log('phase 1b: recording cost on a Go program (untraced / counting floor / loader alone / h2rec record)');
+      try {
+        results.go = have('go') ? await goCost(env) : { error: 'go missing (apt-get install golang-go)' };
+      } catch (e) {
+        results.go = errOf(e);
+        log(`Go recording cost failed: ${results.go.error}`);
       }
     }
     let rpsLimit: number | null = null;
@@ -385,6 +396,26 @@ function targets(r: Results): Target[] {
         value: `${b.captured_bytes} of ${b.expected_bytes}, ${b.lost_bytes} lost`,
         met: b.captured_bytes >= b.expected_bytes && b.lost_bytes === 0,
       });
+    }
+  }
+  if (r.go && !('error' in r.go)) {
+    for (const [body, b] of Object.entries(r.go.by_body)) {
+      if (!b) continue;
+      out.push({ name: `Go program: cost_ratio, ${body} bodies`, target: '≤ 1.25', value: f(b.cost_ratio), met: b.cost_ratio === null ? null : b.cost_ratio <= 1.25 });
+      out.push({
+        name: `  of which in-kernel (loader alone), ${body}`,
+        target: '≤ 1.25',
+        value: f(b.kernel_cost_ratio),
+        met: b.kernel_cost_ratio === null ? null : b.kernel_cost_ratio <= 1.25,
+      });
+      if (b.cpu_kernel_ratio !== undefined) {
+        out.push({
+          name: `  in-kernel, on the Go server's CPU time, ${body}`,
+          target: '≤ 1.25',
+          value: f(b.cpu_kernel_ratio),
+          met: b.cpu_kernel_ratio === null ? null : b.cpu_kernel_ratio <= 1.25,
+        });
+      }
     }
   }
   if (!('error' in r.lossless && Object.keys(r.lossless).length === 1)) {

@@ -33,6 +33,8 @@ const volatile __u64 wakeup_bytes = 1 << 20;
  * does not advance its connection's position, exactly as if detached.
  */
 volatile __u32 quiesced = 0;
+/* Set by the loader when it placed Go probes: only then does sys_enter look for a goroutine's call. */
+const volatile __u8 go_enabled = 0;
 /* Plaintext socket capture (--no-sockets clears it) and its --port filter. */
 const volatile __u8 capture_sockets = 0;
 const volatile __u32 n_filter_ports = 0;
@@ -79,6 +81,45 @@ struct {
 	__type(key, __u64);
 	__type(value, struct call_args);
 } active SEC(".maps");
+
+/*
+ * Go: a call in progress per goroutine, key (tgid, g). A Read that blocks
+ * parks its goroutine, which resumes on whatever OS thread the scheduler
+ * picks, so the thread id cannot pair entry and return; the g pointer (the
+ * ABI keeps it in R14) can. LRU: a goroutine that panics out of a call never
+ * reaches a RET, and its entry must not stay forever.
+ */
+struct go_call {
+	struct call_args a;
+	__u64 stack_off; /* hi - buf when buf is on the goroutine's stack, else 0 */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct h2rec_conn_key);
+	__type(value, struct go_call);
+} go_calls SEC(".maps");
+
+/*
+ * Go: calls in flight per connection. (*Conn).Close may run while a Write
+ * is still in flight on another goroutine (crypto/tls interlocks them
+ * through activeCall and lets that Write finish), so the connection ends when
+ * both have happened: at Close if nothing is in flight, else at the last
+ * return. Otherwise that Write's bytes would start a new generation.
+ */
+struct go_conn {
+	__s64 inflight;
+	__u32 closing;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct h2rec_conn_key);
+	__type(value, struct go_conn);
+} go_conns SEC(".maps");
 
 /*
  * (tgid, SSL*) -> positions. SSL_free/gnutls_deinit delete the entry so a
@@ -288,6 +329,23 @@ static long emit_chunk(__u32 i, struct emit_ctx *c)
 	s->hdr.chunk_off = off;
 	s->hdr.chunk_len = n;
 	s->hdr.flags = flags;
+	if (n == H2REC_CHUNK_DATA) {
+		/* A full chunk has the constant size a reservation needs: read the
+		 * user bytes straight into the ring, one copy instead of two. */
+		struct scratch *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+		if (!r) {
+			count_loss(1, n);
+			return 0;
+		}
+		__builtin_memcpy(&r->hdr, &s->hdr, sizeof(r->hdr));
+		if (bpf_probe_read_user(r->data, H2REC_CHUNK_DATA, (void *)(c->buf + off))) {
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+			count_loss(1, n);
+			return 0;
+		}
+		bpf_ringbuf_submit(r, rb_flags());
+		return 0;
+	}
 	if (bpf_probe_read_user(s->data, n, (void *)(c->buf + off))) {
 		/* Unreadable user memory: the bytes are lost, and counted as such. */
 		count_loss(1, n);
@@ -331,6 +389,40 @@ static __always_inline __u32 copy_len(__u32 len)
 	return max_call_bytes;
 }
 
+/*
+ * Emits the len bytes a call transferred from buf: advances its connection's
+ * position and writes the records. Shared by every library's return probe.
+ */
+static __always_inline void emit_call(__u64 id, struct call_args *a, __u64 buf, __u64 len)
+{
+	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = a->ptr };
+	struct h2rec_conn_state *st = bpf_map_lookup_elem(&conns, &k);
+	if (st && st->closed) {
+		bpf_map_delete_elem(&conns, &k);
+		st = NULL;
+	}
+	if (!st) {
+		struct h2rec_conn_state z = { .gen = bpf_ktime_get_ns(), .fd = -1 };
+		bpf_map_update_elem(&conns, &k, &z, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&conns, &k);
+		if (!st)
+			return;
+	}
+	__u8 dir = a->dir & 1;
+	__u64 pos = __sync_fetch_and_add(&st->pos[dir], len);
+	__u64 gen = st->gen;
+	if (a->fd >= 0 && st->fd < 0) {
+		st->fd = a->fd;
+		emit_sock(id, a->ptr, gen, a->fd, a->ts_entry, a->lib);
+	}
+
+	if (!start_data(id, a->ptr, gen, a->ts_entry, pos, len, st->fd, dir, a->lib))
+		return;
+	__u32 copy = copy_len(len);
+	struct emit_ctx c = { .buf = buf, .copy_len = copy, .call_len = len };
+	bpf_loop((copy + H2REC_CHUNK_DATA - 1) / H2REC_CHUNK_DATA, emit_chunk, &c, 0);
+}
+
 static __always_inline int on_return(long ret)
 {
 	if (quiesced)
@@ -354,37 +446,8 @@ static __always_inline int on_return(long ret)
 	} else if (ret > 0) {
 		len = ret; /* gnutls_record_* return ssize_t */
 	}
-	if (len == 0 || len > 0xffffffffULL)
-		goto done;
-
-	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = a->ptr };
-	struct h2rec_conn_state *st = bpf_map_lookup_elem(&conns, &k);
-	if (st && st->closed) {
-		bpf_map_delete_elem(&conns, &k);
-		st = NULL;
-	}
-	if (!st) {
-		struct h2rec_conn_state z = { .gen = bpf_ktime_get_ns(), .fd = -1 };
-		bpf_map_update_elem(&conns, &k, &z, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&conns, &k);
-		if (!st)
-			goto done;
-	}
-	__u8 dir = a->dir & 1;
-	__u64 pos = __sync_fetch_and_add(&st->pos[dir], len);
-	__u64 gen = st->gen;
-	if (a->fd >= 0 && st->fd < 0) {
-		st->fd = a->fd;
-		emit_sock(id, a->ptr, gen, a->fd, a->ts_entry, a->lib);
-	}
-
-	struct scratch *s = start_data(id, a->ptr, gen, a->ts_entry, pos, len, st->fd, dir, a->lib);
-	if (!s)
-		goto done;
-	__u32 copy = copy_len(len);
-	struct emit_ctx c = { .buf = a->buf, .copy_len = copy, .call_len = len };
-	bpf_loop((copy + H2REC_CHUNK_DATA - 1) / H2REC_CHUNK_DATA, emit_chunk, &c, 0);
-done:
+	if (len > 0 && len <= 0xffffffffULL)
+		emit_call(id, a, a->buf, len);
 	bpf_map_delete_elem(&active, &id);
 	return 0;
 }
@@ -465,6 +528,163 @@ SEC("uprobe")
 int BPF_KPROBE(gnutls_deinit_entry, void *session)
 {
 	return on_free((__u64)session);
+}
+
+/*
+ * Go crypto/tls, register ABI (Go >= 1.17, the loader refuses older ones).
+ * On entry to (*Conn).Write(b []byte) (int, error) and (*Conn).Read: the
+ * receiver is in RAX, b's pointer in RBX and its length in RCX; at a RET, n is
+ * in RAX (err in RBX:RCX). R14 always holds the current g. There are no
+ * uretprobes here: the loader places go_return on every RET instruction.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define GO_RECV(r) ((r)->ax)
+#define GO_BUF(r) ((r)->bx)
+#define GO_RET0(r) ((r)->ax)
+#define GO_G(r) ((r)->r14)
+#define GO_SYS_G(regs) BPF_CORE_READ(regs, r14)
+#elif defined(__TARGET_ARCH_arm64)
+/* Register ABI on arm64 (Go >= 1.18): R0.., g in R28. The loader's RET finder is x86-64 only. */
+#define GO_RECV(r) (((const struct user_pt_regs *)(r))->regs[0])
+#define GO_BUF(r) (((const struct user_pt_regs *)(r))->regs[1])
+#define GO_RET0(r) (((const struct user_pt_regs *)(r))->regs[0])
+#define GO_G(r) (((const struct user_pt_regs *)(r))->regs[28])
+#define GO_SYS_G(regs) BPF_CORE_READ(regs, regs[28])
+#endif
+
+/* runtime.g starts with stack {lo, hi}: a field every Go version keeps first. */
+struct go_stack {
+	__u64 lo, hi;
+};
+
+static __always_inline int go_entry(struct pt_regs *ctx, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (quiesced || !wanted(id >> 32))
+		return 0;
+	__u64 g = GO_G(ctx);
+	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = g };
+	struct go_call c = {
+		.a = {
+			.ptr = GO_RECV(ctx),
+			.buf = GO_BUF(ctx),
+			.ts_entry = bpf_ktime_get_ns(),
+			.fd = -1,
+			.dir = dir,
+			.lib = H2REC_LIB_GO,
+		},
+	};
+	/*
+	 * A buffer on the goroutine's own stack moves if the stack is copied
+	 * (grown, or shrunk by the GC while a Read is parked): keep it as an
+	 * offset from the stack's top and rebase it at the return.
+	 */
+	struct go_stack stk = {};
+	if (!bpf_probe_read_user(&stk, sizeof(stk), (void *)g) && c.a.buf >= stk.lo && c.a.buf < stk.hi)
+		c.stack_off = stk.hi - c.a.buf;
+	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
+		return 0;
+	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = c.a.ptr };
+	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
+	if (!gc) {
+		struct go_conn z = {};
+		bpf_map_update_elem(&go_conns, &ck, &z, BPF_NOEXIST);
+		gc = bpf_map_lookup_elem(&go_conns, &ck);
+	}
+	if (gc)
+		__sync_fetch_and_add(&gc->inflight, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(go_write_entry)
+{
+	return go_entry(ctx, H2REC_DIR_SEND);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(go_read_entry)
+{
+	return go_entry(ctx, H2REC_DIR_RECV);
+}
+
+/* At every RET of (*Conn).Write and (*Conn).Read. */
+SEC("uprobe")
+int BPF_KPROBE(go_return)
+{
+	if (quiesced)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = GO_G(ctx) };
+	struct go_call *c = bpf_map_lookup_elem(&go_calls, &k);
+	if (!c)
+		return 0;
+	long n = (long)GO_RET0(ctx);
+	__u64 buf = c->a.buf;
+	if (c->stack_off) {
+		struct go_stack stk = {};
+		/* Cannot rebase: an unreadable buffer makes emit_chunk count the
+		 * bytes as lost (a gap of known size), never read the wrong ones. */
+		buf = bpf_probe_read_user(&stk, sizeof(stk), (void *)k.ptr) ? 0 : stk.hi - c->stack_off;
+	}
+	if (n > 0 && n <= 0xffffffffL)
+		emit_call(id, &c->a, buf, (__u64)n);
+	__u64 ptr = c->a.ptr;
+	bpf_map_delete_elem(&go_calls, &k);
+	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = ptr };
+	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
+	if (gc && __sync_fetch_and_add(&gc->inflight, -1) <= 1 && gc->closing) {
+		bpf_map_delete_elem(&go_conns, &ck);
+		on_free(ptr);
+	}
+	return 0;
+}
+
+/*
+ * (*Conn).Close: the *tls.Conn may be reused by the allocator, so its next
+ * use is a new generation; with calls in flight, the last one's return ends
+ * it (go_conns). Both may call on_free: the second finds no connection.
+ */
+SEC("uprobe")
+int BPF_KPROBE(go_close_entry)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (quiesced || !wanted(id >> 32))
+		return 0;
+	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = GO_RECV(ctx) };
+	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
+	if (gc) {
+		gc->closing = 1;
+		if (gc->inflight > 0)
+			return 0;
+		bpf_map_delete_elem(&go_conns, &ck);
+	}
+	return on_free(ck.ptr);
+}
+
+/*
+ * The benchmark's floor (loader --count-only): a uprobe that only counts, at
+ * exactly the places the Go probes sit, behind the same filters. bpftrace
+ * cannot be the floor here: it refuses probes at function+offset unless it
+ * was built with an instruction decoder, and Debian's is not.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} hits SEC(".maps");
+
+SEC("uprobe")
+int BPF_KPROBE(count_only)
+{
+	if (quiesced || !wanted(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&hits, &zero);
+	if (n)
+		*n += 1;
+	return 0;
 }
 
 /*
@@ -718,6 +938,13 @@ int BPF_PROG(sys_enter_fd, struct pt_regs *regs, long nr)
 	struct call_args *a = bpf_map_lookup_elem(&active, &id);
 	if (a && a->fd < 0 && c.kind != SC_SKIP)
 		a->fd = (__s32)BPF_CORE_READ(regs, di);
+	if (go_enabled && c.kind != SC_SKIP) {
+		/* Go makes the syscall on the goroutine inside the call, g still in R14. */
+		struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = GO_SYS_G(regs) };
+		struct go_call *gc = bpf_map_lookup_elem(&go_calls, &k);
+		if (gc && gc->a.fd < 0)
+			gc->a.fd = (__s32)BPF_CORE_READ(regs, di);
+	}
 	if (!capture_sockets || quiesced || !wanted(id >> 32))
 		return 0;
 	__u64 arg1 = BPF_CORE_READ(regs, si), arg2 = BPF_CORE_READ(regs, dx), arg3 = BPF_CORE_READ(regs, r10);

@@ -42,6 +42,7 @@ enum h2rec_lib {
 	/* Plaintext socket I/O (read, write, send and recv syscalls on a TCP socket);
 	 * ptr is then the kernel's struct sock, gen the ktime it was first seen. */
 	H2REC_LIB_SOCKET = 3,
+	H2REC_LIB_GO = 4, /* Go crypto/tls: ptr is the *tls.Conn */
 };
 
 enum h2rec_skip_reason {
@@ -55,8 +56,8 @@ enum h2rec_flags {
 };
 
 /*
- * Connection identity is (tgid, ptr, gen): ptr is the SSL* or
- * gnutls_session_t, gen is the ktime at which the kernel side first saw this
+ * Connection identity is (tgid, ptr, gen): ptr is the SSL*,
+ * gnutls_session_t or Go *tls.Conn, gen is the ktime at which the kernel side first saw this
  * (tgid, ptr) since the last SSL_free/gnutls_deinit, so a reused pointer
  * becomes a new connection.
  */
@@ -66,7 +67,7 @@ struct h2rec_hdr {
 	__u32 abi;     /* H2REC_ABI_VERSION */
 	__u32 tgid;    /* process id */
 	__u32 tid;     /* thread id */
-	__u64 ptr;     /* SSL* / gnutls_session_t */
+	__u64 ptr;     /* SSL* / gnutls_session_t / *tls.Conn */
 	__u64 gen;     /* connection generation (ktime ns when first seen) */
 	char comm[H2REC_COMM_LEN];
 };
@@ -189,10 +190,12 @@ _Static_assert(sizeof(struct h2rec_conn_state) == 32, "h2rec_conn_state layout")
  * H2REC_MSG_RECORD: payload is one ring-buffer record, verbatim.
  * H2REC_MSG_JSON:   payload is one UTF-8 JSON object, see docs/ABI.md:
  *   {"t":"probe","binary":..,"symbol":..,"ok":true|false,"error":..}
+ *      Go functions add "go":"go1.N..","via":"symtab"|"pclntab","rets":N (uprobes at RET instructions)
  *   {"t":"ready","probes":N,"ringbuf_bytes":N,"max_call_bytes":N,"ncpus":N}
  *   {"t":"loss","cpu":[{"records":N,"bytes":N,"truncated_calls":N,"truncated_bytes":N,"cipher_calls":N,"cipher_bytes":N},...]}
  *   {"t":"final","tgid":N,"ptr":"0x..","gen":"N","end_pos":["N","N"]}   (open conns at stop)
  *   {"t":"warn","msg":".."}
+ *   {"t":"count","hits":N}   (--count-only, the benchmark's floor: probe hits counted)
  *   {"t":"stopped"}
  * 64-bit values in JSON are decimal strings.
  */

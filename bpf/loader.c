@@ -6,6 +6,9 @@
  *
  *   h2rec-loader [--pid N]... [--comm NAME] [--binary PATH]... [--no-system-libs]
  *                [--max-call-bytes N] [--ringbuf-mb N | --ringbuf-bytes N] [--loss-interval-ms N] [--salvage-fd FD] [--check]
+ *                [--count-only]
+ * --count-only (the benchmark's floor for Go programs): the Go probes' places get a program that only
+ * counts, nothing else is attached, and {"t":"count","hits":N} is printed at stop.
  * Exit: 0 ok, 2 usage, 3 environment or privileges.
  */
 #include <errno.h>
@@ -20,17 +23,20 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 #include "h2rec.h"
 #include "h2rec.skel.h"
+#include "goelf.h"
 
 #define MAX_TARGETS 64
 #define EXIT_USAGE 2
 #define EXIT_ENV 3
 
 static volatile sig_atomic_t stopping;
+static bool count_only;
 static bool draining;
 static bool out_broken;
 /* Where the stream goes once the recorder is gone (--salvage-fd), else -1. */
@@ -166,11 +172,24 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
+/* Go crypto/tls functions: Write and Read get an entry probe and one at each RET; Close only an entry probe. */
+enum { GO_WRITE, GO_READ, GO_CLOSE, GO_NFUNCS };
+static const char *const go_func_names[GO_NFUNCS] = {
+	"crypto/tls.(*Conn).Write", "crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).Close",
+};
+
 struct target {
 	char path[PATH_MAX];
 	dev_t dev;
 	ino_t ino;
+	bool required; /* --binary: a Go binary we cannot probe is an error, not a warning */
 	int probes; /* attached, after attach */
+	/* Go: inspected before the BPF object is loaded */
+	bool is_go;
+	bool go_ok; /* every function found and decoded */
+	char go_version[64];
+	char go_err[512];
+	struct go_func go_funcs[GO_NFUNCS];
 };
 
 static struct target targets[MAX_TARGETS];
@@ -194,6 +213,7 @@ static int add_target(const char *path, bool required)
 		return -1;
 	}
 	snprintf(targets[n_targets].path, PATH_MAX, "%s", real);
+	targets[n_targets].required = required;
 	targets[n_targets].dev = st.st_dev;
 	targets[n_targets].ino = st.st_ino;
 	return n_targets++;
@@ -266,7 +286,7 @@ static void warn_unprobed_pids(int n_pids, bool sockets)
 		for (int j = 0; j < pid_targets[i].n; j++)
 			probes += targets[pid_target_ix[pid_targets[i].first + j]].probes;
 		if (probes == 0)
-			emit_json("{\"t\":\"warn\",\"msg\":\"--pid %d maps no TLS library h2rec can probe (OpenSSL, BoringSSL, GnuTLS) and its executable has none linked in: %s\"}",
+			emit_json("{\"t\":\"warn\",\"msg\":\"--pid %d maps no TLS library h2rec can probe (OpenSSL, BoringSSL, GnuTLS) and its executable has none linked in (nor Go crypto/tls h2rec can probe): %s\"}",
 				  pid_targets[i].pid, sockets ? "only its plaintext socket traffic will be recorded" : "its traffic will not be recorded");
 	}
 }
@@ -343,6 +363,150 @@ static int attach_family(struct h2rec_bpf *skel, const char *path, const struct 
 		}
 	}
 	return ok;
+}
+
+
+/* Whether path is a Go executable (build info), without keeping it mapped. */
+static bool is_go_binary(const char *path)
+{
+	struct go_elf g;
+	char err[256];
+	if (go_open(path, &g, err, sizeof(err)))
+		return false;
+	bool go = g.is_go;
+	go_close(&g);
+	return go;
+}
+
+/*
+ * System-wide recording with --comm: the Go programs of that name running
+ * now. Go links crypto/tls into each executable, so there is no shared
+ * library to probe for programs that start later: those need --binary.
+ */
+static void add_comm_go_targets(const char *comm)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		char p[300], name[64] = "";
+		snprintf(p, sizeof(p), "/proc/%s/comm", e->d_name);
+		FILE *f = fopen(p, "r");
+		if (!f)
+			continue;
+		if (!fgets(name, sizeof(name), f))
+			name[0] = 0;
+		fclose(f);
+		name[strcspn(name, "\n")] = 0;
+		if (strcmp(name, comm))
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/exe", e->d_name);
+		if (is_go_binary(p))
+			add_target(p, false);
+	}
+	closedir(d);
+}
+
+/* Reads every target's Go build info and finds the functions and their RETs: before load, to set go_enabled. */
+static bool inspect_go_targets(void)
+{
+	bool any = false;
+	for (int i = 0; i < n_targets; i++) {
+		struct target *t = &targets[i];
+		struct go_elf g;
+		char err[512];
+		if (go_open(t->path, &g, err, sizeof(err)))
+			continue;
+		if (!g.is_go) {
+			go_close(&g);
+			continue;
+		}
+		t->is_go = true;
+		snprintf(t->go_version, sizeof(t->go_version), "%s", g.version[0] ? g.version : "an unknown Go version");
+		if (!g.x86_64) {
+			snprintf(t->go_err, sizeof(t->go_err), "Go programs are recorded on x86_64 only");
+		} else if (g.minor < GO_MIN_REGABI_MINOR) {
+			snprintf(t->go_err, sizeof(t->go_err),
+				 "built with %s, which passes arguments on the stack; h2rec records Go programs built with Go 1.%d or later (register ABI)",
+				 t->go_version, GO_MIN_REGABI_MINOR);
+		} else {
+			t->go_ok = true;
+			for (int f = 0; f < GO_NFUNCS && t->go_ok; f++)
+				if (go_find_func(&g, go_func_names[f], NULL, &t->go_funcs[f], err, sizeof(err))) {
+					t->go_ok = false;
+					if (!g.has_symtab && !g.has_pclntab)
+						snprintf(t->go_err, sizeof(t->go_err), "%s is stripped of its symbol table and no pclntab was found in it: cannot find crypto/tls", t->go_version);
+					else
+						snprintf(t->go_err, sizeof(t->go_err), "%s", err);
+				}
+		}
+		go_close(&g);
+		if (!t->go_ok && t->required)
+			die(EXIT_USAGE, "--binary %s: Go program %s", t->path, t->go_err);
+		any |= t->go_ok;
+	}
+	return any;
+}
+
+/*
+ * All of a function's probes or none: a call whose return went through an
+ * unprobed RET would leave its bytes unrecorded and its connection's
+ * position not advanced, a silent loss. So the RETs go first, the entry last
+ * (no call is seen entering before its returns are watched), and a failure
+ * detaches what this function had.
+ */
+static int attach_go_func(struct h2rec_bpf *skel, struct target *t, int f, struct bpf_program *entry)
+{
+	const struct go_func *fn = &t->go_funcs[f];
+	int first = n_links, err = 0;
+	char ebuf[PATH_MAX * 2], ebuf2[256];
+	int nret = f == GO_CLOSE ? 0 : fn->nrets;
+	for (int i = 0; i <= nret && !err; i++) {
+		bool is_entry = i == nret;
+		if (n_links >= MAX_LINKS) {
+			err = -E2BIG;
+			break;
+		}
+		LIBBPF_OPTS(bpf_uprobe_opts, o);
+		struct bpf_program *prog = count_only ? skel->progs.count_only : is_entry ? entry : skel->progs.go_return;
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, t->path,
+								     is_entry ? fn->file_off : fn->ret_offs[i], &o);
+		if (!l) {
+			err = -errno;
+			if (err == -EPERM || err == -EACCES)
+				die(EXIT_ENV, "missing privileges to attach uprobes to %s (%s): this kernel needs CAP_SYS_ADMIN (besides CAP_BPF and CAP_PERFMON) for uprobes", t->path, strerror(-err));
+			break;
+		}
+		links[n_links++] = l;
+	}
+	if (err) {
+		while (n_links > first)
+			bpf_link__destroy(links[--n_links]);
+		emit_json("{\"t\":\"probe\",\"binary\":\"%s\",\"symbol\":\"%s\",\"ok\":false,\"error\":\"%s\"}",
+			  jstr(t->path, ebuf, sizeof(ebuf)), go_func_names[f], jstr(strerror(-err), ebuf2, sizeof(ebuf2)));
+		return 0;
+	}
+	emit_json("{\"t\":\"probe\",\"binary\":\"%s\",\"symbol\":\"%s\",\"ok\":true,\"go\":\"%s\",\"via\":\"%s\",\"rets\":%d}",
+		  jstr(t->path, ebuf, sizeof(ebuf)), go_func_names[f], jstr(t->go_version, ebuf2, sizeof(ebuf2)), fn->via, nret);
+	return n_links - first;
+}
+
+static int attach_go(struct h2rec_bpf *skel, struct target *t)
+{
+	char ebuf[PATH_MAX * 2], ebuf2[1024];
+	if (!t->go_ok) {
+		emit_json("{\"t\":\"warn\",\"msg\":\"%s: Go program %s; its traffic will not be recorded\"}",
+			  jstr(t->path, ebuf, sizeof(ebuf)), jstr(t->go_err, ebuf2, sizeof(ebuf2)));
+		return 0;
+	}
+	int w = attach_go_func(skel, t, GO_WRITE, skel->progs.go_write_entry);
+	int r = attach_go_func(skel, t, GO_READ, skel->progs.go_read_entry);
+	if (!w || !r)
+		return w + r; /* one direction is better than none, and its probe line says what failed */
+	return w + r + attach_go_func(skel, t, GO_CLOSE, skel->progs.go_close_entry);
 }
 
 static void emit_losses(struct h2rec_bpf *skel, int ncpus)
@@ -500,6 +664,9 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--check")) {
 			check = true;
+		} else if (!strcmp(a, "--count-only")) {
+			count_only = true;
+			sockets = false; /* the Go probe floor: probe hits only */
 		} else {
 			die(EXIT_USAGE, "unknown argument %s", a);
 		}
@@ -531,8 +698,11 @@ int main(int argc, char **argv)
 	}
 	if (!tls && !sockets)
 		die(EXIT_USAGE, "--no-tls and --no-sockets leave nothing to record");
+	if (comm && tls)
+		add_comm_go_targets(comm);
 	if (system_libs && tls)
 		add_system_libs();
+	bool go_any = inspect_go_targets();
 
 	libbpf_set_print(libbpf_print);
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = getenv("H2REC_BTF"));
@@ -551,6 +721,7 @@ int main(int argc, char **argv)
 	skel->rodata->n_filter_ports = n_ports;
 	for (int i = 0; i < n_ports; i++)
 		skel->rodata->filter_ports[i] = (__u16)ports[i];
+	skel->rodata->go_enabled = go_any;
 	bpf_map__set_max_entries(skel->maps.rb, ringbuf_bytes);
 	/* Wake up at an eighth of the ring, at most 1 MiB: batches stay large, and far from overflowing. */
 	skel->rodata->wakeup_bytes = ringbuf_bytes / 8 < (1UL << 20) ? ringbuf_bytes / 8 : (1UL << 20);
@@ -592,15 +763,20 @@ int main(int argc, char **argv)
 
 	int live = 0;
 	for (int i = 0; tls && i < n_targets; i++) {
-		int n = attach_family(skel, targets[i].path, openssl_probes, sizeof(openssl_probes) / sizeof(openssl_probes[0]));
-		n += attach_family(skel, targets[i].path, gnutls_probes, sizeof(gnutls_probes) / sizeof(gnutls_probes[0]));
+		int n = 0;
+		if (!count_only) {
+			n += attach_family(skel, targets[i].path, openssl_probes, sizeof(openssl_probes) / sizeof(openssl_probes[0]));
+			n += attach_family(skel, targets[i].path, gnutls_probes, sizeof(gnutls_probes) / sizeof(gnutls_probes[0]));
+		}
+		if (targets[i].is_go)
+			n += attach_go(skel, &targets[i]);
 		targets[i].probes = n;
-		if (n == 0)
+		if (n == 0 && !targets[i].is_go)
 			warnx("%s has no OpenSSL/BoringSSL or GnuTLS symbols", targets[i].path);
 		live += n;
 	}
-	struct bpf_link *fd_link = bpf_program__attach(skel->progs.sys_enter_fd);
-	if (!fd_link)
+	struct bpf_link *fd_link = count_only ? NULL : bpf_program__attach(skel->progs.sys_enter_fd);
+	if (!fd_link && !count_only)
 		warnx("cannot attach the socket fd tracer (%s); addresses will be unknown", strerror(errno));
 	struct bpf_link *sock_links[2] = { NULL, NULL };
 	if (sockets) {
@@ -677,6 +853,15 @@ int main(int argc, char **argv)
 	emit_losses(skel, ncpus);
 	emit_finals(skel);
 	emit_sock_finals(skel);
+	if (count_only) {
+		__u64 *per = calloc(ncpus, sizeof(__u64)), total = 0;
+		__u32 zero = 0;
+		if (per && !bpf_map_lookup_elem(bpf_map__fd(skel->maps.hits), &zero, per))
+			for (int i = 0; i < ncpus; i++)
+				total += per[i];
+		free(per);
+		emit_json("{\"t\":\"count\",\"hits\":%llu}", (unsigned long long)total);
+	}
 	emit_json("{\"t\":\"stopped\"}");
 	out_flush();
 	/* The recorder is done once it reads `stopped` and EOF: it need not wait for the slow detach below. */

@@ -15,7 +15,7 @@ ROOT=$PWD
 PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc g++ make pkg-config python3
   libcap2-bin libssl-dev libgnutls28-dev openssl
-  nghttp2-client nghttp2-server curl wget2 tshark bpftrace nginx-core h2o
+  nghttp2-client nghttp2-server curl wget2 tshark bpftrace nginx-core h2o golang-go
 )
 
 LOG=$(mktemp "${TMPDIR:-/tmp}/h2rec-setup.XXXXXX")

@@ -133,7 +133,7 @@ export function buildCli(argv: string[], io: CliIO, select: (s: Selection) => vo
     .scriptName('h2rec')
     .usage(
       '$0 <command> [options]\n\n' +
-        'Records the plaintext that TLS libraries hand to programs (eBPF uprobes on OpenSSL, BoringSSL, GnuTLS) ' +
+        'Records the plaintext that TLS libraries hand to programs (eBPF uprobes on OpenSSL, BoringSSL, GnuTLS, Go crypto/tls) ' +
         'and shows the HTTP/2 inside, in true order and fully decoded.',
     )
     .parserConfiguration({ 'greedy-arrays': false, 'camel-case-expansion': false })

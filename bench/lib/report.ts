@@ -85,6 +85,8 @@ export function markdown(r: Results, svgFile: string | null): string {
     );
   }
 
+  if (r.go) goSection(L, r.go);
+
   L.push('## 2. Lossless rate', '');
   if (isErr(r.lossless)) L.push(`Not measured: ${r.lossless.error}`, '');
   else {
@@ -247,4 +249,28 @@ function analysisTable(L: string[], a: AnalysisResult): void {
       `on CPU time: ${n(a.speedup_vs_tshark_cpu, 2)}×. Each tool is one process from start to exit, output to a file.`,
     '',
   );
+}
+
+/** Section 1b: the recording cost on a Go program (results.go, absent in results from before issue 12). */
+function goSection(L: string[], g: NonNullable<Results['go']>): void {
+  L.push('## 1b. Recording cost on a Go program', '');
+  if ('error' in g) {
+    L.push(`Not measured: ${g.error}`, '');
+    return;
+  }
+  L.push(`${g.method} ${g.go}; ${g.probes} uprobes per configuration; ${g.reps} repetitions.`, '');
+  L.push(
+    row(['body', 'requests', 'measure', 'untraced', 'floor', 'loader only', 'h2rec record', 'loader-only ratio', 'cost_ratio', 'server bytes sent, captured', 'lost bytes']),
+    row(['---', '---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+  );
+  for (const [body, b] of Object.entries(g.by_body)) {
+    if (!b) continue;
+    L.push(
+      row([body, b.requests, 'h2load s', n(b.untraced_seconds, 3), n(b.floor_seconds, 3), n(b.kernel_seconds, 3), n(b.h2rec_seconds, 3),
+        n(b.kernel_cost_ratio, 2), n(b.cost_ratio, 2), b.captured_send_bytes, b.lost_bytes]),
+      row([body, b.requests, 'server CPU s', n(b.untraced_cpu_s, 2), n(b.floor_cpu_s, 2), n(b.kernel_cpu_s, 2), n(b.h2rec_cpu_s, 2),
+        n(b.cpu_kernel_ratio, 2), n(b.cpu_cost_ratio, 2), '', '']),
+    );
+  }
+  L.push('');
 }

@@ -5,6 +5,7 @@ import type { AnalysisResult, ScalingResult, Journal } from '../phases/analysis'
 import type { LosslessResult } from '../phases/lossless';
 import type { RecordCostResult } from '../phases/recordCost';
 import type { FleetResult } from '../phases/fleet';
+import type { GoCostResult } from '../phases/goCost';
 import type { HotSpot } from './profile';
 
 export interface Machine {
@@ -45,6 +46,8 @@ export interface Results {
         lost_bytes: number;
       } & RecordCostResult)
     | { error: string };
+  /** Go programs (issue 12): the same cost ratios on a Go net/http server; absent in older results */
+  go?: GoCostResult | { error: string };
   lossless: LosslessResult | { error: string };
   /** the main journal (16 KiB bodies); small_bodies: the same tools on frame-heavy traffic (1 KiB bodies) */
   analyze:

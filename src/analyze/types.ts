@@ -43,8 +43,8 @@ interface RecordBase {
 export interface DataRecord extends RecordBase {
   kind: 'data';
   dir: Dir;
-  /** socket: plaintext read/write/send/recv on a TCP socket (conn.ptr is the kernel's struct sock) */
-  lib: 'openssl' | 'gnutls' | 'socket' | 'unknown';
+  /** socket: plaintext read/write/send/recv on a TCP socket (conn.ptr is the kernel's struct sock); go: Go crypto/tls (conn.ptr is the *tls.Conn) */
+  lib: 'openssl' | 'gnutls' | 'socket' | 'go' | 'unknown';
   tsEntry: bigint;
   tsReturn: bigint;
   /** byte position of the call's first byte within (conn, dir) */

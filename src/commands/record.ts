@@ -10,12 +10,12 @@ export const describe = 'record the TLS plaintext of processes into a journal (n
 export function builder(y: Argv): Argv {
   return y
     .usage('$0 record -o FILE [--pid N]... [--comm NAME] [--binary PATH]... [--duration S]\n\n' +
-      'Attaches uprobes to SSL_read/SSL_write(_ex) and gnutls_record_send/recv and writes every plaintext byte, ' +
+      'Attaches uprobes to SSL_read/SSL_write(_ex), gnutls_record_send/recv and Go crypto/tls (*Conn).Read/Write and writes every plaintext byte, ' +
       'in true order and with exact loss accounting, to an SQLite journal (mode 0600). Stops on Ctrl-C or --duration.')
     .option('output', { alias: 'o', type: 'string', describe: 'journal file to create (mode 0600)', demandOption: true, requiresArg: true })
     .option('pid', { alias: 'p', type: 'string', array: true, describe: 'only these process ids (repeatable); also attaches to the TLS libraries they map', requiresArg: true })
-    .option('comm', { type: 'string', describe: 'only processes with this name (the kernel comm, at most 15 characters)', requiresArg: true })
-    .option('binary', { alias: 'b', type: 'string', array: true, describe: 'also attach to this executable (repeatable), for statically linked TLS: node, h2o, envoy', requiresArg: true })
+    .option('comm', { type: 'string', describe: 'only processes with this name (the kernel comm, at most 15 characters); also attaches to the Go programs of that name running now', requiresArg: true })
+    .option('binary', { alias: 'b', type: 'string', array: true, describe: 'also attach to this executable (repeatable), for statically linked TLS: node, h2o, envoy, Go programs (1.17+)', requiresArg: true })
     .option('duration', { alias: 'd', type: 'string', describe: 'stop after this many seconds', requiresArg: true })
     .option('max-call-bytes', { type: 'string', describe: 'bytes kept per TLS call, e.g. 1M (default 4M); beyond that the call is flagged truncated', requiresArg: true })
     .option('ringbuf-mb', { type: 'string', describe: 'BPF ring buffer size in MiB, a power of two (default 64)', requiresArg: true })
@@ -30,7 +30,8 @@ export function builder(y: Argv): Argv {
     .example('$0 record -o run.db --comm curl --duration 10', 'record every curl for ten seconds')
     .example('$0 record -o run.db --port 8080 --no-tls', 'plaintext HTTP/1.1 and h2c on port 8080 only')
     .example('$0 record -o run.db --comm nginx --live summary', 'and print one line per request as it happens')
-    .example('$0 record -o run.db --binary /usr/bin/node --comm node', 'node links OpenSSL statically: trace its binary');
+    .example('$0 record -o run.db --binary /usr/bin/node --comm node', 'node links OpenSSL statically: trace its binary')
+    .example('$0 record -o run.db --binary ./server --comm server', 'a Go program: crypto/tls found by symbol table or .gopclntab');
 }
 
 /** `--live` alone means the summary lines. */

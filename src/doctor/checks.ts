@@ -58,6 +58,10 @@ export interface Facts {
   nodeOpenssl?: string;
   nodePath: string;
   tools: ToolFact[];
+  /** process.arch: Go programs are probed on x64 only (the RET finder decodes x86-64) */
+  arch?: string;
+  /** first line of `go version`, if a Go toolchain is installed */
+  goToolchain?: string;
 }
 
 // Ring buffers arrived in 5.8; bpf_loop, which copies payloads of any size in chunks, in 5.17.
@@ -218,6 +222,24 @@ export function checkTlsLibraries(libs: TlsLibFact[], nodeOpenssl: string | unde
   };
 }
 
+/** The Go versions whose crypto/tls h2rec records, and where. */
+export const GO_MIN_MINOR = 17;
+
+export function checkGo(arch: string, goToolchain: string | undefined): CheckResult {
+  const ok = arch === 'x64';
+  const local = goToolchain ? /go\d+\.\d+(\.\d+)?/.exec(goToolchain)?.[0] : undefined;
+  return {
+    name: 'Go programs',
+    ok,
+    required: false,
+    detail: ok
+      ? `crypto/tls of programs built with Go 1.${GO_MIN_MINOR} or later (register ABI), stripped ones through .gopclntab; ` +
+        `older Go is refused${local ? `; local toolchain ${local}${Number(local.split('.')[1]) >= GO_MIN_MINOR ? ' (supported)' : ' (too old)'}` : ''}`
+      : `not on ${arch}: Go programs are recorded on x86_64 only`,
+    fix: ok ? undefined : 'record Go programs on an x86_64 host',
+  };
+}
+
 export function checkToolchain(tools: ToolFact[], loaderBuilt: boolean): CheckResult {
   const missing = tools.filter((t) => !t.version).map((t) => t.name);
   const ok = missing.length === 0;
@@ -277,6 +299,7 @@ export function evaluate(f: Facts): CheckResult[] {
     checkRingBuffer(f.loaderBuilt, f.loaderCheck),
     checkCapabilities(f.status, f.loaderFileCaps, f.loaderPath),
     checkTlsLibraries(f.tlsLibs, f.nodeOpenssl, f.nodePath),
+    checkGo(f.arch ?? process.arch, f.goToolchain),
     checkToolchain(f.tools, f.loaderBuilt),
     checkBuilt(f),
   ];
@@ -336,7 +359,7 @@ export function gatherFacts(loaderPath: string): Facts {
   let loaderStale = false;
   if (loaderBuilt) {
     const built = mtime(loaderPath);
-    for (const src of ['h2rec.bpf.c', 'h2rec.h', 'loader.c', 'Makefile']) {
+    for (const src of ['h2rec.bpf.c', 'h2rec.h', 'loader.c', 'goelf.c', 'goelf.h', 'x86len.c', 'x86len.h', 'Makefile']) {
       if (mtime(path.join(bpfDir, src)) > built) loaderStale = true;
     }
   }
@@ -376,5 +399,7 @@ export function gatherFacts(loaderPath: string): Facts {
     nodeOpenssl: process.versions.openssl,
     nodePath: process.execPath,
     tools: [tool('clang', ['--version']), tool('bpftool', ['version']), tool('make', ['--version']), tool('cc', ['--version'])],
+    arch: process.arch,
+    goToolchain: tool('go', ['version']).version,
   };
 }

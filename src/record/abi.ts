@@ -21,7 +21,7 @@ export const F_TRUNCATED = 2;
 export const MSG_RECORD = 1;
 export const MSG_JSON = 2;
 
-const LIBS = ['unknown', 'openssl', 'gnutls', 'socket'] as const;
+const LIBS = ['unknown', 'openssl', 'gnutls', 'socket', 'go'] as const;
 const SKIP_REASONS = ['unknown', 'sendfile', 'splice'] as const;
 
 /** Fields the journal indexes, read without building a full JournalRecord. */

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CAP, canRecord, checkBpffs, checkBtf, checkBuilt, checkCapabilities, checkKernel, checkRingBuffer, checkTlsLibraries,
-  checkToolchain, checkTracefs, evaluate, formatResult, gatherFacts, hasCap, parseCapEff, parseFileCaps,
+  checkGo, checkToolchain, checkTracefs, evaluate, formatResult, gatherFacts, hasCap, parseCapEff, parseFileCaps,
   parseKernelVersion, parseLdconfig, type Facts,
 } from '../../src/doctor/checks';
 import { defaultLoaderPath } from '../../src/record/record';
@@ -114,6 +114,18 @@ test('an unbuilt or failing loader means recording cannot work', () => {
   assert.equal(checkRingBuffer(true, { status: 0, message: 'ok' }).ok, true);
 });
 
+test('Go: versions named; x86_64 only; the local toolchain judged', () => {
+  const ok = checkGo('x64', 'go version go1.19.8 linux/amd64');
+  assert.equal(ok.ok, true);
+  assert.match(formatResult(ok), /^PASS Go programs .*Go 1\.17 or later .*older Go is refused; local toolchain go1\.19\.8 \(supported\)$/);
+  assert.match(checkGo('x64', 'go version go1.16.15 linux/amd64').detail, /go1\.16\.15 \(too old\)/);
+  assert.doesNotMatch(checkGo('x64', undefined).detail, /toolchain/);
+  const arm = checkGo('arm64', undefined);
+  assert.equal(arm.ok, false);
+  assert.equal(arm.required, false);
+  assert.match(formatResult(arm), /^WARN Go programs not on arm64/);
+});
+
 test('evaluate: one result per check; a warning alone still allows recording', () => {
   const facts: Facts = {
     kernelRelease: '6.1.0-18-amd64', btfPresent: true, btfPath: '/sys/kernel/btf/vmlinux',
@@ -124,7 +136,7 @@ test('evaluate: one result per check; a warning alone still allows recording', (
   };
   const results = evaluate(facts);
   assert.deepEqual(results.map((r) => r.name), [
-    'kernel', 'BTF', 'bpffs', 'tracefs', 'BPF load + ring buffer', 'capabilities', 'TLS libraries', 'toolchain', 'BPF object and loader',
+    'kernel', 'BTF', 'bpffs', 'tracefs', 'BPF load + ring buffer', 'capabilities', 'TLS libraries', 'Go programs', 'toolchain', 'BPF object and loader',
   ]);
   assert.equal(canRecord(results), true, 'no TLS library and no clang are warnings once the loader is built');
   assert.equal(canRecord(evaluate({ ...facts, status: USER_STATUS })), false);
@@ -142,7 +154,7 @@ test('h2rec doctor prints one PASS/FAIL/WARN line per check and exits by the ver
   let err = '';
   const code = await main(['doctor'], { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
   const lines = out.trim().split('\n');
-  assert.equal(lines.length, 9);
+  assert.equal(lines.length, 10);
   for (const l of lines) assert.match(l, /^(PASS|FAIL|WARN) /);
   if (isRoot) assert.equal(code, 0, out + err);
   else {

@@ -48,7 +48,7 @@ export function dataRec(p: {
   last?: boolean;
   truncated?: boolean;
   fd?: number;
-  lib?: 'openssl' | 'gnutls' | 'unknown';
+  lib?: 'openssl' | 'gnutls' | 'go' | 'unknown';
 }): EncodableRecord {
   const pid = p.pid ?? 100;
   return {
