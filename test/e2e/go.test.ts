@@ -470,9 +470,10 @@ test('Go < 1.17 (stack ABI) is refused with one line naming why: --binary is an 
   assert.equal(cli.status, 2, cli.stderr);
   assert.match(cli.stderr, /go1\.16.*Go 1\.17 or later/);
   assert.equal(fs.existsSync(path.join(dir, 'old.db')), false, 'no silent empty journal');
-  // A running old Go program named by --pid: a warning line, and with nothing else to probe, an error.
+  // A running old Go program named by --pid: a warning line, and with nothing else to probe (no TLS library,
+  // plaintext sockets off), an error.
   const client = startGoClient(old, 'https://127.0.0.1:1/');
-  const w = spawnSync(LOADER, ['--pid', String(client.pid), '--no-system-libs'], { encoding: 'utf8', env: { ...process.env, H2REC_LOADER_QUIET: '1' }, timeout: 20_000 });
+  const w = spawnSync(LOADER, ['--pid', String(client.pid), '--no-system-libs', '--no-sockets'], { encoding: 'utf8', env: { ...process.env, H2REC_LOADER_QUIET: '1' }, timeout: 20_000 });
   client.go();
   await client.done;
   assert.equal(w.status, 3);

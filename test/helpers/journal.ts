@@ -1,6 +1,7 @@
 /** Builds synthetic journals for tests, through the real writer. */
 import { encodeRecord, type EncodableRecord, ABI_VERSION } from '../../src/record/abi';
 import { JournalWriter, type LossSnapshot, type FinalRow } from '../../src/journal/writer';
+import type { DataRecord } from '../../src/analyze/types';
 
 export interface MakeJournalOptions {
   realtimeOffsetNs?: bigint;
@@ -48,7 +49,7 @@ export function dataRec(p: {
   last?: boolean;
   truncated?: boolean;
   fd?: number;
-  lib?: 'openssl' | 'gnutls' | 'go' | 'unknown';
+  lib?: DataRecord['lib'];
 }): EncodableRecord {
   const pid = p.pid ?? 100;
   return {

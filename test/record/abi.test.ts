@@ -92,8 +92,8 @@ test('damaged records are refused with InputError, never misread', () => {
   );
 });
 
-test('lib codes: 3 is go (issue 12), the layout and ABI version unchanged, an unknown code reads as unknown', () => {
-  for (const [lib, code] of [['openssl', 1], ['gnutls', 2], ['go', 3]] as const) {
+test('lib codes: 3 is a plaintext socket (issue 11), 4 is go (issue 12), the layout and ABI version unchanged, an unknown code reads as unknown', () => {
+  for (const [lib, code] of [['openssl', 1], ['gnutls', 2], ['socket', 3], ['go', 4]] as const) {
     const raw = encodeRecord(dataRec({ dir: 'recv', ts: 1n, pos: 0n, data: new Uint8Array(3), lib }));
     assert.equal(raw[89], code, `${lib} is code ${code} (bpf/h2rec.h enum h2rec_lib)`);
     assert.equal(new DataView(raw.buffer, raw.byteOffset).getUint32(4, true), 1, 'ABI 1: a new lib code is no layout change');
