@@ -153,26 +153,6 @@ interface ConnAcc {
   diagnostics: number;
 }
 
-/** HTTP/1 messages on one connection, paired in order (RFC 9112 §9.3: responses come in request order). */
-interface Http1Msg {
-  startLine: string;
-  headers: HeaderField[];
-  ktime: bigint;
-  lastKtime: bigint;
-  bodyBytes: number;
-}
-interface Http1Conn {
-  requestDir?: Dir;
-  requests: Http1Msg[];
-  responses: Http1Msg[];
-  /** the message (per direction) that body bytes belong to */
-  current: Partial<Record<Dir, Http1Msg>>;
-  count: number;
-}
-
-const REQUEST_LINE = /^([A-Z][A-Z0-9_-]*) (\S+) HTTP\/1\.\d$/;
-const STATUS_LINE = /^HTTP\/1\.\d (\d{3})/;
-
 /**
  * Events -> rows of every table, handed to `emit` as soon as each is known
  * (so memory stays flat whatever the journal's size): requests as their
@@ -183,7 +163,6 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
   const ns = (k: bigint): bigint => k + o.realtimeOffsetNs;
   const streams = o.streams?.length ? new Set(o.streams) : undefined;
   const conns = new Map<number, ConnAcc>();
-  const h1 = new Map<number, Http1Conn>();
   let gaps = 0n;
   let gapBytes = 0n;
   let badRecords = 0n;
@@ -232,7 +211,8 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
       row: [
         ...head(x.conn),
         x.stream,
-        'h2',
+        // HTTP/1 exchanges come from the analyzer too (RFC 9112 §9.3 pairing), numbered 1, 2, ... per connection.
+        x.httpVersion ? 'http/1.1' : 'h2',
         r.method,
         x.scheme ?? null,
         r.authority,
@@ -256,61 +236,12 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
       ],
     };
   };
-  const http1Rows = (c: ConnInfo, st: Http1Conn, all: boolean): TableRow[] => {
-    // A response is done once the next one has started (or the connection ended): only then is its body counted.
-    const out: TableRow[] = [];
-    // Responses to requests sent before the recording started have nothing to pair with.
-    while (!st.requests.length && st.responses.length > 1) st.responses.shift();
-    while (st.requests.length && (st.responses.length > 1 || (all && st.requests.length))) {
-      const q = st.requests.shift()!;
-      const p = st.responses.shift();
-      const m = REQUEST_LINE.exec(q.startLine);
-      const status = p ? Number(STATUS_LINE.exec(p.startLine)?.[1]) : null;
-      const auth = q.headers.find((h) => h.name === 'host')?.value ?? null;
-      const end = p ? p.lastKtime : undefined;
-      const a = conns.get(c.id);
-      if (a) a.requests++;
-      out.push({
-        table: 'requests',
-        row: [
-          ...head(c),
-          ++st.count,
-          'http/1.1',
-          m?.[1] ?? null,
-          null,
-          auth,
-          m?.[2] ?? null,
-          status,
-          p ? 'complete' : 'incomplete',
-          p !== undefined,
-          null,
-          null,
-          false,
-          null,
-          false,
-          BigInt(q.bodyBytes),
-          BigInt(p?.bodyBytes ?? 0),
-          ns(q.ktime),
-          p ? ns(p.ktime) : null,
-          end !== undefined ? ns(end) : null,
-          end !== undefined ? end - q.ktime : null,
-          headers(q.headers),
-          headers(p?.headers ?? []),
-        ],
-      });
-    }
-    return out;
-  };
-
   /** connections that ended (closed, or at the journal's end): their row follows the exchanges that exchanges() ends at the close */
   const closing: number[] = [];
   const flushClosed = (): void => {
     for (const id of closing.splice(0)) {
       const a = conns.get(id);
       if (!a) continue;
-      const st = h1.get(id);
-      if (st) http1Rows(a.conn, st, true).forEach(emit);
-      h1.delete(id);
       emit(connRow(a));
       conns.delete(id);
     }
@@ -348,29 +279,15 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
           reach(a, e.dir, e.pos + e.length);
           break;
         }
-        case 'opaque': {
-          const a = see(e.conn, e.ktime);
-          reach(a, e.dir, e.pos + BigInt(e.length));
-          const m = h1.get(e.conn.id)?.current[e.dir];
-          if (m) {
-            m.bodyBytes += e.length;
-            m.lastKtime = e.ktime;
-          }
+        case 'opaque':
+          reach(see(e.conn, e.ktime), e.dir, e.pos + BigInt(e.length));
           break;
-        }
-        case 'http1': {
-          reach(see(e.conn, e.ktime), e.dir, e.pos + 1n);
-          let st = h1.get(e.conn.id);
-          if (!st) h1.set(e.conn.id, (st = { requests: [], responses: [], current: {}, count: 0 }));
-          const msg: Http1Msg = { startLine: e.startLine, headers: e.headers.map(([name, value]) => ({ name: name.toLowerCase(), value })), ktime: e.ktime, lastKtime: e.ktime, bodyBytes: 0 };
-          st.current[e.dir] = msg;
-          if (REQUEST_LINE.test(e.startLine)) st.requests.push(msg);
-          else if (STATUS_LINE.test(e.startLine) && !/^HTTP\/1\.\d 1\d\d/.test(e.startLine)) {
-            st.responses.push(msg);
-            http1Rows(e.conn, st, false).forEach(emit);
-          }
+        case 'http1':
+          reach(see(e.conn, e.ktime), e.dir, e.pos + BigInt(e.headBytes ?? 1));
           break;
-        }
+        case 'http1-body':
+          reach(see(e.conn, e.ktime), e.dir, e.pos + BigInt(e.payload.byteLength));
+          break;
         case 'diagnostic': {
           const a = e.conn !== undefined ? conns.get(e.conn) : undefined;
           if (a) a.diagnostics++;
@@ -400,11 +317,7 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
     if (!streams || streams.has(x.stream)) emit(requestRow(x));
   }
   flushClosed();
-  for (const [id, a] of conns) {
-    const st = h1.get(id);
-    if (st) http1Rows(a.conn, st, true).forEach(emit);
-    emit(connRow(a));
-  }
+  for (const a of conns.values()) emit(connRow(a));
   const f = facts();
   const at = (iso: string | undefined): bigint | null => {
     const t = iso === undefined ? NaN : Date.parse(iso);
