@@ -19,7 +19,6 @@ import { LATE_WARN_MS, lateness, makeClock, waitUntil, type Speed } from './sche
 import { Gauge, openConn, probeTarget, type ConnClient, type Target } from './clients';
 import { comparator } from './diff';
 import { curlCommand, exchangeLine, planLines, reportObject, summaryLines, type ExchangeResult, type RunFigures } from './report';
-import { http1Exchanges } from './http1';
 
 export interface ReplayOptions extends PlanOptions {
   journal: string;
@@ -73,15 +72,14 @@ export function readPlan(opts: ReplayOptions): Plan {
   const reader = JournalReader.open(opts.journal);
   try {
     const parts = requestPartTimes();
-    const h1 = http1Exchanges();
     const recorded: RecordedExchange[] = [];
-    const events = h1.tap(parts.tap(pipeline(reader, { pids: opts.pids, comm: opts.comm, conns: opts.conns })));
+    const events = parts.tap(pipeline(reader, { pids: opts.pids, comm: opts.comm, conns: opts.conns }));
     for (const x of exchanges(events, { keepBodies: true })) {
       const p = parts.take(x);
       if (opts.streams?.length && !opts.streams.includes(x.stream)) continue;
-      recorded.push({ x, protocol: 'h2', parts: p });
+      // An HTTP/1 exchange (over TLS or a plaintext socket) is replayed on an HTTP/1.1 keep-alive connection.
+      recorded.push({ x, protocol: x.httpVersion !== undefined ? 'http1' : 'h2', parts: p });
     }
-    for (const r of h1.done()) if (!opts.streams?.length || opts.streams.includes(r.x.stream)) recorded.push(r);
     return buildPlan(recorded, opts);
   } finally {
     reader.close();
