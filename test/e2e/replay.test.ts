@@ -209,12 +209,13 @@ test('same files: nghttp -m 10 replayed against a second nghttpd matches, and th
 
 const NGINX = '/usr/sbin/nginx';
 
-/** An nginx over TLS, HTTP/1.1 only, serving `docroot`, logging "$connection $request" per request to its own access log. */
-async function startNginx(name: string, docroot: string): Promise<{ port: number; log: () => string[]; stop: () => Promise<void> }> {
+/** An nginx, HTTP/1.1 only, over TLS and on a plaintext port, serving `docroot`, logging "$connection $request" per request to its own access log. */
+async function startNginx(name: string, docroot: string): Promise<{ port: number; plainPort: number; pid: number; log: () => string[]; stop: () => Promise<void> }> {
   const home = path.join(dir, name);
   fs.mkdirSync(home, { recursive: true });
   const p = (f: string): string => path.join(home, f);
   const port = await freePort();
+  const plainPort = await freePort();
   fs.writeFileSync(
     p('nginx.conf'),
     `daemon off;\nmaster_process off;\nworker_processes 1;\npid ${p('nginx.pid')};\nerror_log ${p('error.log')};\n` +
@@ -222,12 +223,14 @@ async function startNginx(name: string, docroot: string): Promise<{ port: number
       `http {\n  log_format paths '$connection $request';\n  access_log ${p('access.log')} paths;\n` +
       `  client_body_temp_path ${p('body')};\n  proxy_temp_path ${p('proxy')};\n  fastcgi_temp_path ${p('fcgi')};\n` +
       `  uwsgi_temp_path ${p('uwsgi')};\n  scgi_temp_path ${p('scgi')};\n  default_type application/octet-stream;\n  keepalive_requests 1000;\n` +
-      `  server {\n    listen 127.0.0.1:${port} ssl;\n    root ${docroot};\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n  }\n}\n`,
+      `  server {\n    listen 127.0.0.1:${port} ssl;\n    listen 127.0.0.1:${plainPort};\n    root ${docroot};\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n  }\n}\n`,
   );
   const proc = spawn(NGINX, ['-c', p('nginx.conf'), '-p', home + '/', '-e', p('error.log')], { stdio: 'ignore' });
   await waitForPort(port);
   return {
     port,
+    plainPort,
+    pid: proc.pid ?? -1,
     log: () => (fs.existsSync(p('access.log')) ? fs.readFileSync(p('access.log'), 'utf8').split('\n').filter(Boolean) : []),
     stop: () =>
       new Promise((r) => {
@@ -298,6 +301,41 @@ test('same files, HTTP/2 and HTTP/1.1: nghttp -m 10 to nghttpd and curl keep-ali
     assert.match(r1.stdout, /^= \d+\/1 GET \/a\.txt 200→200 /m);
   } finally {
     await Promise.all([nginxA.stop(), nginxB.stop(), ngB.stop()]);
+  }
+});
+
+test('HTTP/1.1 recorded from plaintext sockets, both ends: the client side and the server side each replay against a second nginx over http://', { skip: skip || (!fs.existsSync(NGINX) && 'nginx missing'), timeout: 120_000 }, async () => {
+  const nginxA = await startNginx('nginx-plain-a', www);
+  const nginxB = await startNginx('nginx-plain-b', www);
+  try {
+    const journal = path.join(dir, 'plain.db');
+    const paths = ['/b.bin', '/a.txt', '/b.bin'];
+    // Plaintext has no TLS library to probe: the sockets on nginx A's port, curl's end and nginx's.
+    const rec = await startRecorder(['-o', journal, '--port', String(nginxA.plainPort), '--no-tls']);
+    let curlPid = -1;
+    try {
+      const c = await run('/usr/bin/curl', ['--http1.1', '-s', ...paths.flatMap((u) => ['-o', '/dev/null', `http://127.0.0.1:${nginxA.plainPort}${u}`])]);
+      assert.equal(c.status, 0, c.stderr);
+      curlPid = c.pid;
+      await sleep(300);
+    } finally {
+      rec.proc.kill('SIGINT');
+    }
+    assert.equal((await rec.exited).code, 0, rec.stderr.join('\n'));
+    const expected = paths.map((u) => `GET ${u} HTTP/1.1`);
+    let replays = 0;
+    for (const [side, pid] of [['client', curlPid], ['server', nginxA.pid]] as const) {
+      const report = path.join(dir, `plain-${side}.jsonl`);
+      const r = await h2rec(['replay', journal, '--pid', String(pid), '--target', `http://127.0.0.1:${nginxB.plainPort}`, '--speed', 'max', '--report', report]);
+      assert.equal(r.status, 0, `${side}: ${r.stdout}${r.stderr}`);
+      assert.deepEqual(reportOf(report).map((o) => [o.path, o.match]), paths.map((u) => [u, true]), `${side}: ${r.stdout}`);
+      const log = nginxB.log().slice(replays * paths.length);
+      replays++;
+      assert.deepEqual(log.map((l) => l.split(' ').slice(1).join(' ')), expected, `${side}: the second nginx logs the same requests in order`);
+      assert.equal(new Set(log.map((l) => l.split(' ')[0])).size, 1, `${side}: one keep-alive connection`);
+    }
+  } finally {
+    await Promise.all([nginxA.stop(), nginxB.stop()]);
   }
 });
 
