@@ -160,6 +160,13 @@ export function markdown(r: Results, svgFile: string | null): string {
         `(${p.replay_wall_rps ?? '?'} req/s with start-up and journal reading), h2load ${p.h2load_rps ?? '?'} req/s, ratio **${p.ratio ?? '?'}** (target >= 0.5).`,
       '',
     );
+    if (p.node_h2_rps !== undefined && p.node_h2_rps !== null) {
+      L.push(
+        `The ceiling: node's http2 client alone (the client replay sends through), the same requests on one connection with 10 streams in flight, ` +
+          `in the same repetitions: ${p.node_h2_rps} req/s, **${p.ceiling_ratio ?? '?'}** of h2load; replay reaches ${p.of_ceiling ?? '?'} of that ceiling.`,
+        '',
+      );
+    }
   }
 
   L.push('## 6. Many hosts', '');

@@ -6,10 +6,17 @@
  * The replay rate is its own figure (`replayed N exchanges ... in S s`:
  * first deadline to last response, without process start-up and journal
  * reading), and also given with the whole command's wall time.
+ *
+ * The ceiling: replay sends through node's http2 client (issue 13), so the
+ * same interleaved repetitions also time that client alone making the same
+ * requests on one connection with the same 10 streams in flight
+ * (bench/lib/h2client.ts). A replay ratio below 0.5 with a ceiling ratio also
+ * below 0.5 means the client library, not replay, sets the limit.
  */
 import path from 'node:path';
 import type { Env } from '../lib/env';
 import { runH2load } from '../lib/h2load';
+import { parseH2client } from '../lib/h2client';
 import { runCollect } from '../lib/procs';
 import { median, round } from '../lib/stats';
 import { removeJournal, startRecorder } from '../lib/tracers';
@@ -23,7 +30,13 @@ export interface ReplayThroughput {
   h2load_rps: number | null;
   /** replay_rps / h2load_rps; the acceptance target is >= 0.5 */
   ratio: number | null;
-  runs: { replay_s: number; replay_wall_s: number; h2load_s: number }[];
+  /** node's http2 client alone, same requests, same connection shape: replay's ceiling */
+  node_h2_rps: number | null;
+  /** node_h2_rps / h2load_rps: the best ratio any replay through node's http2 could reach */
+  ceiling_ratio: number | null;
+  /** replay_rps / node_h2_rps: how close replay comes to its client's ceiling */
+  of_ceiling: number | null;
+  runs: { replay_s: number; replay_wall_s: number; h2load_s: number; node_h2_s: number }[];
 }
 
 export async function replayThroughput(env: Env, requests = 10_000, reps = 3): Promise<ReplayThroughput> {
@@ -43,8 +56,11 @@ export async function replayThroughput(env: Env, requests = 10_000, reps = 3): P
       if (r.code !== 0 || !m) throw new Error(`h2rec replay exited ${r.code}: ${(r.stderr || r.stdout.slice(-400)).trim()}`);
       if (Number(m[1]) !== requests || Number(m[3]) !== requests) throw new Error(`h2rec replay: ${m[3]} of ${m[1]} matched, expected ${requests}`);
       const h = await runH2load(spec);
-      runs.push({ replay_s: Number(m[2]), replay_wall_s: r.seconds, h2load_s: h.seconds });
-      env.log(`replay ${requests} requests: ${m[2]} s (${r.seconds.toFixed(2)} s wall) vs h2load ${h.seconds.toFixed(3)} s`);
+      const c = await runCollect(process.execPath, [path.join(__dirname, '../lib/h2client.js'), spec.url, String(requests), String(spec.streams)], 600_000);
+      if (c.code !== 0) throw new Error(`h2client exited ${c.code}: ${c.stderr.trim()}`);
+      const node = parseH2client(c.stdout);
+      runs.push({ replay_s: Number(m[2]), replay_wall_s: r.seconds, h2load_s: h.seconds, node_h2_s: node });
+      env.log(`replay ${requests} requests: ${m[2]} s (${r.seconds.toFixed(2)} s wall) vs h2load ${h.seconds.toFixed(3)} s, node http2 client alone ${node.toFixed(3)} s`);
     }
   } finally {
     removeJournal(journal);
@@ -52,6 +68,7 @@ export async function replayThroughput(env: Env, requests = 10_000, reps = 3): P
   const rate = (s: number[]): number | null => (s.length ? round(requests / median(s), 0) : null);
   const replay = rate(runs.map((r) => r.replay_s));
   const h2load = rate(runs.map((r) => r.h2load_s));
+  const node = rate(runs.map((r) => r.node_h2_s));
   return {
     requests,
     reps,
@@ -59,6 +76,9 @@ export async function replayThroughput(env: Env, requests = 10_000, reps = 3): P
     replay_wall_rps: rate(runs.map((r) => r.replay_wall_s)),
     h2load_rps: h2load,
     ratio: replay !== null && h2load ? round(replay / h2load, 2) : null,
+    node_h2_rps: node,
+    ceiling_ratio: node !== null && h2load ? round(node / h2load, 2) : null,
+    of_ceiling: replay !== null && node ? round(replay / node, 2) : null,
     runs,
   };
 }

@@ -13,7 +13,7 @@ export function builder(y: Argv): Argv {
   return filterOptions(
     y
       .usage('$0 replay JOURNAL --target URL [--speed F|max] [--max-gap S] [filters] [--unsafe-methods] [--keep-sensitive] [--report FILE] [--dry-run]\n\n' +
-        'Each recorded connection becomes one new connection to the target (HTTP/2 via ALPN for https, h2c for http), ' +
+        'Each recorded connection becomes one new connection to the target (HTTP/2 via ALPN for https, h2c for http; HTTP/1.1 keep-alive for HTTP/1 connections), ' +
         'its streams opened in recorded order and concurrency, each on its recorded deadline. Only GET, HEAD and OPTIONS ' +
         'are sent and sensitive headers are dropped unless asked. Exit 0: every response matches; 1: some differ.')
       .positional('journal', { type: 'string', describe: 'journal written by h2rec record' })

@@ -50,8 +50,11 @@ export class Gauge {
 }
 
 export interface Sending {
-  /** the request has been handed to the connection (after the target's SETTINGS, for HTTP/2) */
-  issued: Promise<void>;
+  /**
+   * the request has been handed to the connection (after the target's SETTINGS, for HTTP/2);
+   * undefined when it already was: no promise hop per request at --speed max
+   */
+  issued?: Promise<void>;
   done: Promise<Outcome>;
 }
 
@@ -62,6 +65,8 @@ export interface ConnClient {
 }
 
 const TIMEOUT_MS = 30_000;
+/** How often an HTTP/2 connection looks for streams older than TIMEOUT_MS. */
+const SWEEP_MS = 1000;
 
 export function openConn(target: Target, protocol: Protocol, gauge: Gauge): ConnClient {
   return protocol === 'h2' ? new H2Conn(target, gauge) : new H1Conn(target);
@@ -109,6 +114,14 @@ class H2Conn implements ConnClient {
    * REFUSED_STREAM; waiting lets node queue them instead.
    */
   private ready: Promise<void>;
+  private isReady = false;
+  /**
+   * Open streams -> when they were sent. One sweep per connection closes the
+   * ones past TIMEOUT_MS: a timer per stream (req.setTimeout) cost more than
+   * the rest of the request at --speed max.
+   */
+  private live = new Map<http2.ClientHttp2Stream, number>();
+  private sweeper: NodeJS.Timeout;
 
   constructor(target: Target, private readonly gauge: Gauge) {
     this.session = http2.connect(target.url.origin, {
@@ -117,8 +130,17 @@ class H2Conn implements ConnClient {
       // Room for thousands of queued requests at --speed max.
       maxSessionMemory: 256,
     });
-    let settle!: () => void;
-    this.ready = new Promise((r) => (settle = r));
+    let resolveReady!: () => void;
+    this.ready = new Promise((r) => (resolveReady = r));
+    const settle = (): void => {
+      this.isReady = true;
+      resolveReady();
+    };
+    this.sweeper = setInterval(() => {
+      const old = performance.now() - TIMEOUT_MS;
+      for (const [req, at] of this.live) if (at < old) req.close(http2.constants.NGHTTP2_CANCEL);
+    }, SWEEP_MS);
+    this.sweeper.unref();
     this.session.on('error', (e: NodeJS.ErrnoException) => {
       this.sessionError = e.code ?? e.message;
       settle();
@@ -170,6 +192,7 @@ class H2Conn implements ConnClient {
   }
 
   send(item: PlanItem, partDeadline: (ktime: bigint) => number): Sending {
+    if (this.isReady) return { done: this.request(item, partDeadline) };
     const issued = this.ready;
     return { issued, done: issued.then(() => this.request(item, partDeadline)) };
   }
@@ -195,7 +218,7 @@ class H2Conn implements ConnClient {
         resolve({ headers, body: Buffer.alloc(0), error: this.sessionError ?? (e as Error).message, sentAt, latencyMs: performance.now() - sentAt });
         return;
       }
-      req.setTimeout(TIMEOUT_MS, () => req.close(http2.constants.NGHTTP2_CANCEL));
+      this.live.set(req, sentAt);
       req.on('response', (h) => {
         const st = Number(h[':status']);
         if (st >= 200) {
@@ -211,6 +234,7 @@ class H2Conn implements ConnClient {
         // RST_STREAM(NO_ERROR) after a complete response is the server's "stop sending" (RFC 9113 §8.1).
         if (code !== http2.constants.NGHTTP2_NO_ERROR && !(ended && status !== undefined)) error = `stream reset: ${errorName(code)}`;
         else if (!ended && status === undefined) error ??= this.sessionError ?? 'stream closed without a response';
+        this.live.delete(req);
         this.release(slot);
         resolve({ status: error ? undefined : status, headers, body: Buffer.concat(body), error, sentAt, latencyMs: performance.now() - sentAt });
       });
@@ -219,6 +243,7 @@ class H2Conn implements ConnClient {
   }
 
   close(): void {
+    clearInterval(this.sweeper);
     this.session.close();
   }
 }
@@ -247,7 +272,7 @@ class H1Conn implements ConnClient {
   }
 
   send(item: PlanItem, partDeadline: (ktime: bigint) => number): Sending {
-    return { issued: Promise.resolve(), done: this.request(item, partDeadline) };
+    return { done: this.request(item, partDeadline) };
   }
 
   private request(item: PlanItem, partDeadline: (ktime: bigint) => number): Promise<Outcome> {

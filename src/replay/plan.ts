@@ -237,7 +237,7 @@ export function buildPlan(recorded: Iterable<RecordedExchange>, opts: PlanOption
 
 /**
  * Passes the decoded events through, noting the time and size of every DATA
- * frame per (connection, stream, direction): the message stage keeps body
+ * frame (and HTTP/1 request body part) per (connection, stream, direction): the message stage keeps body
  * bytes but not when each part was sent, and replay sends each part at its
  * recorded offset. `take` hands an exchange's request parts over and forgets
  * both directions of its stream, so the map holds only open streams.
@@ -247,15 +247,25 @@ export function requestPartTimes(): {
   take: (x: Exchange) => { ktime: bigint; length: number }[] | undefined;
 } {
   const parts = new Map<string, { ktime: bigint; length: number }[]>();
-  const key = (conn: number, stream: number, dir: string): string => `${conn}/${stream}/${dir}`;
+  // HTTP/1 request numbers and HTTP/2 stream ids of one connection (after an h2c upgrade) never share a key.
+  const key = (conn: number, stream: number, dir: string, h1 = false): string => `${conn}/${h1 ? 'h1/' : ''}${stream}/${dir}`;
   return {
     *tap(events) {
       for (const e of events) {
+        let k: string | undefined;
+        let part: { ktime: bigint; length: number } | undefined;
         if (e.kind === 'frame' && e.type === FrameType.DATA && e.stream !== 0 && e.payload.byteLength > 0) {
-          const k = key(e.conn.id, e.stream, e.dir);
+          k = key(e.conn.id, e.stream, e.dir);
+          part = { ktime: e.ktime, length: e.payload.byteLength };
+        } else if (e.kind === 'http1-body' && e.message === 'request' && e.seq > 0 && e.payload.byteLength > 0) {
+          // HTTP/1 request bodies (Content-Length or chunked, RFC 9112 §6): the same, by request number.
+          k = key(e.conn.id, e.seq, e.dir, true);
+          part = { ktime: e.ktime, length: e.payload.byteLength };
+        }
+        if (k !== undefined && part !== undefined) {
           let l = parts.get(k);
           if (!l) parts.set(k, (l = []));
-          l.push({ ktime: e.ktime, length: e.payload.byteLength });
+          l.push(part);
         }
         yield e;
         if (e.kind === 'close') {
@@ -267,9 +277,10 @@ export function requestPartTimes(): {
       }
     },
     take(x) {
-      const req = parts.get(key(x.conn.id, x.stream, x.requestDir ?? 'send'));
-      parts.delete(key(x.conn.id, x.stream, 'send'));
-      parts.delete(key(x.conn.id, x.stream, 'recv'));
+      const h1 = x.httpVersion !== undefined;
+      const req = parts.get(key(x.conn.id, x.stream, x.requestDir ?? 'send', h1));
+      parts.delete(key(x.conn.id, x.stream, 'send', h1));
+      parts.delete(key(x.conn.id, x.stream, 'recv', h1));
       return req;
     },
   };

@@ -19,7 +19,6 @@ import { LATE_WARN_MS, lateness, makeClock, waitUntil, type Speed } from './sche
 import { Gauge, openConn, probeTarget, type ConnClient, type Target } from './clients';
 import { comparator } from './diff';
 import { curlCommand, exchangeLine, planLines, reportObject, summaryLines, type ExchangeResult, type RunFigures } from './report';
-import { http1Exchanges } from './http1';
 
 export interface ReplayOptions extends PlanOptions {
   journal: string;
@@ -73,16 +72,18 @@ export function readPlan(opts: ReplayOptions): Plan {
   const reader = JournalReader.open(opts.journal);
   try {
     const parts = requestPartTimes();
-    const h1 = http1Exchanges();
-    const recorded: RecordedExchange[] = [];
-    const events = h1.tap(parts.tap(pipeline(reader, { pids: opts.pids, comm: opts.comm, conns: opts.conns })));
-    for (const x of exchanges(events, { keepBodies: true })) {
-      const p = parts.take(x);
-      if (opts.streams?.length && !opts.streams.includes(x.stream)) continue;
-      recorded.push({ x, protocol: 'h2', parts: p });
+    const events = parts.tap(pipeline(reader, { pids: opts.pids, comm: opts.comm, conns: opts.conns }));
+    // A generator, not an array: each exchange (and the journal pages its bodies point into) dies young,
+    // once the plan has copied what it needs, instead of surviving into the run's old-generation GCs.
+    function* recorded(): Generator<RecordedExchange> {
+      for (const x of exchanges(events, { keepBodies: true })) {
+        const p = parts.take(x);
+        if (opts.streams?.length && !opts.streams.includes(x.stream)) continue;
+        // An HTTP/1 exchange (over TLS or a plaintext socket) is replayed on an HTTP/1.1 keep-alive connection.
+        yield { x, protocol: x.httpVersion !== undefined ? 'http1' : 'h2', parts: p };
+      }
     }
-    for (const r of h1.done()) if (!opts.streams?.length || opts.streams.includes(r.x.stream)) recorded.push(r);
-    return buildPlan(recorded, opts);
+    return buildPlan(recorded(), opts);
   } finally {
     reader.close();
   }
@@ -241,10 +242,12 @@ async function execute(
   const ends = opts.speed === 'max' ? recordedEnds(plan.items) : [];
   let completed = 0;
   let wake: (() => void) | undefined;
+  const partDeadline = (k: bigint): number => start + clock(k);
+  // Sends are hot at --speed max: no promise hop for a deadline already passed, no closure per send.
   for (const a of actions) {
     if (signal?.aborted) break;
     const deadline = start + a.at;
-    await waitUntil(deadline);
+    if (deadline > performance.now()) await waitUntil(deadline);
     if ('open' in a) {
       clients.set(a.open, openConn(target, protocolOf.get(a.open)!, gauge));
       continue;
@@ -255,9 +258,9 @@ async function execute(
       while (completed < need) await new Promise<void>((r) => (wake = r));
     }
     const client = clients.get(it.conn)!;
-    const sending = client.send(it, (k) => start + clock(k));
+    const sending = client.send(it, partDeadline);
     // The next send waits until this one is on its connection: the recorded order is kept across connections.
-    await sending.issued;
+    if (sending.issued) await sending.issued;
     const late = Math.max(0, performance.now() - deadline);
     lates.push(late);
     pending.push(

@@ -207,6 +207,138 @@ test('same files: nghttp -m 10 replayed against a second nghttpd matches, and th
   }
 });
 
+const NGINX = '/usr/sbin/nginx';
+
+/** An nginx, HTTP/1.1 only, over TLS and on a plaintext port, serving `docroot`, logging "$connection $request" per request to its own access log. */
+async function startNginx(name: string, docroot: string): Promise<{ port: number; plainPort: number; pid: number; log: () => string[]; stop: () => Promise<void> }> {
+  const home = path.join(dir, name);
+  fs.mkdirSync(home, { recursive: true });
+  const p = (f: string): string => path.join(home, f);
+  const port = await freePort();
+  const plainPort = await freePort();
+  fs.writeFileSync(
+    p('nginx.conf'),
+    `daemon off;\nmaster_process off;\nworker_processes 1;\npid ${p('nginx.pid')};\nerror_log ${p('error.log')};\n` +
+      'events { worker_connections 64; }\n' +
+      `http {\n  log_format paths '$connection $request';\n  access_log ${p('access.log')} paths;\n` +
+      `  client_body_temp_path ${p('body')};\n  proxy_temp_path ${p('proxy')};\n  fastcgi_temp_path ${p('fcgi')};\n` +
+      `  uwsgi_temp_path ${p('uwsgi')};\n  scgi_temp_path ${p('scgi')};\n  default_type application/octet-stream;\n  keepalive_requests 1000;\n` +
+      `  server {\n    listen 127.0.0.1:${port} ssl;\n    listen 127.0.0.1:${plainPort};\n    root ${docroot};\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n  }\n}\n`,
+  );
+  const proc = spawn(NGINX, ['-c', p('nginx.conf'), '-p', home + '/', '-e', p('error.log')], { stdio: 'ignore' });
+  await waitForPort(port);
+  return {
+    port,
+    plainPort,
+    pid: proc.pid ?? -1,
+    log: () => (fs.existsSync(p('access.log')) ? fs.readFileSync(p('access.log'), 'utf8').split('\n').filter(Boolean) : []),
+    stop: () =>
+      new Promise((r) => {
+        if (proc.exitCode !== null) return r();
+        proc.once('exit', () => r());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+test('same files, HTTP/2 and HTTP/1.1: nghttp -m 10 to nghttpd and curl keep-alive over TLS to nginx, in one journal, replayed against a second nghttpd and a second nginx', { skip: skip || (!fs.existsSync(NGINX) && 'nginx missing'), timeout: 120_000 }, async () => {
+  // Both clients under one distinctive name (copies in two directories): one --comm records both, --pid tells them apart.
+  const name = 'h2rec-rpl-mix';
+  const ngBin = path.join(dir, 'mix-ng', name);
+  const curlBin = path.join(dir, 'mix-curl', name);
+  for (const [src, dst] of [['/usr/bin/nghttp', ngBin], ['/usr/bin/curl', curlBin]]) {
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    fs.copyFileSync(src, dst);
+    fs.chmodSync(dst, 0o755);
+  }
+  const nginxA = await startNginx('nginx-a', www);
+  // The same files (same bytes and times, so the same ETag) behind a second nginx.
+  const nginxB = await startNginx('nginx-b', www);
+  const wwwMix = path.join(dir, 'www-mix');
+  fs.cpSync(www, wwwMix, { recursive: true });
+  const ngB = await verboseNghttpd(wwwMix);
+  try {
+    const journal = path.join(dir, 'mix.db');
+    const curlPaths = ['/a.txt', '/b.bin', '/a.txt', '/b.bin'];
+    let ngPid = -1;
+    let curlPid = -1;
+    const rec = await startRecorder(['-o', journal, '--comm', name]);
+    try {
+      const n = await run(ngBin, ['-n', '-m', '10', `https://127.0.0.1:${ngA!.port}/a.txt`, `https://127.0.0.1:${ngA!.port}/b.bin`]);
+      assert.equal(n.status, 0, n.stderr);
+      ngPid = n.pid;
+      // One curl, several URLs: one HTTP/1.1 keep-alive connection.
+      const c = await run(curlBin, ['--http1.1', '-sk', ...curlPaths.flatMap((u) => ['-o', '/dev/null', `https://127.0.0.1:${nginxA.port}${u}`])]);
+      assert.equal(c.status, 0, c.stderr);
+      curlPid = c.pid;
+      await sleep(300);
+    } finally {
+      rec.proc.kill('SIGINT');
+    }
+    assert.equal((await rec.exited).code, 0, rec.stderr.join('\n'));
+    const recordedA = nginxA.log();
+    assert.equal(recordedA.length, curlPaths.length);
+    assert.equal(new Set(recordedA.map((l) => l.split(' ')[0])).size, 1, 'curl used one connection');
+
+    // The HTTP/2 part against the second nghttpd.
+    const h2Report = path.join(dir, 'mix-h2.jsonl');
+    const r2 = await h2rec(['replay', journal, '--pid', String(ngPid), '--target', `https://127.0.0.1:${ngB.port}`, '--insecure', '--report', h2Report]);
+    assert.equal(r2.status, 0, r2.stdout + r2.stderr);
+    const rows2 = reportOf(h2Report);
+    assert.equal(rows2.length, 20);
+    assert.ok(rows2.every((o) => o.match === true), r2.stdout);
+    assert.equal(nghttpdPaths(ngB.log()).length, 20);
+
+    // The HTTP/1.1 part against the second nginx: one keep-alive connection, the same paths in the same order.
+    const h1Report = path.join(dir, 'mix-h1.jsonl');
+    const r1 = await h2rec(['replay', journal, '--pid', String(curlPid), '--target', `https://127.0.0.1:${nginxB.port}`, '--insecure', '--report', h1Report]);
+    assert.equal(r1.status, 0, r1.stdout + r1.stderr);
+    const rows1 = reportOf(h1Report);
+    assert.deepEqual(rows1.map((o) => [o.kind, o.method, o.path, o.match, o.status]), curlPaths.map((u) => ['exchange', 'GET', u, true, [200, 200]]), r1.stdout);
+    const logB = nginxB.log();
+    assert.deepEqual(logB.map((l) => l.split(' ').slice(1).join(' ')), curlPaths.map((u) => `GET ${u} HTTP/1.1`), 'the second nginx logs the same requests in order');
+    assert.equal(new Set(logB.map((l) => l.split(' ')[0])).size, 1, 'the replay used one keep-alive connection');
+    assert.match(r1.stdout, /^= \d+\/1 GET \/a\.txt 200→200 /m);
+  } finally {
+    await Promise.all([nginxA.stop(), nginxB.stop(), ngB.stop()]);
+  }
+});
+
+test('HTTP/1.1 recorded from plaintext sockets, both ends: the client side and the server side each replay against a second nginx over http://', { skip: skip || (!fs.existsSync(NGINX) && 'nginx missing'), timeout: 120_000 }, async () => {
+  const nginxA = await startNginx('nginx-plain-a', www);
+  const nginxB = await startNginx('nginx-plain-b', www);
+  try {
+    const journal = path.join(dir, 'plain.db');
+    const paths = ['/b.bin', '/a.txt', '/b.bin'];
+    // Plaintext has no TLS library to probe: the sockets on nginx A's port, curl's end and nginx's.
+    const rec = await startRecorder(['-o', journal, '--port', String(nginxA.plainPort), '--no-tls']);
+    let curlPid = -1;
+    try {
+      const c = await run('/usr/bin/curl', ['--http1.1', '-s', ...paths.flatMap((u) => ['-o', '/dev/null', `http://127.0.0.1:${nginxA.plainPort}${u}`])]);
+      assert.equal(c.status, 0, c.stderr);
+      curlPid = c.pid;
+      await sleep(300);
+    } finally {
+      rec.proc.kill('SIGINT');
+    }
+    assert.equal((await rec.exited).code, 0, rec.stderr.join('\n'));
+    const expected = paths.map((u) => `GET ${u} HTTP/1.1`);
+    let replays = 0;
+    for (const [side, pid] of [['client', curlPid], ['server', nginxA.pid]] as const) {
+      const report = path.join(dir, `plain-${side}.jsonl`);
+      const r = await h2rec(['replay', journal, '--pid', String(pid), '--target', `http://127.0.0.1:${nginxB.plainPort}`, '--speed', 'max', '--report', report]);
+      assert.equal(r.status, 0, `${side}: ${r.stdout}${r.stderr}`);
+      assert.deepEqual(reportOf(report).map((o) => [o.path, o.match]), paths.map((u) => [u, true]), `${side}: ${r.stdout}`);
+      const log = nginxB.log().slice(replays * paths.length);
+      replays++;
+      assert.deepEqual(log.map((l) => l.split(' ').slice(1).join(' ')), expected, `${side}: the second nginx logs the same requests in order`);
+      assert.equal(new Set(log.map((l) => l.split(' ')[0])).size, 1, `${side}: one keep-alive connection`);
+    }
+  } finally {
+    await Promise.all([nginxA.stop(), nginxB.stop()]);
+  }
+});
+
 test('a JSON field changed: the diff names its JSON path; --ignore-json on that path gives exit 0', { skip, timeout: 120_000 }, async () => {
   const rec = await nodeTarget();
   journals.json = path.join(dir, 'json.db');

@@ -118,3 +118,38 @@ test('requestPartTimes notes request DATA frames per stream and forgets them onc
   assert.equal(parts.take(ex({ stream: 1 })), undefined, 'forgotten once taken');
   assert.deepEqual(parts.take(ex({ stream: 3 })), [{ ktime: 13n, length: 1 }]);
 });
+
+test('requestPartTimes notes HTTP/1 request body parts by request number, apart from HTTP/2 stream ids', () => {
+  const c = conn(1);
+  const body = (seq: number, message: 'request' | 'response', dir: 'send' | 'recv', ktime: bigint, n: number): FrameEvent =>
+    ({ kind: 'http1-body', conn: c, dir, pos: 0n, ktime, tid: 1, seq, message, payload: new Uint8Array(n) }) as FrameEvent;
+  const data = (stream: number, ktime: bigint, n: number): FrameEvent =>
+    ({ kind: 'frame', conn: c, dir: 'send', pos: 0n, ktime, tid: 1, type: 0, typeName: 'DATA', length: n, flags: 0, flagNames: [], stream, fields: {}, payload: new Uint8Array(n) }) as FrameEvent;
+  const parts = requestPartTimes();
+  [...parts.tap([body(1, 'request', 'send', 20n, 5), body(1, 'response', 'recv', 21n, 50), body(1, 'request', 'send', 22n, 6), data(1, 23n, 7), body(2, 'request', 'send', 24n, 0)])];
+  assert.deepEqual(parts.take(ex({ stream: 1, httpVersion: 'HTTP/1.1' })), [{ ktime: 20n, length: 5 }, { ktime: 22n, length: 6 }], 'request parts only, not the response body');
+  assert.deepEqual(parts.take(ex({ stream: 1 })), [{ ktime: 23n, length: 7 }], 'HTTP/2 stream 1 is kept apart');
+  assert.equal(parts.take(ex({ stream: 2, httpVersion: 'HTTP/1.1' })), undefined, 'an empty part is no part');
+});
+
+test('an HTTP/1 exchange plans as http1 on its own connection, Host left to the client, its body cut at the recorded parts', () => {
+  const x = ex({
+    conn: conn(2),
+    stream: 1,
+    httpVersion: 'HTTP/1.1',
+    method: 'POST',
+    path: '/up',
+    requestHeaders: [{ name: 'host', value: 'example' }, { name: 'content-type', value: 'text/plain' }, { name: 'connection', value: 'keep-alive' }],
+    authority: 'example',
+    requestBody: [Buffer.from('hello world')],
+    requestBodyBytes: 11,
+  });
+  const plan = buildPlan([{ x, protocol: 'http1', parts: [{ ktime: 5_000_000n, length: 5 }, { ktime: 5_500_000n, length: 6 }] }], { unsafeMethods: true });
+  assert.equal(plan.conns.length, 1);
+  assert.equal(plan.conns[0].protocol, 'http1');
+  const it = plan.items[0];
+  assert.equal(it.protocol, 'http1');
+  assert.equal(it.authority, 'example');
+  assert.deepEqual(it.headers, [['content-type', 'text/plain']], 'host and connection are the new hop\'s own');
+  assert.deepEqual(it.body.map((p) => [p.ktime, p.data.toString()]), [[5_000_000n, 'hello'], [5_500_000n, ' world']]);
+});
