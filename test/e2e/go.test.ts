@@ -16,6 +16,7 @@ import { analyze } from '../../src/analyze/analyze';
 import { JournalReader } from '../../src/journal/reader';
 import { tmpDir, makeCert, randomFile, freePort, waitForPort, run, recordDuring, have, sha256 } from '../helpers/peers';
 import { parseNghttpVerbose, type NghttpFrame } from '../helpers/nghttpv';
+import { analyzedFrames, type Seen } from '../helpers/mirror';
 import { walkJournal } from '../helpers/walk';
 import { dataPayloads } from '../helpers/h2walk';
 
@@ -143,41 +144,12 @@ function startGoClient(bin: string, url: string, n = 1, conc = 1, slowEvery = 0)
   return { pid: p.pid!, go: () => p.stdin!.end('\n'), done };
 }
 
-interface Seen {
-  type: string;
-  stream: number;
-  flags: number;
-  length: number;
-  headers: [string, string][];
-}
-
-const FLAG_BITS: Record<string, number> = { END_STREAM: 1, ACK: 1, END_HEADERS: 4, PADDED: 8, PRIORITY: 0x20 };
-
-/** The analyzer's frames for one pid, HEADERS+CONTINUATION merged as nghttp prints them; asserts 0 gaps, 0 diagnostics, lib go. */
+/** The analyzer's frames for one pid (0 gaps, 0 diagnostics asserted), recorded through the Go probes. */
 function analyzed(journal: string, pid: number): Record<'send' | 'recv', Seen[]> {
-  let out = '';
-  const res = analyze({ journal, format: 'json', pids: [pid] }, (s) => (out += s));
-  assert.equal(res.gaps, 0, 'no gaps');
-  const objs = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.deepEqual(objs.filter((o) => o.kind === 'diagnostic'), [], 'no diagnostics');
+  const { seen, objs } = analyzedFrames(journal, pid);
   const conns = objs.filter((o) => o.kind === 'conn');
   assert.equal(conns.length, 1, 'one connection');
   assert.equal(conns[0].lib, 'go', 'recorded through the Go probes');
-  const seen: Record<'send' | 'recv', Seen[]> = { send: [], recv: [] };
-  for (const o of objs) {
-    if (o.kind !== 'frame') continue;
-    const list = seen[o.dir as 'send' | 'recv'];
-    const flags = (o.flags as string[]).reduce((a, f) => a | FLAG_BITS[f], 0);
-    const headers = (o.headers as [string, string][] | undefined) ?? [];
-    if (o.type === 'CONTINUATION') {
-      const last = list[list.length - 1];
-      last.length += o.length as number;
-      last.flags |= flags;
-      last.headers = headers;
-      continue;
-    }
-    list.push({ type: o.type as string, stream: o.stream as number, flags, length: o.length as number, headers });
-  }
   return seen;
 }
 

@@ -13,7 +13,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { analyze } from '../../src/analyze/analyze';
 import { tmpDir, makeCert, randomFile, startNghttpd, run, recordDuring, freePort, waitForPort, type Server, type RunResult } from '../helpers/peers';
-import { parseNghttpVerbose, type NghttpFrame } from '../helpers/nghttpv';
+import { parseNghttpVerbose } from '../helpers/nghttpv';
+import { analyzedFrames, truth, type Seen } from '../helpers/mirror';
 
 const dir = tmpDir('e2e-nghttp');
 let server: Server;
@@ -73,46 +74,8 @@ after(async () => {
   h2o?.kill('SIGTERM');
 });
 
-interface Seen {
-  type: string;
-  stream: number;
-  flags: number;
-  length: number;
-  headers: [string, string][];
-}
-
-const FLAG_BITS: Record<string, number> = { END_STREAM: 1, ACK: 1, END_HEADERS: 4, PADDED: 8, PRIORITY: 0x20 };
-
 /** The analyzer's JSON for one pid, with HEADERS+CONTINUATION merged the way nghttp prints them. */
-function analyzed(pid: number): Record<'send' | 'recv', Seen[]> {
-  let out = '';
-  const res = analyze({ journal, format: 'json', pids: [pid] }, (s) => (out += s));
-  assert.equal(res.gaps, 0, 'no gaps');
-  const objs = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  const diags = objs.filter((o) => o.kind === 'diagnostic');
-  assert.deepEqual(diags, [], 'no diagnostics');
-  const seen: Record<'send' | 'recv', Seen[]> = { send: [], recv: [] };
-  for (const o of objs) {
-    if (o.kind !== 'frame') continue;
-    const list = seen[o.dir as 'send' | 'recv'];
-    const flags = (o.flags as string[]).reduce((a, f) => a | FLAG_BITS[f], 0);
-    const headers = (o.headers as [string, string][] | undefined) ?? [];
-    if (o.type === 'CONTINUATION') {
-      // nghttp prints a header block as one frame: summed length, END_HEADERS from the last piece.
-      const last = list[list.length - 1];
-      last.length += o.length as number;
-      last.flags |= flags;
-      last.headers = headers;
-      continue;
-    }
-    list.push({ type: o.type as string, stream: o.stream as number, flags, length: o.length as number, headers });
-  }
-  return seen;
-}
-
-function truth(frames: NghttpFrame[], dir: 'send' | 'recv'): Seen[] {
-  return frames.filter((f) => f.dir === dir).map((f) => ({ type: f.type, stream: f.stream, flags: f.flags, length: f.length, headers: f.headers }));
-}
+const analyzed = (pid: number): Record<'send' | 'recv', Seen[]> => analyzedFrames(journal, pid).seen;
 
 for (const name of TRANSPORTS.flatMap((t) => Object.keys(SCENARIOS).filter((n) => t !== 'h2c-upgrade' || UPGRADE_SCENARIOS.includes(n)).map((n) => `${t} ${n}`))) {
   test(`nghttp -v and h2rec agree frame for frame: ${name}`, () => {
