@@ -11,11 +11,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { tmpDir, makeCert, startNghttpd, freePort, waitForPort, run, type Server } from '../helpers/peers';
 import { canBpf, cli, sleep, startRecorder, stderrLines, CLI } from '../reliability/helpers';
+import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
-const NGINX = '/usr/sbin/nginx';
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !fs.existsSync(NGINX) ? 'nginx missing' : false;
 const dir = tmpDir('query');
 const out = path.join(dir, 'fleet');
@@ -66,18 +66,14 @@ before(async () => {
   nghttpd = await startNghttpd(www, tls);
   ngBase = `https://127.0.0.1:${nghttpd.port}`;
   const port = await freePort();
-  const p = (f: string): string => path.join(dir, f);
-  fs.writeFileSync(
-    p('nginx.conf'),
-    `daemon off;\nmaster_process off;\nworker_processes 1;\npid ${p('nginx.pid')};\nerror_log ${p('error.log')};\n` +
-      'events { worker_connections 64; }\n' +
-      `http {\n  access_log off;\n  client_body_temp_path ${p('body')};\n  proxy_temp_path ${p('proxy')};\n  fastcgi_temp_path ${p('fcgi')};\n` +
-      `  uwsgi_temp_path ${p('uwsgi')};\n  scgi_temp_path ${p('scgi')};\n` +
+  writeNginxConf(
+    dir,
+    `  access_log off;\n` +
       `  server {\n    listen 127.0.0.1:${port} ssl http2;\n    root ${www};\n` +
       `    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n` +
-      '    location /api/orders { return 200 "orders\\n"; }\n  }\n}\n',
+      '    location /api/orders { return 200 "orders\\n"; }\n  }\n',
   );
-  nginx = spawn(NGINX, ['-c', p('nginx.conf'), '-p', dir + '/', '-e', p('error.log')], { stdio: 'ignore' });
+  nginx = spawnNginx(dir);
   await waitForPort(port);
   nxBase = `https://127.0.0.1:${port}`;
   for (const [src, dst] of [['/usr/bin/nghttp', NGHTTP], ['/usr/bin/curl', CURL]]) {

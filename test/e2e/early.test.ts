@@ -13,8 +13,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { tmpDir, makeCert, freePort, waitForPort, randomFile, run, type RunResult } from '../helpers/peers';
 import { walkJournal } from '../helpers/walk';
 import { dataPayloads } from '../helpers/h2walk';
+import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
-const NGINX = '/usr/sbin/nginx';
 const cli = path.resolve(__dirname, '../../src/cli.js');
 const dir = tmpDir('e2e-early');
 const SMALL = 23;
@@ -29,18 +29,15 @@ before(async () => {
   port = await freePort();
   const p = (f: string): string => path.join(dir, f);
   // Large enough that nginx's own client_max_body_size check does not answer first: each location says what it returns.
-  fs.writeFileSync(
-    p('nginx.conf'),
-    `daemon off;\nmaster_process off;\nworker_processes 1;\npid ${p('nginx.pid')};\nerror_log ${p('error.log')};\n` +
-      'events { worker_connections 64; }\n' +
-      `http {\n  access_log off;\n  client_body_temp_path ${p('body')};\n  proxy_temp_path ${p('proxy')};\n  fastcgi_temp_path ${p('fcgi')};\n` +
-      `  uwsgi_temp_path ${p('uwsgi')};\n  scgi_temp_path ${p('scgi')};\n` +
+  writeNginxConf(
+    dir,
+    `  access_log off;\n` +
       `  server {\n    listen 127.0.0.1:${port} ssl http2;\n    client_max_body_size 16m;\n` +
       `    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n` +
       Object.entries(LOCATIONS).map(([loc, code]) => `    location ${loc} { return ${code}; }\n`).join('') +
-      '  }\n}\n',
+      '  }\n',
   );
-  nginx = spawn(NGINX, ['-c', p('nginx.conf'), '-p', dir + '/', '-e', p('error.log')], { stdio: 'ignore' });
+  nginx = spawnNginx(dir);
   await waitForPort(port);
   randomFile(p('small.bin'), SMALL);
   randomFile(p('big.bin'), BIG);

@@ -12,11 +12,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { tmpDir, makeCert, freePort, waitForPort, randomFile, run, sha256, type RunResult } from '../helpers/peers';
 import { canBpf, startRecorder, sleep } from '../reliability/helpers';
+import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
-const NGINX = '/usr/sbin/nginx';
 const cli = path.resolve(__dirname, '../../src/cli.js');
 const dir = tmpDir('e2e-http1');
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !fs.existsSync(NGINX) ? 'nginx missing' : false;
@@ -42,19 +42,16 @@ before(async () => {
   fs.writeFileSync(p('www/page.txt'), lines.join('\n') + '\n');
   fs.writeFileSync(p('www/small.txt'), 'small file\n');
   randomFile(p('post.bin'), 5000);
-  fs.writeFileSync(
-    p('nginx.conf'),
-    `daemon off;\nmaster_process off;\nworker_processes 1;\npid ${p('nginx.pid')};\nerror_log ${p('error.log')};\n` +
-      'events { worker_connections 64; }\n' +
-      `http {\n  access_log off;\n  client_body_temp_path ${p('body')};\n  proxy_temp_path ${p('proxy')};\n  fastcgi_temp_path ${p('fcgi')};\n` +
-      `  uwsgi_temp_path ${p('uwsgi')};\n  scgi_temp_path ${p('scgi')};\n  default_type application/octet-stream;\n` +
+  writeNginxConf(
+    dir,
+    '  access_log off;\n  default_type application/octet-stream;\n' +
       '  gzip on;\n  gzip_types *;\n  gzip_min_length 0;\n  if_modified_since before;\n  keepalive_requests 1000;\n' +
       `  server {\n    listen 127.0.0.1:${port} ssl;\n    listen 127.0.0.1:${plainPort};\n    root ${p('www')};\n` +
       `    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n` +
       '    location = /post { client_max_body_size 1m; return 200 "posted\\n"; }\n' +
-      '  }\n}\n',
+      '  }\n',
   );
-  nginx = spawn(NGINX, ['-c', p('nginx.conf'), '-p', dir + '/', '-e', p('error.log')], { stdio: 'ignore' });
+  nginx = spawnNginx(dir);
   await waitForPort(port);
   fs.copyFileSync('/usr/bin/curl', CURL);
   fs.chmodSync(CURL, 0o755);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, type Server } from '../helpers/peers';
 import { canBpf, CLI, sleep, startRecorder } from '../reliability/helpers';
+import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : false;
 const dir = tmpDir('e2e-replay');
@@ -207,7 +208,6 @@ test('same files: nghttp -m 10 replayed against a second nghttpd matches, and th
   }
 });
 
-const NGINX = '/usr/sbin/nginx';
 
 /** An nginx, HTTP/1.1 only, over TLS and on a plaintext port, serving `docroot`, logging "$connection $request" per request to its own access log. */
 async function startNginx(name: string, docroot: string): Promise<{ port: number; plainPort: number; pid: number; log: () => string[]; stop: () => Promise<void> }> {
@@ -216,16 +216,13 @@ async function startNginx(name: string, docroot: string): Promise<{ port: number
   const p = (f: string): string => path.join(home, f);
   const port = await freePort();
   const plainPort = await freePort();
-  fs.writeFileSync(
-    p('nginx.conf'),
-    `daemon off;\nmaster_process off;\nworker_processes 1;\npid ${p('nginx.pid')};\nerror_log ${p('error.log')};\n` +
-      'events { worker_connections 64; }\n' +
-      `http {\n  log_format paths '$connection $request';\n  access_log ${p('access.log')} paths;\n` +
-      `  client_body_temp_path ${p('body')};\n  proxy_temp_path ${p('proxy')};\n  fastcgi_temp_path ${p('fcgi')};\n` +
-      `  uwsgi_temp_path ${p('uwsgi')};\n  scgi_temp_path ${p('scgi')};\n  default_type application/octet-stream;\n  keepalive_requests 1000;\n` +
-      `  server {\n    listen 127.0.0.1:${port} ssl;\n    listen 127.0.0.1:${plainPort};\n    root ${docroot};\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n  }\n}\n`,
+  writeNginxConf(
+    home,
+    `  log_format paths '$connection $request';\n  access_log ${p('access.log')} paths;\n` +
+      `  default_type application/octet-stream;\n  keepalive_requests 1000;\n` +
+      `  server {\n    listen 127.0.0.1:${port} ssl;\n    listen 127.0.0.1:${plainPort};\n    root ${docroot};\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n  }\n`,
   );
-  const proc = spawn(NGINX, ['-c', p('nginx.conf'), '-p', home + '/', '-e', p('error.log')], { stdio: 'ignore' });
+  const proc = spawnNginx(home);
   await waitForPort(port);
   return {
     port,

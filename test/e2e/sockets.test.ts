@@ -14,10 +14,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { JournalReader } from '../../src/journal/reader';
-import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, have, type Server } from '../helpers/peers';
+import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, type Server } from '../helpers/peers';
 import { canBpf, cli, sleep, startRecorder } from '../reliability/helpers';
+import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
-const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !have('nginx') && !fs.existsSync('/usr/sbin/nginx') ? 'nginx missing' : false;
+const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !fs.existsSync(NGINX) ? 'nginx missing' : false;
 const dir = tmpDir('sockets');
 const bin = (name: string, from: string): string => {
   const to = path.join(dir, name);
@@ -60,22 +61,11 @@ interface Nginx {
 
 /** nginx under its own name, with `server` as the body of one server block. */
 async function startNginx(name: string, server: (port: number) => string): Promise<Nginx> {
-  const exe = bin(name, '/usr/sbin/nginx');
+  const exe = bin(name, NGINX);
   const prefix = fs.mkdtempSync(path.join(dir, `${name}-`));
   const port = await freePort();
-  const conf = path.join(prefix, 'nginx.conf');
-  fs.writeFileSync(
-    conf,
-    `daemon off; master_process off; worker_processes 1; error_log ${prefix}/error.log; pid ${prefix}/nginx.pid;
-events {}
-http {
-  access_log off; sendfile on;
-  client_body_temp_path ${prefix}; proxy_temp_path ${prefix}; fastcgi_temp_path ${prefix}; uwsgi_temp_path ${prefix}; scgi_temp_path ${prefix};
-  server { ${server(port)} }
-}
-`,
-  );
-  const proc = spawn(exe, ['-c', conf, '-p', prefix], { stdio: 'ignore' });
+  writeNginxConf(prefix, `  access_log off; sendfile on;\n  server { ${server(port)} }\n`);
+  const proc = spawnNginx(prefix, exe);
   try {
     await waitForPort(port);
   } catch (e) {
