@@ -18,17 +18,12 @@
 import { encode as HUFFMAN_CODE } from 'hpack.js/lib/hpack/huffman';
 import { table as STATIC_TABLE } from 'hpack.js/lib/hpack/static-table';
 import type { Diagnostic, Dir, Frame, FrameEvent, HeaderField } from './types';
-import { FrameType } from './types';
-import { flagNames } from './frames';
+import { Flag, FrameType, SettingsId, flagNames } from './h2const';
 
 export const UNKNOWN = '<unknown>';
 /** RFC 9113 §6.5.2: the initial value of SETTINGS_HEADER_TABLE_SIZE. */
 export const DEFAULT_TABLE_SIZE = 4096;
 const STATIC_LEN = STATIC_TABLE.length; // 61
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const ACK = 0x1;
-const SETTINGS_HEADER_TABLE_SIZE = 0x1;
 
 /**
  * Huffman trie of RFC 7541 Appendix B: children of node n at [2n] and
@@ -402,7 +397,7 @@ const di = (d: Dir): 0 | 1 => (d === 'send' ? 0 : 1);
 
 /**
  * Decodes every header block and attaches `headers` to the frame that
- * completes it (END_HEADERS). Passes every event through, in order, adding
+ * completes it (Flag.END_HEADERS). Passes every event through, in order, adding
  * Diagnostic values for HPACK decoding errors right after the frame.
  */
 export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeadersOptions = {}): Generator<FrameEvent> {
@@ -512,7 +507,7 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
     s.dataCut = false;
 
     if (f.type === FrameType.SETTINGS) {
-      if (f.flags & ACK) {
+      if (f.flags & Flag.ACK) {
         // RFC 9113 §6.5.3: the ACK says the sender of this direction applied the oldest unacknowledged SETTINGS.
         // After a loss the queue may not line up with the ACKs, so an uncertain limit is never lowered.
         const v = s.pending.shift();
@@ -520,7 +515,7 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
       } else {
         // RFC 9113 §6.5.2: SETTINGS_HEADER_TABLE_SIZE bounds the peer's encoder, i.e. the other direction.
         let v: number | undefined;
-        for (const [id, val] of (f.fields.settings as [number, number][] | undefined) ?? []) if (id === SETTINGS_HEADER_TABLE_SIZE) v = val;
+        for (const [id, val] of (f.fields.settings as [number, number][] | undefined) ?? []) if (id === SettingsId.HEADER_TABLE_SIZE) v = val;
         const o = c.dirs[1 - d];
         o.pending.push(v);
         if (o.pending.length > maxPending) {
@@ -562,7 +557,7 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
         s.block = [];
       } else if (f.payload.byteLength > 0) s.block.push(f.payload); // a flood of empty CONTINUATIONs holds nothing
     }
-    if (!(f.flags & END_HEADERS)) {
+    if (!(f.flags & Flag.END_HEADERS)) {
       yield f;
       continue;
     }
@@ -592,7 +587,7 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
 /**
  * Merges HEADERS/PUSH_PROMISE + CONTINUATION... into one frame the way
  * nghttp2 reports it (nghttp2_session.c adds each CONTINUATION's length to
- * the first frame header and ORs in END_HEADERS): the merged frame sits
+ * the first frame header and ORs in Flag.END_HEADERS): the merged frame sits
  * where the block completed, with the summed length, the first frame's
  * fields and the decoded headers. A block that never completes is passed
  * through frame by frame.
@@ -638,10 +633,10 @@ export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<Fram
           yield* held;
           continue;
         }
-        if (!(e.flags & END_HEADERS)) continue;
+        if (!(e.flags & Flag.END_HEADERS)) continue;
         open.delete(k);
         const first = held[0];
-        const flags = first.flags | END_HEADERS;
+        const flags = first.flags | Flag.END_HEADERS;
         const merged: Frame = {
           ...first,
           ktime: e.ktime,
@@ -658,7 +653,7 @@ export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<Fram
       }
       yield* flush(k);
     }
-    if ((e.type === FrameType.HEADERS || e.type === FrameType.PUSH_PROMISE) && !(e.flags & END_HEADERS)) {
+    if ((e.type === FrameType.HEADERS || e.type === FrameType.PUSH_PROMISE) && !(e.flags & Flag.END_HEADERS)) {
       open.set(k, [e]);
       continue;
     }
@@ -667,4 +662,3 @@ export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<Fram
   for (const k of [...open.keys()]) yield* flush(k);
 }
 
-export { END_STREAM as FLAG_END_STREAM, END_HEADERS as FLAG_END_HEADERS };

@@ -7,8 +7,7 @@
  * positions) are decimal strings; the rest (sizes, durations) are numbers.
  */
 import type { ConnInfo, FrameEvent } from './types';
-import { FrameType } from './types';
-import { ERROR_NAMES, SETTINGS_NAMES } from './frames';
+import { ERROR_NAMES, FrameType, SETTINGS_NAMES } from './h2const';
 import type { SummaryRow } from './summary';
 
 export interface JsonOptions {

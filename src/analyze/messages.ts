@@ -19,7 +19,7 @@
  * complete response is no failure: the exchange stays 'complete'.
  */
 import type { ConnInfo, Dir, FrameEvent, HeaderField, Http1Body, Http1End, Http1Head } from './types';
-import { FrameType } from './types';
+import { Flag, FrameType } from './h2const';
 
 export interface Exchange {
   conn: ConnInfo;
@@ -110,7 +110,6 @@ export const MAX_OPEN_STREAMS = 10000;
  */
 export const RESET_LINGER_NS = 1_000_000_000n;
 
-const END_STREAM = 0x1;
 const other = (d: Dir): Dir => (d === 'send' ? 'recv' : 'send');
 const field = (h: HeaderField[] | undefined, n: string): string | undefined => h?.find((f) => f.name === n && !f.unknown)?.value;
 
@@ -385,7 +384,7 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       yield finish(c, c.open.get(s)!);
     }
     if (c.lingering.has(e.stream)) {
-      if (t === FrameType.RST_STREAM || e.flags & END_STREAM) c.lingering.delete(e.stream);
+      if (t === FrameType.RST_STREAM || e.flags & Flag.END_STREAM) c.lingering.delete(e.stream);
       continue;
     }
     let x = c.open.get(e.stream);
@@ -471,11 +470,11 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     }
     // RFC 9113 §6.2: END_STREAM on a HEADERS takes effect once its block completes (CONTINUATION).
     const blockKey = e.stream * 2 + (e.dir === 'send' ? 0 : 1);
-    let ends = (t === FrameType.HEADERS || t === FrameType.DATA) && (e.flags & END_STREAM) !== 0;
-    if (ends && t === FrameType.HEADERS && !(e.flags & 0x4)) {
+    let ends = (t === FrameType.HEADERS || t === FrameType.DATA) && (e.flags & Flag.END_STREAM) !== 0;
+    if (ends && t === FrameType.HEADERS && !(e.flags & Flag.END_HEADERS)) {
       c.endAfterBlock.add(blockKey);
       ends = false;
-    } else if (t === FrameType.CONTINUATION && e.flags & 0x4 && c.endAfterBlock.delete(blockKey)) ends = true;
+    } else if (t === FrameType.CONTINUATION && e.flags & Flag.END_HEADERS && c.endAfterBlock.delete(blockKey)) ends = true;
     if (ends) {
       if (isRequest) {
         x.requestEndKtime = e.ktime;

@@ -11,8 +11,7 @@
  */
 import zlib from 'node:zlib';
 import type { ConnInfo, Frame, FrameEvent, HeaderField } from './types';
-import { FrameType } from './types';
-import { SETTINGS_NAMES, errorName } from './frames';
+import { Flag, FrameType, SETTINGS_NAMES, errorName } from './h2const';
 
 /** --data text|json|hex: how a whole body is shown once it ends */
 export type DataMode = 'text' | 'json' | 'hex';
@@ -33,10 +32,6 @@ export interface TextOptions {
 }
 
 export const INDENT = '          ';
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
 
 const hex2 = (n: number): string => '0x' + n.toString(16).padStart(2, '0');
 
@@ -97,7 +92,7 @@ export function frameLines(f: Frame, category?: string): string[] {
   // print_flags(): printed whenever flags != 0, naming only the flags the type defines.
   if (f.flags) out.push(`${INDENT}; ${f.flagNames.join(' | ')}`);
   // nghttp2's padlen counts the Pad Length octet itself (nghttp2_frame_add_pad / inbound_frame_compute_pad).
-  const padlen = f.flags & PADDED && typeof x.padLength === 'number' ? x.padLength + 1 : 0;
+  const padlen = f.flags & Flag.PADDED && typeof x.padLength === 'number' ? x.padLength + 1 : 0;
   switch (f.type) {
     case FrameType.DATA:
       if (padlen > 0) out.push(`${INDENT}(padlen=${padlen})`);
@@ -105,7 +100,7 @@ export function frameLines(f: Frame, category?: string): string[] {
     case FrameType.HEADERS:
       out.push(
         `${INDENT}(padlen=${padlen}` +
-          (f.flags & PRIORITY ? `, dep_stream_id=${x.dependency}, weight=${x.weight}, exclusive=${x.exclusive ? 1 : 0}` : '') +
+          (f.flags & Flag.PRIORITY ? `, dep_stream_id=${x.dependency}, weight=${x.weight}, exclusive=${x.exclusive ? 1 : 0}` : '') +
           ')',
       );
       if (category) out.push(`${INDENT}; ${category}`);
@@ -375,7 +370,7 @@ export class TextReporter {
         this.kept += room;
       }
     }
-    if (f.flags & END_STREAM) flush(key);
+    if (f.flags & Flag.END_STREAM) flush(key);
     return out;
   }
 
@@ -419,7 +414,7 @@ export class TextReporter {
       c.streams.delete(f.stream);
       return;
     }
-    if (!(f.flags & END_STREAM) || (f.type !== FrameType.DATA && f.type !== FrameType.HEADERS)) return;
+    if (!(f.flags & Flag.END_STREAM) || (f.type !== FrameType.DATA && f.type !== FrameType.HEADERS)) return;
     const v = (c.streams.get(f.stream) ?? 0) | (f.dir === 'send' ? 4 : 8);
     // Both sides ended: nothing more can open or answer on this stream.
     if ((v & 12) === 12) c.streams.delete(f.stream);
@@ -532,4 +527,3 @@ export class TextReporter {
   }
 }
 
-export { END_HEADERS as FLAG_END_HEADERS };

@@ -134,22 +134,8 @@ export interface Diagnostic {
   ktime?: bigint;
 }
 
-/** RFC 9113 §6 frame types, plus the extensions we name. */
-export const FrameType = {
-  DATA: 0x0,
-  HEADERS: 0x1,
-  PRIORITY: 0x2,
-  RST_STREAM: 0x3,
-  SETTINGS: 0x4,
-  PUSH_PROMISE: 0x5,
-  PING: 0x6,
-  GOAWAY: 0x7,
-  WINDOW_UPDATE: 0x8,
-  CONTINUATION: 0x9,
-  ALTSVC: 0xa, // RFC 7838
-  ORIGIN: 0xc, // RFC 8336
-  PRIORITY_UPDATE: 0x10, // RFC 9218
-} as const;
+/** Defined in h2const.ts with the rest of the wire vocabulary; re-exported for the stages that import it from here. */
+export { FrameType } from './h2const';
 
 /**
  * One HTTP/2 frame as parsed from a (conn, dir) byte stream (stage 5 output).
