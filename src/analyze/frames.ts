@@ -174,8 +174,7 @@ function* onGap(ctx: FramesContext, cp: ConnParsers, p: DirParser, e: Extract<St
     } else if (p.q.length >= 9) {
       const h = readHeader(p.q.peek(9));
       const remaining = 9 + h.length - p.q.length;
-      // hpack.ts keys on this message starting with the frame type name.
-      out.push(diag(p, cp.conn, 'INCOMPLETE_FRAME', `${typeName(h.type)} frame on stream ${h.stream} at position ${p.q.pos} lost ${Math.min(g, remaining)} of its ${h.length + 9} bytes to a gap`, { stream: h.stream }));
+      out.push(diag(p, cp.conn, 'INCOMPLETE_FRAME', `${typeName(h.type)} frame on stream ${h.stream} at position ${p.q.pos} lost ${Math.min(g, remaining)} of its ${h.length + 9} bytes to a gap`, { stream: h.stream, frameType: h.type }));
       if (g < remaining) p.skipRemaining = remaining - g;
       else framesLost = true;
       if (g > remaining) startResync(p, 'gap');

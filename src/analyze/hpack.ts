@@ -488,7 +488,7 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
           if (e.code === 'MID_STREAM_START') lose(c, di(e.dir), true);
           // Framing was lost, so whole frames may have been: the gap was not harmless after all.
           else if (e.code === 'RESYNC') lose(c, di(e.dir), false);
-          else if (e.code === 'INCOMPLETE_FRAME') s.dataCut = e.message.startsWith('DATA frame ');
+          else if (e.code === 'INCOMPLETE_FRAME') s.dataCut = e.frameType === FrameType.DATA;
         }
         yield e;
         continue;

@@ -132,6 +132,8 @@ export interface Diagnostic {
   /** human text with the RFC section, e.g. 'RFC 9113 §6.1: DATA frames MUST be associated with a stream' */
   message: string;
   ktime?: bigint;
+  /** the type of the frame the finding is about, where a later stage acts on it (INCOMPLETE_FRAME: HPACK knows a cut DATA frame cannot touch its table) */
+  frameType?: number;
 }
 
 /** Defined in h2const.ts with the rest of the wire vocabulary; re-exported for the stages that import it from here. */

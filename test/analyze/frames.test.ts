@@ -298,6 +298,8 @@ test('a gap inside a header block is flagged, and its tail CONTINUATION is not c
     { kind: 'bytes', conn: c, dir: 'send', pos: BigInt(mid + 5), data: all.subarray(mid + 5), ktime: 3n, tid: 1 },
   ]);
   assert.deepEqual(diagsOf(evs2), ['INCOMPLETE_FRAME', 'HEADER_BLOCK_GAP']);
+  // The finding names the cut frame's type as a field, not only in its text: HPACK acts on it.
+  assert.equal(evs2.find((e): e is Diagnostic => e.kind === 'diagnostic' && e.code === 'INCOMPLETE_FRAME')!.frameType, 0x1);
   assert.equal(framesOf(evs2).pop()!.typeName, 'PING');
 });
 
