@@ -58,7 +58,6 @@ export interface AnalyzeCounts {
 }
 
 export interface AnalyzeResult extends AnalyzeCounts {
-  counts: AnalyzeCounts;
   /** the journal has no stop mark: recorder killed or still running */
   incomplete: boolean;
   /** journal rows that failed validation and were skipped */
@@ -166,14 +165,6 @@ export function firstKtime(reader: JournalReader): bigint | undefined {
     break;
   }
   return first?.ktime;
-}
-
-/** What `--fail-on` finds in a result: empty when the run is clean. */
-export function failOnFindings(r: AnalyzeResult, failOn: AnalyzeOptions['failOn']): string[] {
-  const found: string[] = [];
-  if (failOn?.includes('gap') && r.gaps > 0) found.push(`${r.gaps} gap(s)`);
-  if (failOn?.includes('diagnostic') && r.diagnostics > 0) found.push(`${r.diagnostics} diagnostic(s)`);
-  return found;
 }
 
 const CHUNK = 1 << 20;
@@ -340,7 +331,6 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
 
     return {
       ...counts,
-      counts,
       incomplete: !complete,
       badRecords,
       lostRecords: loss.records,

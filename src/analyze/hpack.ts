@@ -154,10 +154,6 @@ export class HpackDecoder {
     return !this.unknownBelow;
   }
 
-  get desynced(): boolean {
-    return this.unknownBelow;
-  }
-
   get length(): number {
     return this.ring.length - this.head;
   }
