@@ -6,8 +6,8 @@ import { frames } from '../../src/analyze/frames';
 import type { Frame, FrameEvent, HeaderField, StreamEvent } from '../../src/analyze/types';
 import { HpackEncoder, encodeFrames, headerFrames, settings, data, PREFACE } from '../helpers/h2encode';
 import { conn } from '../helpers/events';
+import { hex } from '../helpers/bytes';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const pairs = (h: HeaderField[]): [string, string][] => h.map((f) => [f.name, f.value]);
 const dec = (d: HpackDecoder, s: string): [string, string][] => {
   const r = d.decode(hex(s));

@@ -1,11 +1,40 @@
 /** Builds stage-3 events directly, to test the frame and HPACK stages alone. */
 import type { ConnInfo, Dir, StreamEvent, FrameEvent, Frame } from '../../src/analyze/types';
+import type { Exchange } from '../../src/analyze/messages';
 import { frames } from '../../src/analyze/frames';
 import { decodeHeaders } from '../../src/analyze/hpack';
 
-export function conn(id = 1): ConnInfo {
-  return { id, key: { pid: 100, ptr: '0x1', gen: String(id) }, pid: 100, comm: 't', tids: [100], lib: 'openssl', firstKtime: 0n };
+/** A connection as the byte-stream stage reports it; `p` overrides any field. */
+export function conn(id = 1, p: Partial<ConnInfo> = {}): ConnInfo {
+  return { id, key: { pid: 100, ptr: '0x1', gen: String(id) }, pid: 100, comm: 't', tids: [100], lib: 'openssl', firstKtime: 0n, ...p };
 }
+
+/** A complete exchange with no headers and empty bodies; `p` overrides any field. */
+export function exchange(p: Partial<Exchange> = {}): Exchange {
+  return {
+    conn: { id: 3, key: { pid: 1, ptr: '0x1', gen: '1' }, pid: 1, comm: 'c', tids: [1], lib: 'openssl', firstKtime: 0n },
+    stream: 13,
+    role: 'client',
+    method: 'GET',
+    scheme: 'https',
+    authority: 'example.test',
+    path: '/files/4m.bin?x=1',
+    status: 200,
+    requestHeaders: [],
+    informational: [],
+    responseHeaders: [],
+    requestTrailers: [],
+    responseTrailers: [],
+    requestBodyBytes: 0,
+    responseBodyBytes: 0,
+    startKtime: 0n,
+    pushPromises: [],
+    state: 'complete',
+    lossy: false,
+    ...p,
+  };
+}
+
 
 /** One direction's bytes cut at `cuts`, as bytes events (plus conn and close). */
 export function chunked(c: ConnInfo, dir: Dir, bytes: Uint8Array, cuts: number[] = []): StreamEvent[] {
