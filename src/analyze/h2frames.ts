@@ -9,7 +9,10 @@
  * Connection-level checks (SETTINGS_MAX_FRAME_SIZE per direction, rapid
  * reset, CONTINUATION floods) keep their state in ConnParsers.
  */
-import type { ConnInfo, Diagnostic, Dir, Frame, FrameEvent, Protocol } from './types';
+import type {
+  AltsvcFields, ConnInfo, DataFields, Diagnostic, Dir, Frame, FrameEvent, FrameFields, GoawayFields, HeadersFields, OriginFields, PingFields,
+  PriorityFields, PriorityUpdateFields, Protocol, PushPromiseFields, RstStreamFields, SettingsFields, WindowUpdateFields,
+} from './types';
 import { Flag, FrameType, SettingsId, errorName, flagNames, typeName, TYPE_NAMES } from './h2const';
 import { ByteQueue } from './bytequeue';
 import type { Http1Conn, Http1Options, Http1Parser } from './http1';
@@ -20,9 +23,13 @@ const EMPTY = new Uint8Array(0);
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 const u32 = (b: Uint8Array, o: number): number => ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
 
-/** Type-specific fields; returns the payload left after padding/priority fields and any findings. */
-export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<string, unknown>; payload: Uint8Array; problems: [string, string][] } {
-  const fields: Record<string, unknown> = {};
+/** Every field of every type: parsePayload fills in those of the type it parses. */
+type AnyFields = DataFields & HeadersFields & PriorityFields & RstStreamFields & SettingsFields & PushPromiseFields & PingFields &
+  GoawayFields & WindowUpdateFields & AltsvcFields & OriginFields & PriorityUpdateFields;
+
+/** Type-specific fields (those of h.type); returns the payload left after padding/priority fields and any findings. */
+export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: FrameFields; payload: Uint8Array; problems: [string, string][] } {
+  const fields: AnyFields = {};
   const problems: [string, string][] = [];
   let body = p;
   const padded = (h.type === FrameType.DATA || h.type === FrameType.HEADERS || h.type === FrameType.PUSH_PROMISE) && (h.flags & Flag.PADDED) !== 0;
@@ -76,7 +83,7 @@ export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<st
         break;
       }
       fields.errorCode = u32(p, 0);
-      fields.errorName = errorName(fields.errorCode as number);
+      fields.errorName = errorName(fields.errorCode);
       break;
     case FrameType.SETTINGS: {
       if (h.stream !== 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.5: SETTINGS frames MUST have a stream identifier of 0']);
@@ -118,7 +125,7 @@ export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<st
       }
       fields.lastStreamId = u32(p, 0) & 0x7fffffff;
       fields.errorCode = u32(p, 4);
-      fields.errorName = errorName(fields.errorCode as number);
+      fields.errorName = errorName(fields.errorCode);
       fields.debugData = asBuffer(p.subarray(8)).toString('latin1');
       break;
     case FrameType.WINDOW_UPDATE:
@@ -377,7 +384,8 @@ export function* parseFrames(ctx: FramesContext, cp: ConnParsers, p: DirParser):
     const { ktime, tid } = p.q.metaAt(8 + h.length);
     const raw = p.q.take(9 + h.length);
     const { fields, payload, problems } = parsePayload(h, raw.subarray(9));
-    const frame: Frame = {
+    // parsePayload read the fields of h.type, so the frame is that type's member of the union.
+    const frame = {
       kind: 'frame',
       conn: cp.conn,
       dir: p.dir,
@@ -393,14 +401,14 @@ export function* parseFrames(ctx: FramesContext, cp: ConnParsers, p: DirParser):
       fields,
       payload,
       raw,
-    };
+    } as Frame;
     if (h.length > limit) {
       problems.unshift(['FRAME_SIZE_ERROR', `RFC 9113 §4.2: frame length ${h.length} exceeds SETTINGS_MAX_FRAME_SIZE ${limit}`]);
     }
     trackHeaderBlock(ctx, p, h, frame.typeName, problems);
     if (h.type === FrameType.HEADERS || h.type === FrameType.RST_STREAM) trackResets(ctx, cp, di, h, problems);
-    if (h.type === FrameType.SETTINGS && !(h.flags & Flag.ACK) && Array.isArray(fields.settings)) {
-      for (const [id, v] of fields.settings as [number, number][]) {
+    if (frame.type === FrameType.SETTINGS && !(h.flags & Flag.ACK)) {
+      for (const [id, v] of frame.fields.settings ?? []) {
         // RFC 9113 §6.5.2: the announcer's peer (the other direction) may now send frames up to v.
         if (id === SettingsId.MAX_FRAME_SIZE && v >= DEFAULT_MAX_FRAME && v <= MAX_FRAME_LIMIT) cp.maxFrame[1 - di] = v;
       }

@@ -17,7 +17,7 @@
  */
 import { encode as HUFFMAN_CODE } from 'hpack.js/lib/hpack/huffman';
 import { table as STATIC_TABLE } from 'hpack.js/lib/hpack/static-table';
-import type { Diagnostic, Dir, Frame, FrameEvent, HeaderField } from './types';
+import type { Diagnostic, Dir, Frame, FrameEvent, FrameOf, HeaderField } from './types';
 import { Flag, FrameType, SettingsId, flagNames } from './h2const';
 
 export const UNKNOWN = '<unknown>';
@@ -511,7 +511,7 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
       } else {
         // RFC 9113 §6.5.2: SETTINGS_HEADER_TABLE_SIZE bounds the peer's encoder, i.e. the other direction.
         let v: number | undefined;
-        for (const [id, val] of (f.fields.settings as [number, number][] | undefined) ?? []) if (id === SettingsId.HEADER_TABLE_SIZE) v = val;
+        for (const [id, val] of f.fields.settings ?? []) if (id === SettingsId.HEADER_TABLE_SIZE) v = val;
         const o = c.dirs[1 - d];
         o.pending.push(v);
         if (o.pending.length > maxPending) {
@@ -592,7 +592,8 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
 export const MAX_MERGED_FRAMES = 10000;
 
 export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<FrameEvent> {
-  const open = new Map<string, Frame[]>();
+  /** per (conn, dir): the HEADERS/PUSH_PROMISE that opened a block, then its CONTINUATIONs */
+  const open = new Map<string, [FrameOf<typeof FrameType.HEADERS | typeof FrameType.PUSH_PROMISE>, ...Frame[]]>();
   const key = (conn: number, dir: Dir): string => `${conn}:${dir}`;
   function* flush(k: string): Generator<FrameEvent> {
     const held = open.get(k);

@@ -404,7 +404,7 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     const isRequest = e.dir === x.requestDir && x.pushedBy === undefined;
 
     if (t === FrameType.PUSH_PROMISE) {
-      const promised = e.fields.promisedStreamId as number | undefined;
+      const promised = e.fields.promisedStreamId;
       if (promised !== undefined && e.headers) {
         x.pushPromises.push(promised);
         // RFC 9113 §8.4: the promised request travels in PUSH_PROMISE; its response on the promised stream.
@@ -416,8 +416,8 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       continue;
     }
     if (t === FrameType.RST_STREAM) {
-      const code = (e.fields.errorCode as number | undefined) ?? 0;
-      const reset = { dir: e.dir, errorCode: code, errorName: String(e.fields.errorName ?? code) };
+      const code = e.fields.errorCode ?? 0;
+      const reset = { dir: e.dir, errorCode: code, errorName: e.fields.errorName ?? String(code) };
       const byClient = e.dir === x.requestDir && x.pushedBy === undefined;
       if (c.held.has(x.stream)) {
         // The response had ended: a reset now aborts the rest of the request.

@@ -165,13 +165,13 @@ export function blockFrames(head: Frame, block: Uint8Array, max = 16384): Buffer
   let flags = head.flags & ~(Flag.PADDED | Flag.END_HEADERS);
   if (head.type === FrameType.HEADERS && head.flags & Flag.PRIORITY) {
     const p = Buffer.alloc(5);
-    p.writeUInt32BE(((head.fields.exclusive ? 0x80000000 : 0) | Number(head.fields.dependency ?? 0)) >>> 0, 0);
-    p[4] = Number(head.fields.weight ?? 16) - 1;
+    p.writeUInt32BE(((head.fields.exclusive ? 0x80000000 : 0) | (head.fields.dependency ?? 0)) >>> 0, 0);
+    p[4] = (head.fields.weight ?? 16) - 1;
     pre.push(p);
   } else flags &= ~Flag.PRIORITY;
   if (head.type === FrameType.PUSH_PROMISE) {
     const p = Buffer.alloc(4);
-    p.writeUInt32BE(Number(head.fields.promisedStreamId ?? 0) >>> 0, 0);
+    p.writeUInt32BE((head.fields.promisedStreamId ?? 0) >>> 0, 0);
     pre.push(p);
     flags &= ~Flag.END_STREAM;
   }

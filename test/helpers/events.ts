@@ -1,5 +1,6 @@
 /** Builds stage-3 events directly, to test the frame and HPACK stages alone. */
-import type { ConnInfo, Dir, StreamEvent, FrameEvent, Frame } from '../../src/analyze/types';
+import assert from 'node:assert/strict';
+import type { ConnInfo, Dir, StreamEvent, FrameEvent, Frame, FrameOf, KnownFrameType } from '../../src/analyze/types';
 import type { Exchange } from '../../src/analyze/messages';
 import { frames } from '../../src/analyze/frames';
 import { decodeHeaders } from '../../src/analyze/hpack';
@@ -70,3 +71,9 @@ export function view(f: Frame): Record<string, unknown> {
 
 export const framesOf = (evs: FrameEvent[]): Frame[] => evs.filter((e): e is Frame => e.kind === 'frame');
 export const diagsOf = (evs: FrameEvent[]): string[] => evs.flatMap((e) => (e.kind === 'diagnostic' ? [e.code] : []));
+
+/** `f`, checked to be of type `t`, with that type's fields. */
+export function frameOfType<T extends KnownFrameType>(f: Frame, t: T): FrameOf<T> {
+  assert.equal(f.type, t, `a ${f.typeName} frame where type ${t} was expected`);
+  return f as FrameOf<T>;
+}
