@@ -18,7 +18,7 @@
  * request stays one exchange with both bodies. A RST_STREAM(NO_ERROR) after a
  * complete response is no failure: the exchange stays 'complete'.
  */
-import type { ConnInfo, Dir, FrameEvent, HeaderField, Http1Body, Http1End, Http1Head } from './types';
+import type { ConnInfo, Dir, Frame, FrameEvent, FrameOf, HeaderField, Http1Body, Http1End, Http1Head } from './types';
 import { Flag, FrameType } from './h2const';
 
 export interface Exchange {
@@ -113,6 +113,14 @@ export const RESET_LINGER_NS = 1_000_000_000n;
 const other = (d: Dir): Dir => (d === 'send' ? 'recv' : 'send');
 const field = (h: HeaderField[] | undefined, n: string): string | undefined => h?.find((f) => f.name === n && !f.unknown)?.value;
 
+/** The frame types that make up HTTP/2 messages. */
+type MessageFrameType =
+  | typeof FrameType.HEADERS
+  | typeof FrameType.DATA
+  | typeof FrameType.RST_STREAM
+  | typeof FrameType.PUSH_PROMISE
+  | typeof FrameType.CONTINUATION;
+
 interface ConnState {
   role: Exchange['role'];
   open: Map<number, Exchange>;
@@ -180,10 +188,12 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     // Stream ids are never reused, so an entry only goes by its END_STREAM/RST_STREAM; bound the set.
     if (c.lingering.size > maxOpen) c.lingering.delete(c.lingering.values().next().value as number);
   };
-  const create = (c: ConnState, conn: ConnInfo, stream: number, ktime: bigint, requestDir?: Dir): Exchange => {
+  /** A new exchange, nothing seen yet (HTTP/1: `version`). */
+  const blank = (c: ConnState, conn: ConnInfo, stream: number, ktime: bigint, requestDir: Dir | undefined, version?: string): Exchange => {
     const x: Exchange = {
       conn,
       stream,
+      ...(version !== undefined ? { httpVersion: version } : {}),
       role: c.role,
       requestDir,
       requestHeaders: [],
@@ -202,6 +212,21 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       x.requestBody = [];
       x.responseBody = [];
     }
+    return x;
+  };
+  /** Body octets of one side: kept up to maxBodyBytes, counted whole, handed to onBodyData (streamed --bodies). */
+  const addBody = (x: Exchange, isRequest: boolean, payload: Uint8Array): void => {
+    if (isRequest) {
+      if (!keep(x.requestBody, x.requestBodyBytes, payload)) x.requestBodyTruncated = true;
+      x.requestBodyBytes += payload.byteLength;
+    } else {
+      if (!keep(x.responseBody, x.responseBodyBytes, payload)) x.responseBodyTruncated = true;
+      x.responseBodyBytes += payload.byteLength;
+    }
+    opts.onBodyData?.(x, isRequest, payload);
+  };
+  const create = (c: ConnState, conn: ConnInfo, stream: number, ktime: bigint, requestDir?: Dir): Exchange => {
+    const x = blank(c, conn, stream, ktime, requestDir);
     if (c.open.size >= maxOpen) {
       // Streams opened and never answered (or a rapid-reset flood that never
       // resets) must not grow memory without bound: the oldest is reported
@@ -231,29 +256,8 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     return x;
   };
   const h1Create = (c: ConnState, conn: ConnInfo, seq: number, ktime: bigint, requestDir: Dir, version: string): Exchange => {
-    const x: Exchange = {
-      conn,
-      // A response whose request came before the recording: -1, -2, ... so rows and body files stay distinct.
-      stream: seq > 0 ? seq : -++c.h1Orphans,
-      httpVersion: version,
-      role: c.role,
-      requestDir,
-      requestHeaders: [],
-      informational: [],
-      responseHeaders: [],
-      requestTrailers: [],
-      responseTrailers: [],
-      requestBodyBytes: 0,
-      responseBodyBytes: 0,
-      startKtime: ktime,
-      pushPromises: [],
-      state: 'incomplete',
-      lossy: false,
-    };
-    if (opts.keepBodies) {
-      x.requestBody = [];
-      x.responseBody = [];
-    }
+    // A response whose request came before the recording: -1, -2, ... so rows and body files stay distinct.
+    const x = blank(c, conn, seq > 0 ? seq : -++c.h1Orphans, ktime, requestDir, version);
     if (c.h1.size >= maxOpen) evicted.push(h1Finish(c, c.h1.values().next().value as Exchange));
     if (seq > 0) c.h1.set(seq, x);
     else c.h1Orphan = x;
@@ -317,15 +321,7 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     if (!x) return undefined;
     const isRequest = e.message === 'request';
     if (e.kind === 'http1-body') {
-      // As for DATA: kept up to maxBodyBytes, and handed to onBodyData (streamed --bodies).
-      if (isRequest) {
-        if (!keep(x.requestBody, x.requestBodyBytes, e.payload)) x.requestBodyTruncated = true;
-        x.requestBodyBytes += e.payload.byteLength;
-      } else {
-        if (!keep(x.responseBody, x.responseBodyBytes, e.payload)) x.responseBodyTruncated = true;
-        x.responseBodyBytes += e.payload.byteLength;
-      }
-      opts.onBodyData?.(x, isRequest, e.payload);
+      addBody(x, isRequest, e.payload); // as for DATA
       return undefined;
     }
     if (!e.complete) x.lossy = true;
@@ -343,6 +339,123 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
     // A response complete before its request was (RFC 9112 §9.3: a server may answer early and close).
     if (x.requestEndKtime === undefined && x.requestHeaders.length > 0) x.earlyResponse = true;
     return h1Finish(c, x);
+  };
+
+  /** The exchange of a frame's stream, opened by its first HEADERS or DATA; undefined for a stream we know nothing of. */
+  const h2Exchange = (c: ConnState, e: FrameOf<MessageFrameType>): Exchange | undefined => {
+    const x = c.open.get(e.stream);
+    if (x) return x;
+    if (e.type === FrameType.RST_STREAM || e.type === FrameType.CONTINUATION) return undefined; // nothing of this stream seen
+    let reqDir: Dir | undefined;
+    if (c.role === 'client') reqDir = 'send';
+    else if (c.role === 'server') reqDir = 'recv';
+    else if (e.headers && field(e.headers, ':method') !== undefined) reqDir = e.dir;
+    else if (e.headers && field(e.headers, ':status') !== undefined) reqDir = other(e.dir);
+    if (c.role === 'unknown' && reqDir && e.stream % 2 === 1) {
+      // RFC 9113 §5.1.1: odd streams are opened by the client.
+      c.role = reqDir === 'send' ? 'client' : 'server';
+    }
+    return create(c, e.conn, e.stream, e.ktime, reqDir ?? e.dir);
+  };
+  /** RFC 9113 §8.4: the promised request travels in PUSH_PROMISE; its response on the promised stream. */
+  const onPushPromise = (c: ConnState, x: Exchange, e: FrameOf<typeof FrameType.PUSH_PROMISE>): void => {
+    const promised = e.fields.promisedStreamId;
+    if (promised === undefined || !e.headers) return;
+    x.pushPromises.push(promised);
+    const p = create(c, e.conn, promised, e.ktime, e.dir);
+    p.pushedBy = e.stream;
+    setRequest(p, e.headers);
+    p.requestEndKtime = e.ktime;
+  };
+  /** RST_STREAM: the exchange ends, or waits for the request frames still in flight; returns it when done. */
+  const onReset = (c: ConnState, x: Exchange, e: FrameOf<typeof FrameType.RST_STREAM>): Exchange | undefined => {
+    const code = e.fields.errorCode ?? 0;
+    const reset = { dir: e.dir, errorCode: code, errorName: e.fields.errorName ?? String(code) };
+    const byClient = e.dir === x.requestDir && x.pushedBy === undefined;
+    if (c.held.has(x.stream)) {
+      // The response had ended: a reset now aborts the rest of the request.
+      // NO_ERROR is the server's polite "stop sending" (RFC 9113 §8.1), not a failure.
+      x.reset ??= reset;
+      if (code !== 0) x.state = 'reset';
+      if (byClient) return finish(c, x);
+      if (!c.draining.has(x.stream)) c.draining.set(x.stream, e.ktime + RESET_LINGER_NS);
+      return undefined;
+    }
+    x.reset = reset;
+    x.endKtime = e.ktime;
+    x.state = 'reset';
+    if (!byClient && x.requestEndKtime === undefined && x.pushedBy === undefined) {
+      // The client may have request frames in flight: they are this exchange's, not a new one.
+      c.held.add(x.stream);
+      c.draining.set(x.stream, e.ktime + RESET_LINGER_NS);
+      return undefined;
+    }
+    return finish(c, x);
+  };
+  /** A decoded header block: the request, an informational or final response, or trailers. */
+  const onHeaders = (x: Exchange, isRequest: boolean, h: HeaderField[], ktime: bigint): void => {
+    if (isRequest) {
+      if (x.requestHeaders.length === 0 && x.method === undefined) setRequest(x, h);
+      else x.requestTrailers = h;
+      return;
+    }
+    const st = field(h, ':status');
+    if (st !== undefined && x.status === undefined) {
+      const n = Number(st);
+      if (n >= 100 && n < 200) x.informational.push(h);
+      else {
+        x.status = n;
+        x.responseHeaders = h;
+        x.responseKtime = ktime;
+      }
+    } else if (x.responseHeaders.length > 0) x.responseTrailers = h;
+    else x.responseHeaders = h; // a response whose :status could not be decoded
+  };
+  /** RFC 9113 §6.2: whether this frame ends its side of the stream; END_STREAM on a HEADERS takes effect once its block completes. */
+  const endsStream = (c: ConnState, e: Frame): boolean => {
+    const blockKey = e.stream * 2 + (e.dir === 'send' ? 0 : 1);
+    const ends = (e.type === FrameType.HEADERS || e.type === FrameType.DATA) && (e.flags & Flag.END_STREAM) !== 0;
+    if (ends && e.type === FrameType.HEADERS && !(e.flags & Flag.END_HEADERS)) {
+      c.endAfterBlock.add(blockKey);
+      return false;
+    }
+    if (e.type === FrameType.CONTINUATION && e.flags & Flag.END_HEADERS && c.endAfterBlock.delete(blockKey)) return true;
+    return ends;
+  };
+  /** One side of the exchange ended; returns the exchange when both are done (or the response answered early and the request is done). */
+  const onSideEnd = (c: ConnState, x: Exchange, isRequest: boolean, ktime: bigint): Exchange | undefined => {
+    if (isRequest) {
+      x.requestEndKtime = ktime;
+      return c.held.has(x.stream) ? finish(c, x) : undefined;
+    }
+    if (c.held.has(x.stream)) return undefined;
+    x.endKtime = ktime;
+    x.state = 'complete';
+    if (x.requestEndKtime === undefined && x.pushedBy === undefined) {
+      // RFC 9113 §8.1 early response: wait for the rest of the request.
+      x.earlyResponse = true;
+      c.held.add(x.stream);
+      return undefined;
+    }
+    return finish(c, x);
+  };
+  /** One HTTP/2 frame of a stream -> its exchange; returns the exchange when it is done. */
+  const h2Frame = (c: ConnState, e: FrameOf<MessageFrameType>): Exchange | undefined => {
+    if (c.lingering.has(e.stream)) {
+      if (e.type === FrameType.RST_STREAM || e.flags & Flag.END_STREAM) c.lingering.delete(e.stream);
+      return undefined;
+    }
+    const x = h2Exchange(c, e);
+    if (!x) return undefined;
+    if (e.type === FrameType.PUSH_PROMISE) {
+      onPushPromise(c, x, e);
+      return undefined;
+    }
+    if (e.type === FrameType.RST_STREAM) return onReset(c, x, e);
+    const isRequest = e.dir === x.requestDir && x.pushedBy === undefined;
+    if (e.headers) onHeaders(x, isRequest, e.headers, e.ktime);
+    if (e.type === FrameType.DATA) addBody(x, isRequest, e.payload);
+    return endsStream(c, e) ? onSideEnd(c, x, isRequest, e.ktime) : undefined;
   };
 
   for (const e of events) {
@@ -375,120 +488,15 @@ export function* exchanges(events: Iterable<FrameEvent>, opts: MessageOptions = 
       continue;
     }
     if (e.kind !== 'frame' || e.stream === 0) continue;
-    const t = e.type;
-    if (t !== FrameType.HEADERS && t !== FrameType.DATA && t !== FrameType.RST_STREAM && t !== FrameType.PUSH_PROMISE && t !== FrameType.CONTINUATION) continue;
+    if (e.type !== FrameType.HEADERS && e.type !== FrameType.DATA && e.type !== FrameType.RST_STREAM && e.type !== FrameType.PUSH_PROMISE && e.type !== FrameType.CONTINUATION) continue;
     const c = stateOf(e.conn.id);
     // Reset streams whose in-flight window has passed: nothing more of theirs can come.
     for (const [s, deadline] of c.draining) {
       if (e.ktime <= deadline) break;
       yield finish(c, c.open.get(s)!);
     }
-    if (c.lingering.has(e.stream)) {
-      if (t === FrameType.RST_STREAM || e.flags & Flag.END_STREAM) c.lingering.delete(e.stream);
-      continue;
-    }
-    let x = c.open.get(e.stream);
-    if (!x) {
-      if (t === FrameType.RST_STREAM || t === FrameType.CONTINUATION) continue; // nothing of this stream seen
-      let reqDir: Dir | undefined;
-      if (c.role === 'client') reqDir = 'send';
-      else if (c.role === 'server') reqDir = 'recv';
-      else if (e.headers && field(e.headers, ':method') !== undefined) reqDir = e.dir;
-      else if (e.headers && field(e.headers, ':status') !== undefined) reqDir = other(e.dir);
-      if (c.role === 'unknown' && reqDir && e.stream % 2 === 1) {
-        // RFC 9113 §5.1.1: odd streams are opened by the client.
-        c.role = reqDir === 'send' ? 'client' : 'server';
-      }
-      x = create(c, e.conn, e.stream, e.ktime, reqDir ?? e.dir);
-    }
-    const isRequest = e.dir === x.requestDir && x.pushedBy === undefined;
-
-    if (t === FrameType.PUSH_PROMISE) {
-      const promised = e.fields.promisedStreamId;
-      if (promised !== undefined && e.headers) {
-        x.pushPromises.push(promised);
-        // RFC 9113 §8.4: the promised request travels in PUSH_PROMISE; its response on the promised stream.
-        const p = create(c, e.conn, promised, e.ktime, e.dir);
-        p.pushedBy = e.stream;
-        setRequest(p, e.headers);
-        p.requestEndKtime = e.ktime;
-      }
-      continue;
-    }
-    if (t === FrameType.RST_STREAM) {
-      const code = e.fields.errorCode ?? 0;
-      const reset = { dir: e.dir, errorCode: code, errorName: e.fields.errorName ?? String(code) };
-      const byClient = e.dir === x.requestDir && x.pushedBy === undefined;
-      if (c.held.has(x.stream)) {
-        // The response had ended: a reset now aborts the rest of the request.
-        // NO_ERROR is the server's polite "stop sending" (RFC 9113 §8.1), not a failure.
-        x.reset ??= reset;
-        if (code !== 0) x.state = 'reset';
-        if (byClient) yield finish(c, x);
-        else if (!c.draining.has(x.stream)) c.draining.set(x.stream, e.ktime + RESET_LINGER_NS);
-        continue;
-      }
-      x.reset = reset;
-      x.endKtime = e.ktime;
-      x.state = 'reset';
-      if (!byClient && x.requestEndKtime === undefined && x.pushedBy === undefined) {
-        // The client may have request frames in flight: they are this exchange's, not a new one.
-        c.held.add(x.stream);
-        c.draining.set(x.stream, e.ktime + RESET_LINGER_NS);
-        continue;
-      }
-      yield finish(c, x);
-      continue;
-    }
-    if (e.headers) {
-      if (isRequest) {
-        if (x.requestHeaders.length === 0 && x.method === undefined) setRequest(x, e.headers);
-        else x.requestTrailers = e.headers;
-      } else {
-        const st = field(e.headers, ':status');
-        if (st !== undefined && x.status === undefined) {
-          const n = Number(st);
-          if (n >= 100 && n < 200) x.informational.push(e.headers);
-          else {
-            x.status = n;
-            x.responseHeaders = e.headers;
-            x.responseKtime = e.ktime;
-          }
-        } else if (x.responseHeaders.length > 0) x.responseTrailers = e.headers;
-        else x.responseHeaders = e.headers; // a response whose :status could not be decoded
-      }
-    }
-    if (t === FrameType.DATA) {
-      if (isRequest) {
-        if (!keep(x.requestBody, x.requestBodyBytes, e.payload)) x.requestBodyTruncated = true;
-        x.requestBodyBytes += e.payload.byteLength;
-      } else {
-        if (!keep(x.responseBody, x.responseBodyBytes, e.payload)) x.responseBodyTruncated = true;
-        x.responseBodyBytes += e.payload.byteLength;
-      }
-      opts.onBodyData?.(x, isRequest, e.payload);
-    }
-    // RFC 9113 §6.2: END_STREAM on a HEADERS takes effect once its block completes (CONTINUATION).
-    const blockKey = e.stream * 2 + (e.dir === 'send' ? 0 : 1);
-    let ends = (t === FrameType.HEADERS || t === FrameType.DATA) && (e.flags & Flag.END_STREAM) !== 0;
-    if (ends && t === FrameType.HEADERS && !(e.flags & Flag.END_HEADERS)) {
-      c.endAfterBlock.add(blockKey);
-      ends = false;
-    } else if (t === FrameType.CONTINUATION && e.flags & Flag.END_HEADERS && c.endAfterBlock.delete(blockKey)) ends = true;
-    if (ends) {
-      if (isRequest) {
-        x.requestEndKtime = e.ktime;
-        if (c.held.has(x.stream)) yield finish(c, x);
-      } else if (!c.held.has(x.stream)) {
-        x.endKtime = e.ktime;
-        x.state = 'complete';
-        if (x.requestEndKtime === undefined && x.pushedBy === undefined) {
-          // RFC 9113 §8.1 early response: wait for the rest of the request.
-          x.earlyResponse = true;
-          c.held.add(x.stream);
-        } else yield finish(c, x);
-      }
-    }
+    const done = h2Frame(c, e);
+    if (done) yield done;
   }
   if (evicted.length) yield* evicted.splice(0);
   for (const c of conns.values()) {
