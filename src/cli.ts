@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import yargs, { type Argv } from 'yargs';
-import { ExitCode, H2recError, UsageError } from './errors';
+import { ExitCode, H2recError, OutputClosed, UsageError } from './errors';
 import { VERSION } from './version';
 import type { CommandIO } from './commands/io';
 import * as recordCommand from './commands/record';
@@ -166,6 +166,7 @@ export function buildCli(argv: string[], io: CliIO, select: (s: Selection) => vo
 
 /** Turns any thrown value into one stderr line (plus the stack with --debug) and an exit code. */
 export function reportError(e: unknown, io: CliIO, debug: boolean): number {
+  if (e instanceof OutputClosed) return ExitCode.OK;
   const err = e instanceof Error ? e : new Error(String(e));
   const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ').trim();
   let code: number;
@@ -238,7 +239,7 @@ function writeStdoutBytes(b: Uint8Array): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') continue; // a non-blocking pipe is momentarily full
-      if (code === 'EPIPE') process.exit(0); // `| head`: the reader chose to stop
+      if (code === 'EPIPE') throw new OutputClosed(); // `| head`: the reader chose to stop
       throw new H2recError(`cannot write the output: ${code ?? (e as Error).message}`, ExitCode.ENV);
     }
   }

@@ -35,6 +35,16 @@ export class InputError extends H2recError {
     super(message, ExitCode.INPUT, options);
   }
 }
+/**
+ * The reader of stdout went away (`h2rec analyze run.db | head`): its choice,
+ * not an error. Thrown by the stdout writer so the work stops; the CLI exits 0
+ * and says nothing.
+ */
+export class OutputClosed extends H2recError {
+  constructor() {
+    super('the reader closed the output', ExitCode.OK);
+  }
+}
 export class FindingsError extends H2recError {
   constructor(message: string) {
     super(message, ExitCode.FINDINGS);

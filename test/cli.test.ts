@@ -1,11 +1,12 @@
 /** The CLI in-process: exit codes, one-line errors, usage, help examples. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildCli, main, reportError, EXIT_INTERNAL, COMMANDS, type CliIO } from '../src/cli';
-import { InputError, UsageError } from '../src/errors';
+import { InputError, OutputClosed, UsageError } from '../src/errors';
 import { VERSION } from '../src/version';
 
 function capture(): CliIO & { out: string; err: string; errLines: () => string[] } {
@@ -139,4 +140,20 @@ test('reportError: typed errors keep their code, OS refusals are 3, anything els
 test('the built entry point is executable node', () => {
   const built = path.resolve(__dirname, '../src/cli.js');
   assert.match(fs.readFileSync(built, 'utf8'), /^#!\/usr\/bin\/env node/);
+});
+
+test('a closed stdout (`| head`) is the reader\'s choice: the writer throws OutputClosed, the CLI exits 0 quietly', async () => {
+  const io = capture();
+  assert.equal(reportError(new OutputClosed(), io, false), 0);
+  assert.equal(io.err, '', 'nothing said');
+  // For real: read the first line of a long analysis, then close the pipe.
+  const fixture = path.resolve(__dirname, '../../fixtures/nghttp-get.db');
+  const child = spawn(process.execPath, [path.resolve(__dirname, '../src/cli.js'), 'analyze', fixture, '--data'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => void (err += d.toString()));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(code, 0, err);
+  assert.equal(err, '');
 });

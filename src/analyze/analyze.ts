@@ -5,12 +5,13 @@
  * Output is batched into large strings for the writer; per-event work is
  * small and nothing grows with the journal except per-connection state.
  */
-import { JournalReader, type FollowControl } from '../journal/reader';
+import { JournalReader, type FollowControl, type LossTotals } from '../journal/reader';
 import { UsageError } from '../errors';
 import { plural } from '../words';
 import type { Diagnostic, FrameEvent, JournalRecord } from './types';
 import { byteStreams } from './streams';
-import { frames, TYPE_NAMES } from './frames';
+import { frames } from './frames';
+import { TYPE_NAMES } from './h2const';
 import { decodeHeaders, mergeHeaderBlocks, type DecodeHeadersOptions } from './hpack';
 import { TextReporter } from './text';
 import { jsonLine, summaryJsonLine } from './json';
@@ -57,7 +58,6 @@ export interface AnalyzeCounts {
 }
 
 export interface AnalyzeResult extends AnalyzeCounts {
-  counts: AnalyzeCounts;
   /** the journal has no stop mark: recorder killed or still running */
   incomplete: boolean;
   /** journal rows that failed validation and were skipped */
@@ -167,179 +167,201 @@ export function firstKtime(reader: JournalReader): bigint | undefined {
   return first?.ktime;
 }
 
-/** What `--fail-on` finds in a result: empty when the run is clean. */
-export function failOnFindings(r: AnalyzeResult, failOn: AnalyzeOptions['failOn']): string[] {
-  const found: string[] = [];
-  if (failOn?.includes('gap') && r.gaps > 0) found.push(`${r.gaps} gap(s)`);
-  if (failOn?.includes('diagnostic') && r.diagnostics > 0) found.push(`${r.diagnostics} diagnostic(s)`);
-  return found;
-}
-
 const CHUNK = 1 << 20;
 
+/** Output gathered into 1 MiB writes; `flush()` hands over what is held. */
+function bufferedWriter(write: (chunk: string) => void): { out: (s: string) => void; flush: () => void } {
+  let buf = '';
+  return {
+    out: (s) => {
+      buf += s;
+      if (buf.length >= CHUNK) {
+        write(buf);
+        buf = '';
+      }
+    },
+    flush: () => {
+      if (buf) write(buf);
+      buf = '';
+    },
+  };
+}
 
+/** What every step of one analysis shares. */
+interface Run {
+  opts: AnalyzeOptions;
+  reader: JournalReader;
+  out: (s: string) => void;
+  counts: AnalyzeCounts;
+  json: boolean;
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC of the journal */
+  offset: bigint;
+  /** ktime that relative times count from */
+  origin: bigint;
+  onBadRecord: () => void;
+}
+
+/** The first line(s): the journal, how complete it is, what the kernel lost. */
+function journalHeader(r: Run, loss: LossTotals): string {
+  const { opts, offset, origin } = r;
+  const meta = r.reader.meta;
+  if (r.json) {
+    return (
+      JSON.stringify({
+        kind: 'journal',
+        path: opts.journal,
+        h2recVersion: meta.h2recVersion,
+        host: meta.host,
+        kernel: meta.kernel,
+        startedAt: meta.startedAt,
+        stoppedAt: meta.stoppedAt ?? null,
+        complete: meta.complete,
+        ...(meta.complete ? {} : { warning: 'incomplete journal: the recorder was killed or is still running' }),
+        ...(meta.interrupted ? { interrupted: { reason: meta.interrupted.reason, at: meta.interrupted.at, tsNs: (meta.interrupted.ktimeNs + offset).toString() } } : {}),
+        ...(meta.salvaged ? { salvaged: { path: meta.salvaged.path, records: meta.salvaged.records, badRecords: meta.salvaged.badRecords, cutBytes: meta.salvaged.cutBytes } } : {}),
+        originTsNs: (origin + offset).toString(),
+        lostRecords: loss.records.toString(),
+        lostBytes: loss.bytes.toString(),
+        truncatedCalls: loss.truncatedCalls.toString(),
+        truncatedBytes: loss.truncatedBytes.toString(),
+        cipherBytes: loss.cipherBytes.toString(),
+      }) + '\n'
+    );
+  }
+  let h = `# journal ${opts.journal}: ${meta.host} (${meta.kernel}), recorded from ${meta.startedAt}${meta.stoppedAt ? ` to ${meta.stoppedAt}` : ''} by h2rec ${meta.h2recVersion}\n`;
+  if (meta.interrupted) h += `# INTERRUPTED recording: ${meta.interrupted.reason} at ${meta.interrupted.at}; nothing after that was recorded (a gap of unknown size)\n`;
+  else if (opts.follow && !meta.complete) h += `# following ${opts.journal} while it is recorded (Ctrl-C to stop)\n`;
+  else if (!meta.complete) h += '# INCOMPLETE journal: the recorder was killed or is still running; its last records may be missing\n';
+  if (meta.salvaged) {
+    const s = meta.salvaged;
+    h += `# salvaged: ${s.records} records the loader saved in ${s.path} after the recorder died${s.badRecords || s.cutBytes ? ` (${s.badRecords} unreadable, ${s.cutBytes} bytes cut off)` : ''}\n`;
+  }
+  if (loss.records > 0n || loss.truncatedCalls > 0n) {
+    h += `# capture loss: ${loss.records} records (${loss.bytes} bytes) dropped in the kernel; ${loss.truncatedCalls} calls truncated (${loss.truncatedBytes} bytes)\n`;
+  } else h += '# capture loss: none\n';
+  if (loss.cipherBytes > 0n) h += `# not stored: ${loss.cipherBytes} bytes of TLS ciphertext in ${plural(loss.cipherCalls, 'socket call')} (the plaintext comes from the TLS library probes)\n`;
+  return h;
+}
+
+function countEvent(counts: AnalyzeCounts, e: FrameEvent): void {
+  switch (e.kind) {
+    case 'frame':
+      counts.frames++;
+      break;
+    case 'conn':
+      counts.conns++;
+      break;
+    case 'http1':
+      counts.http1Messages++;
+      break;
+    case 'gap':
+      counts.gaps++;
+      counts.gapBytes += e.length;
+      break;
+    case 'diagnostic':
+      counts.diagnostics++;
+      break;
+    default:
+      break;
+  }
+}
+
+/** --summary: one row per exchange, in start order (or --sort). */
+function reportRows(r: Run, keepRow: ReturnType<typeof rowFilter>): void {
+  const { opts, json, out } = r;
+  // Stream and type filters pick rows, not frames: a row needs all of its stream's frames.
+  const events = pipeline(r.reader, { pids: opts.pids, comm: opts.comm, conns: opts.conns, onBadRecord: r.onBadRecord, follow: opts.follow });
+  const counted = (function* () {
+    for (const e of events) {
+      if (e.kind !== 'frame') countEvent(r.counts, e);
+      yield e;
+    }
+  })();
+  const textOpts = { time: opts.time, realtimeOffsetNs: r.offset, originKtime: r.origin };
+  if (!json && !opts.watch) out(summaryHeader(opts.time) + '\n');
+  const open = new Set<Exchange>();
+  for (const row of summaryRows(exchanges(counted, { track: open }), { realtimeOffsetNs: r.offset, filter: keepRow, sort: opts.sort, open })) {
+    r.counts.streams++;
+    out(json ? summaryJsonLine(row) : (opts.watch ? watchLine(row) : summaryLine(row, textOpts)) + '\n');
+  }
+}
+
+/** Every event (frames, HTTP/1 messages, gaps, diagnostics) as JSON Lines or nghttp -v text. */
+function reportEvents(r: Run): void {
+  const { opts, json, out } = r;
+  const base = { pids: opts.pids, comm: opts.comm, onBadRecord: r.onBadRecord, follow: opts.follow };
+  const filter = eventFilter(opts);
+  // Merge before filtering so that `--type HEADERS` shows whole blocks.
+  const events: Iterable<FrameEvent> = !json || opts.mergeContinuations ? mergeHeaderBlocks(pipeline(r.reader, base)) : pipeline(r.reader, base);
+  // JSON keeps the raw bytes whatever the mode: `dataHex`.
+  const jopts = { realtimeOffsetNs: r.offset, data: opts.data !== undefined && opts.data !== false };
+  const text = json
+    ? undefined
+    : new TextReporter({
+        time: opts.time,
+        data: opts.data === true,
+        dataMode: typeof opts.data === 'string' ? opts.data : undefined,
+        realtimeOffsetNs: r.offset,
+        originKtime: r.origin,
+      });
+  for (const e of events) {
+    if (filter && !filter(e)) continue;
+    countEvent(r.counts, e);
+    out(text ? text.format(e) : jsonLine(e, jopts));
+  }
+}
+
+/** The last line: what was shown, found and skipped, and whether the journal is complete. */
+function journalFooter(r: Run, badRecords: number, complete: boolean): string {
+  const { opts, counts } = r;
+  if (r.json) {
+    return (
+      JSON.stringify({
+        kind: 'end',
+        conns: counts.conns,
+        ...(opts.summary ? { streams: counts.streams } : { frames: counts.frames }),
+        ...(!opts.summary && counts.http1Messages > 0 ? { http1Messages: counts.http1Messages } : {}),
+        gaps: counts.gaps,
+        gapBytes: counts.gapBytes.toString(),
+        diagnostics: counts.diagnostics,
+        badRecords,
+        complete,
+      }) + '\n'
+    );
+  }
+  const h1 = !opts.summary && counts.http1Messages > 0 ? `, ${plural(counts.http1Messages, 'HTTP/1 message')}` : '';
+  const tail = `${plural(counts.conns, 'connection')}, ${opts.summary ? plural(counts.streams, 'stream') : plural(counts.frames, 'frame')}${h1}, ${plural(counts.gaps, 'gap')} (${plural(counts.gapBytes, 'byte')}), ${plural(counts.diagnostics, 'diagnostic')}`;
+  return `# ${tail}${badRecords ? `, ${plural(badRecords, 'damaged journal row')} skipped` : ''}${complete ? '' : '; journal INCOMPLETE'}\n`;
+}
+
+/** One analysis: header, the events or rows, footer; returns what it counted. */
 export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): AnalyzeResult {
   // Validate --type and the row filters before touching the journal.
   frameTypeSet(opts.types);
   const keepRow = rowFilter({ ...opts.rows, streams: opts.streams });
   const reader = JournalReader.open(opts.journal);
-  let buf = '';
-  const out = (s: string): void => {
-    buf += s;
-    if (buf.length >= CHUNK) {
-      write(buf);
-      buf = '';
-    }
-  };
-  const counts: AnalyzeCounts = { conns: 0, frames: 0, streams: 0, http1Messages: 0, gaps: 0, gapBytes: 0n, diagnostics: 0 };
+  const { out, flush } = bufferedWriter(write);
   let badRecords = 0;
-  const json = opts.format === 'json';
   try {
     const meta = reader.meta;
     const loss = reader.losses();
     const offset = meta.realtimeOffsetNs;
     // Following, the first record may not exist yet: times count from the recording's start.
     const origin = opts.follow ? BigInt(Date.parse(meta.startedAt)) * 1_000_000n - offset : (firstKtime(reader) ?? 0n);
-    if (opts.follow) opts.follow.onIdle = () => {
-      if (buf) write(buf);
-      buf = '';
-    };
+    if (opts.follow) opts.follow.onIdle = flush;
+    const counts: AnalyzeCounts = { conns: 0, frames: 0, streams: 0, http1Messages: 0, gaps: 0, gapBytes: 0n, diagnostics: 0 };
+    const run: Run = { opts, reader, out, counts, json: opts.format === 'json', offset, origin, onBadRecord: () => void badRecords++ };
 
-    if (json) {
-      out(
-        JSON.stringify({
-          kind: 'journal',
-          path: opts.journal,
-          h2recVersion: meta.h2recVersion,
-          host: meta.host,
-          kernel: meta.kernel,
-          startedAt: meta.startedAt,
-          stoppedAt: meta.stoppedAt ?? null,
-          complete: meta.complete,
-          ...(meta.complete ? {} : { warning: 'incomplete journal: the recorder was killed or is still running' }),
-          ...(meta.interrupted ? { interrupted: { reason: meta.interrupted.reason, at: meta.interrupted.at, tsNs: (meta.interrupted.ktimeNs + offset).toString() } } : {}),
-          ...(meta.salvaged ? { salvaged: { path: meta.salvaged.path, records: meta.salvaged.records, badRecords: meta.salvaged.badRecords, cutBytes: meta.salvaged.cutBytes } } : {}),
-          originTsNs: (origin + offset).toString(),
-          lostRecords: loss.records.toString(),
-          lostBytes: loss.bytes.toString(),
-          truncatedCalls: loss.truncatedCalls.toString(),
-          truncatedBytes: loss.truncatedBytes.toString(),
-          cipherBytes: loss.cipherBytes.toString(),
-        }) + '\n',
-      );
-    } else {
-      out(`# journal ${opts.journal}: ${meta.host} (${meta.kernel}), recorded from ${meta.startedAt}${meta.stoppedAt ? ` to ${meta.stoppedAt}` : ''} by h2rec ${meta.h2recVersion}\n`);
-      if (meta.interrupted) out(`# INTERRUPTED recording: ${meta.interrupted.reason} at ${meta.interrupted.at}; nothing after that was recorded (a gap of unknown size)\n`);
-      else if (opts.follow && !meta.complete) out(`# following ${opts.journal} while it is recorded (Ctrl-C to stop)\n`);
-      else if (!meta.complete) out('# INCOMPLETE journal: the recorder was killed or is still running; its last records may be missing\n');
-      if (meta.salvaged) {
-        const s = meta.salvaged;
-        out(`# salvaged: ${s.records} records the loader saved in ${s.path} after the recorder died${s.badRecords || s.cutBytes ? ` (${s.badRecords} unreadable, ${s.cutBytes} bytes cut off)` : ''}\n`);
-      }
-      if (loss.records > 0n || loss.truncatedCalls > 0n) {
-        out(`# capture loss: ${loss.records} records (${loss.bytes} bytes) dropped in the kernel; ${loss.truncatedCalls} calls truncated (${loss.truncatedBytes} bytes)\n`);
-      } else out('# capture loss: none\n');
-      if (loss.cipherBytes > 0n) out(`# not stored: ${loss.cipherBytes} bytes of TLS ciphertext in ${plural(loss.cipherCalls, 'socket call')} (the plaintext comes from the TLS library probes)\n`);
-    }
-
-    const count = (e: FrameEvent): void => {
-      switch (e.kind) {
-        case 'frame':
-          counts.frames++;
-          break;
-        case 'conn':
-          counts.conns++;
-          break;
-        case 'http1':
-          counts.http1Messages++;
-          break;
-        case 'gap':
-          counts.gaps++;
-          counts.gapBytes += e.length;
-          break;
-        case 'diagnostic':
-          counts.diagnostics++;
-          break;
-        default:
-          break;
-      }
-    };
-    const onBadRecord = (): void => {
-      badRecords++;
-    };
-
-    if (opts.summary) {
-      // Stream and type filters pick rows, not frames: a row needs all of its stream's frames.
-      const events = pipeline(reader, { pids: opts.pids, comm: opts.comm, conns: opts.conns, onBadRecord, follow: opts.follow });
-      const counted = (function* () {
-        for (const e of events) {
-          if (e.kind !== 'frame') count(e);
-          yield e;
-        }
-      })();
-      const textOpts = { time: opts.time, realtimeOffsetNs: offset, originKtime: origin };
-      if (!json && !opts.watch) out(summaryHeader(opts.time) + '\n');
-      const open = new Set<Exchange>();
-      for (const row of summaryRows(exchanges(counted, { track: open }), { realtimeOffsetNs: offset, filter: keepRow, sort: opts.sort, open })) {
-        counts.streams++;
-        out(json ? summaryJsonLine(row) : (opts.watch ? watchLine(row) : summaryLine(row, textOpts)) + '\n');
-      }
-    } else {
-      const base = { pids: opts.pids, comm: opts.comm, onBadRecord, follow: opts.follow };
-      const filter = eventFilter(opts);
-      let events: Iterable<FrameEvent>;
-      // Merge before filtering so that `--type HEADERS` shows whole blocks.
-      if (!json || opts.mergeContinuations) events = mergeHeaderBlocks(pipeline(reader, base));
-      else events = pipeline(reader, base);
-      if (json) {
-        // JSON keeps the raw bytes whatever the mode: `dataHex`.
-        const jopts = { realtimeOffsetNs: offset, data: opts.data !== undefined && opts.data !== false };
-        for (const e of events) {
-          if (filter && !filter(e)) continue;
-          count(e);
-          out(jsonLine(e, jopts));
-        }
-      } else {
-        const text = new TextReporter({
-          time: opts.time,
-          data: opts.data === true,
-          dataMode: typeof opts.data === 'string' ? opts.data : undefined,
-          realtimeOffsetNs: offset,
-          originKtime: origin,
-        });
-        for (const e of events) {
-          if (filter && !filter(e)) continue;
-          count(e);
-          out(text.format(e));
-        }
-      }
-    }
-
+    out(journalHeader(run, loss));
+    if (opts.summary) reportRows(run, keepRow);
+    else reportEvents(run);
     // The interval after the loader died is a gap of its own, open connections or not.
-    const interrupted = meta.interrupted !== undefined || (opts.follow !== undefined && reader.hasInterruption());
-    if (interrupted) counts.gaps++;
+    if (meta.interrupted !== undefined || (opts.follow !== undefined && reader.hasInterruption())) counts.gaps++;
     const complete = meta.complete || (opts.follow !== undefined && reader.hasEnded());
-    const h1 = !opts.summary && counts.http1Messages > 0 ? `, ${plural(counts.http1Messages, 'HTTP/1 message')}` : '';
-    const tail = `${plural(counts.conns, 'connection')}, ${opts.summary ? plural(counts.streams, 'stream') : plural(counts.frames, 'frame')}${h1}, ${plural(counts.gaps, 'gap')} (${plural(counts.gapBytes, 'byte')}), ${plural(counts.diagnostics, 'diagnostic')}`;
-    if (json) {
-      out(
-        JSON.stringify({
-          kind: 'end',
-          conns: counts.conns,
-          ...(opts.summary ? { streams: counts.streams } : { frames: counts.frames }),
-          ...(!opts.summary && counts.http1Messages > 0 ? { http1Messages: counts.http1Messages } : {}),
-          gaps: counts.gaps,
-          gapBytes: counts.gapBytes.toString(),
-          diagnostics: counts.diagnostics,
-          badRecords,
-          complete,
-        }) + '\n',
-      );
-    } else out(`# ${tail}${badRecords ? `, ${plural(badRecords, 'damaged journal row')} skipped` : ''}${complete ? '' : '; journal INCOMPLETE'}\n`);
+    out(journalFooter(run, badRecords, complete));
 
     return {
       ...counts,
-      counts,
       incomplete: !complete,
       badRecords,
       lostRecords: loss.records,
@@ -348,7 +370,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
       truncatedBytes: loss.truncatedBytes,
     };
   } finally {
-    if (buf) write(buf);
+    flush();
     reader.close();
   }
 }

@@ -50,7 +50,12 @@ export function followAnalyze(opts: FollowAnalyzeOptions, io: FollowIO): Promise
     worker.on('message', (m: WorkerMessage) => {
       if (m.t === 'out') {
         try {
-          io.stdout(m.chunk);
+          if (!settled) io.stdout(m.chunk);
+        } catch (e) {
+          // The output is gone (a closed pipe, a full disk): stop the worker and fail with the writer's error.
+          stop();
+          if (!settled) reject(e);
+          settled = true;
         } finally {
           Atomics.sub(shared, OUTSTANDING, m.chunk.length);
           Atomics.notify(shared, OUTSTANDING);

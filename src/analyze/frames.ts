@@ -12,7 +12,8 @@
  */
 import type { FrameEvent, StreamEvent } from './types';
 import { Http1Conn, Http1Parser } from './http1';
-import { DEFAULT_MAX_FRAME, DEFAULT_SCAN_BYTES, MAX_FRAME_LIMIT, detectStart, readHeader, typeName } from './protocol';
+import { DEFAULT_MAX_FRAME, DEFAULT_SCAN_BYTES, MAX_FRAME_LIMIT, detectStart, readHeader } from './protocol';
+import { typeName } from './h2const';
 import {
   BLOCK_UNKNOWN,
   diag,
@@ -28,8 +29,9 @@ import {
 } from './h2frames';
 
 // Re-exported: reporters and exporters import the wire vocabulary from here.
-export { PREFACE, TYPE_NAMES, typeName, flagNames, readHeader, plausibleHeader, FLAG_DEFS, type FrameHeader } from './protocol';
-export { ERROR_NAMES, SETTINGS_NAMES, errorName, parsePayload } from './h2frames';
+export { PREFACE, readHeader, plausibleHeader, type FrameHeader } from './protocol';
+export { TYPE_NAMES, typeName, flagNames, FLAG_DEFS, ERROR_NAMES, SETTINGS_NAMES, errorName } from './h2const';
+export { parsePayload } from './h2frames';
 
 export interface FrameOptions {
   /**
@@ -172,8 +174,7 @@ function* onGap(ctx: FramesContext, cp: ConnParsers, p: DirParser, e: Extract<St
     } else if (p.q.length >= 9) {
       const h = readHeader(p.q.peek(9));
       const remaining = 9 + h.length - p.q.length;
-      // hpack.ts keys on this message starting with the frame type name.
-      out.push(diag(p, cp.conn, 'INCOMPLETE_FRAME', `${typeName(h.type)} frame on stream ${h.stream} at position ${p.q.pos} lost ${Math.min(g, remaining)} of its ${h.length + 9} bytes to a gap`, { stream: h.stream }));
+      out.push(diag(p, cp.conn, 'INCOMPLETE_FRAME', `${typeName(h.type)} frame on stream ${h.stream} at position ${p.q.pos} lost ${Math.min(g, remaining)} of its ${h.length + 9} bytes to a gap`, { stream: h.stream, frameType: h.type }));
       if (g < remaining) p.skipRemaining = remaining - g;
       else framesLost = true;
       if (g > remaining) startResync(p, 'gap');

@@ -9,55 +9,30 @@
  * Connection-level checks (SETTINGS_MAX_FRAME_SIZE per direction, rapid
  * reset, CONTINUATION floods) keep their state in ConnParsers.
  */
-import type { ConnInfo, Diagnostic, Dir, Frame, FrameEvent, Protocol } from './types';
-import { FrameType } from './types';
+import type {
+  AltsvcFields, ConnInfo, DataFields, Diagnostic, Dir, Frame, FrameEvent, FrameFields, GoawayFields, HeadersFields, OriginFields, PingFields,
+  PriorityFields, PriorityUpdateFields, Protocol, PushPromiseFields, RstStreamFields, SettingsFields, WindowUpdateFields,
+} from './types';
+import { Flag, FrameType, SettingsId, errorName, flagNames, typeName, TYPE_NAMES } from './h2const';
 import { ByteQueue } from './bytequeue';
 import type { Http1Conn, Http1Options, Http1Parser } from './http1';
-import { DEFAULT_MAX_FRAME, MAX_FRAME_LIMIT, findFrameBoundary, flagNames, plausibleHeader, readHeader, typeName, TYPE_NAMES, type FrameHeader } from './protocol';
-
-export const ERROR_NAMES: Record<number, string> = {
-  0x0: 'NO_ERROR',
-  0x1: 'PROTOCOL_ERROR',
-  0x2: 'INTERNAL_ERROR',
-  0x3: 'FLOW_CONTROL_ERROR',
-  0x4: 'SETTINGS_TIMEOUT',
-  0x5: 'STREAM_CLOSED',
-  0x6: 'FRAME_SIZE_ERROR',
-  0x7: 'REFUSED_STREAM',
-  0x8: 'CANCEL',
-  0x9: 'COMPRESSION_ERROR',
-  0xa: 'CONNECT_ERROR',
-  0xb: 'ENHANCE_YOUR_CALM',
-  0xc: 'INADEQUATE_SECURITY',
-  0xd: 'HTTP_1_1_REQUIRED',
-};
-
-export function errorName(code: number): string {
-  return ERROR_NAMES[code] ?? 'UNKNOWN';
-}
-
-export const SETTINGS_NAMES: Record<number, string> = {
-  0x1: 'SETTINGS_HEADER_TABLE_SIZE',
-  0x2: 'SETTINGS_ENABLE_PUSH',
-  0x3: 'SETTINGS_MAX_CONCURRENT_STREAMS',
-  0x4: 'SETTINGS_INITIAL_WINDOW_SIZE',
-  0x5: 'SETTINGS_MAX_FRAME_SIZE',
-  0x6: 'SETTINGS_MAX_HEADER_LIST_SIZE',
-  0x8: 'SETTINGS_ENABLE_CONNECT_PROTOCOL',
-  0x9: 'SETTINGS_NO_RFC7540_PRIORITIES',
-};
+import { DEFAULT_MAX_FRAME, MAX_FRAME_LIMIT, findFrameBoundary, plausibleHeader, readHeader, type FrameHeader } from './protocol';
 
 const EMPTY = new Uint8Array(0);
 /** Views, not copies: payloads may be megabytes. */
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 const u32 = (b: Uint8Array, o: number): number => ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
 
-/** Type-specific fields; returns the payload left after padding/priority fields and any findings. */
-export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<string, unknown>; payload: Uint8Array; problems: [string, string][] } {
-  const fields: Record<string, unknown> = {};
+/** Every field of every type: parsePayload fills in those of the type it parses. */
+type AnyFields = DataFields & HeadersFields & PriorityFields & RstStreamFields & SettingsFields & PushPromiseFields & PingFields &
+  GoawayFields & WindowUpdateFields & AltsvcFields & OriginFields & PriorityUpdateFields;
+
+/** Type-specific fields (those of h.type); returns the payload left after padding/priority fields and any findings. */
+export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: FrameFields; payload: Uint8Array; problems: [string, string][] } {
+  const fields: AnyFields = {};
   const problems: [string, string][] = [];
   let body = p;
-  const padded = (h.type === FrameType.DATA || h.type === FrameType.HEADERS || h.type === FrameType.PUSH_PROMISE) && (h.flags & 0x8) !== 0;
+  const padded = (h.type === FrameType.DATA || h.type === FrameType.HEADERS || h.type === FrameType.PUSH_PROMISE) && (h.flags & Flag.PADDED) !== 0;
   if (padded) {
     if (p.byteLength < 1) {
       problems.push(['FRAME_SIZE_ERROR', `RFC 9113 §${h.type === FrameType.DATA ? '6.1' : h.type === FrameType.HEADERS ? '6.2' : '6.6'}: a PADDED frame needs a Pad Length field`]);
@@ -79,7 +54,7 @@ export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<st
       break;
     case FrameType.HEADERS:
       if (h.stream === 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.2: HEADERS frames MUST be associated with a stream']);
-      if (h.flags & 0x20) {
+      if (h.flags & Flag.PRIORITY) {
         if (body.byteLength < 5) {
           problems.push(['FRAME_SIZE_ERROR', 'RFC 9113 §6.2: PRIORITY flag set but the priority fields are missing']);
           body = EMPTY;
@@ -108,11 +83,11 @@ export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<st
         break;
       }
       fields.errorCode = u32(p, 0);
-      fields.errorName = errorName(fields.errorCode as number);
+      fields.errorName = errorName(fields.errorCode);
       break;
     case FrameType.SETTINGS: {
       if (h.stream !== 0) problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.5: SETTINGS frames MUST have a stream identifier of 0']);
-      if (h.flags & 0x1 && p.byteLength !== 0) problems.push(['FRAME_SIZE_ERROR', 'RFC 9113 §6.5: a SETTINGS ACK MUST have an empty payload']);
+      if (h.flags & Flag.ACK && p.byteLength !== 0) problems.push(['FRAME_SIZE_ERROR', 'RFC 9113 §6.5: a SETTINGS ACK MUST have an empty payload']);
       if (p.byteLength % 6 !== 0) problems.push(['FRAME_SIZE_ERROR', `RFC 9113 §6.5: SETTINGS length ${p.byteLength} is not a multiple of 6`]);
       const settings: [number, number][] = [];
       for (let o = 0; o + 6 <= p.byteLength; o += 6) {
@@ -120,9 +95,9 @@ export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<st
         const v = u32(p, o + 2);
         settings.push([id, v]);
         // RFC 9113 §6.5.2: value ranges a receiver MUST reject.
-        if (id === 0x2 && v > 1) problems.push(['PROTOCOL_ERROR', `RFC 9113 §6.5.2: SETTINGS_ENABLE_PUSH ${v} is neither 0 nor 1`]);
-        if (id === 0x4 && v > 0x7fffffff) problems.push(['FLOW_CONTROL_ERROR', `RFC 9113 §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE ${v} exceeds 2^31-1`]);
-        if (id === 0x5 && (v < DEFAULT_MAX_FRAME || v > MAX_FRAME_LIMIT)) problems.push(['PROTOCOL_ERROR', `RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE ${v} is outside 16384..16777215`]);
+        if (id === SettingsId.ENABLE_PUSH && v > 1) problems.push(['PROTOCOL_ERROR', `RFC 9113 §6.5.2: SETTINGS_ENABLE_PUSH ${v} is neither 0 nor 1`]);
+        if (id === SettingsId.INITIAL_WINDOW_SIZE && v > 0x7fffffff) problems.push(['FLOW_CONTROL_ERROR', `RFC 9113 §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE ${v} exceeds 2^31-1`]);
+        if (id === SettingsId.MAX_FRAME_SIZE && (v < DEFAULT_MAX_FRAME || v > MAX_FRAME_LIMIT)) problems.push(['PROTOCOL_ERROR', `RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE ${v} is outside 16384..16777215`]);
       }
       fields.settings = settings;
       break;
@@ -150,7 +125,7 @@ export function parsePayload(h: FrameHeader, p: Uint8Array): { fields: Record<st
       }
       fields.lastStreamId = u32(p, 0) & 0x7fffffff;
       fields.errorCode = u32(p, 4);
-      fields.errorName = errorName(fields.errorCode as number);
+      fields.errorName = errorName(fields.errorCode);
       fields.debugData = asBuffer(p.subarray(8)).toString('latin1');
       break;
     case FrameType.WINDOW_UPDATE:
@@ -409,7 +384,8 @@ export function* parseFrames(ctx: FramesContext, cp: ConnParsers, p: DirParser):
     const { ktime, tid } = p.q.metaAt(8 + h.length);
     const raw = p.q.take(9 + h.length);
     const { fields, payload, problems } = parsePayload(h, raw.subarray(9));
-    const frame: Frame = {
+    // parsePayload read the fields of h.type, so the frame is that type's member of the union.
+    const frame = {
       kind: 'frame',
       conn: cp.conn,
       dir: p.dir,
@@ -425,16 +401,16 @@ export function* parseFrames(ctx: FramesContext, cp: ConnParsers, p: DirParser):
       fields,
       payload,
       raw,
-    };
+    } as Frame;
     if (h.length > limit) {
       problems.unshift(['FRAME_SIZE_ERROR', `RFC 9113 §4.2: frame length ${h.length} exceeds SETTINGS_MAX_FRAME_SIZE ${limit}`]);
     }
     trackHeaderBlock(ctx, p, h, frame.typeName, problems);
     if (h.type === FrameType.HEADERS || h.type === FrameType.RST_STREAM) trackResets(ctx, cp, di, h, problems);
-    if (h.type === FrameType.SETTINGS && !(h.flags & 1) && Array.isArray(fields.settings)) {
-      for (const [id, v] of fields.settings as [number, number][]) {
+    if (frame.type === FrameType.SETTINGS && !(h.flags & Flag.ACK)) {
+      for (const [id, v] of frame.fields.settings ?? []) {
         // RFC 9113 §6.5.2: the announcer's peer (the other direction) may now send frames up to v.
-        if (id === 0x5 && v >= DEFAULT_MAX_FRAME && v <= MAX_FRAME_LIMIT) cp.maxFrame[1 - di] = v;
+        if (id === SettingsId.MAX_FRAME_SIZE && v >= DEFAULT_MAX_FRAME && v <= MAX_FRAME_LIMIT) cp.maxFrame[1 - di] = v;
       }
     }
     p.sawFrame = true;
@@ -469,7 +445,7 @@ export function trackHeaderBlock(ctx: FramesContext, p: DirParser, h: FrameHeade
   if (p.block === BLOCK_UNKNOWN) {
     // After lost bytes a CONTINUATION may finish a block we never saw: not the sender's fault.
     if (h.type === FrameType.CONTINUATION) {
-      if (h.flags & 0x4) p.block = NO_BLOCK;
+      if (h.flags & Flag.END_HEADERS) p.block = NO_BLOCK;
       return;
     }
     p.block = NO_BLOCK;
@@ -481,14 +457,14 @@ export function trackHeaderBlock(ctx: FramesContext, p: DirParser, h: FrameHeade
       if (++p.continuations === ctx.maxCont + 1) {
         problems.push(['ENHANCE_YOUR_CALM', `RFC 9113 §10.5: more than ${ctx.maxCont} CONTINUATION frames in one header block (a CONTINUATION flood)`]);
       }
-      if (h.flags & 0x4) p.block = NO_BLOCK;
+      if (h.flags & Flag.END_HEADERS) p.block = NO_BLOCK;
       return;
     }
   } else if (h.type === FrameType.CONTINUATION) {
     problems.push(['PROTOCOL_ERROR', 'RFC 9113 §6.10: CONTINUATION without a preceding HEADERS or PUSH_PROMISE']);
     return;
   }
-  if ((h.type === FrameType.HEADERS || h.type === FrameType.PUSH_PROMISE) && !(h.flags & 0x4)) {
+  if ((h.type === FrameType.HEADERS || h.type === FrameType.PUSH_PROMISE) && !(h.flags & Flag.END_HEADERS)) {
     p.block = h.stream;
     p.continuations = 0;
   }

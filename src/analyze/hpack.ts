@@ -17,18 +17,13 @@
  */
 import { encode as HUFFMAN_CODE } from 'hpack.js/lib/hpack/huffman';
 import { table as STATIC_TABLE } from 'hpack.js/lib/hpack/static-table';
-import type { Diagnostic, Dir, Frame, FrameEvent, HeaderField } from './types';
-import { FrameType } from './types';
-import { flagNames } from './frames';
+import type { Diagnostic, Dir, Frame, FrameEvent, FrameOf, HeaderField } from './types';
+import { Flag, FrameType, SettingsId, flagNames } from './h2const';
 
 export const UNKNOWN = '<unknown>';
 /** RFC 9113 §6.5.2: the initial value of SETTINGS_HEADER_TABLE_SIZE. */
 export const DEFAULT_TABLE_SIZE = 4096;
 const STATIC_LEN = STATIC_TABLE.length; // 61
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const ACK = 0x1;
-const SETTINGS_HEADER_TABLE_SIZE = 0x1;
 
 /**
  * Huffman trie of RFC 7541 Appendix B: children of node n at [2n] and
@@ -157,10 +152,6 @@ export class HpackDecoder {
 
   get synced(): boolean {
     return !this.unknownBelow;
-  }
-
-  get desynced(): boolean {
-    return this.unknownBelow;
   }
 
   get length(): number {
@@ -400,149 +391,146 @@ interface ConnState {
 
 const di = (d: Dir): 0 | 1 => (d === 'send' ? 0 : 1);
 
-/**
- * Decodes every header block and attaches `headers` to the frame that
- * completes it (END_HEADERS). Passes every event through, in order, adding
- * Diagnostic values for HPACK decoding errors right after the frame.
- */
-export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeadersOptions = {}): Generator<FrameEvent> {
-  const maxBlock = opts.maxBlockBytes ?? 16 << 20;
-  const maxPending = opts.maxPendingSettings ?? 64;
-  const conns = new Map<number, ConnState>();
+/** Closes the open header block of a direction (completed, abandoned or lost). */
+function closeBlock(s: DirState): void {
+  s.block = [];
+  s.blockBytes = 0;
+  s.blockStream = 0;
+  s.blockOverflow = false;
+}
 
-  const newDir = (): DirState => ({
-    dec: new HpackDecoder({ maxHeaderListBytes: opts.maxHeaderListBytes }),
-    block: [],
-    blockBytes: 0,
-    blockStream: 0,
-    blockOverflow: false,
-    pending: [],
-    limitUncertain: false,
-    dataCut: false,
-    pendingGap: false,
-  });
-  const connState = (id: number): ConnState => {
-    let c = conns.get(id);
+/** A finding about frame `f`, placed right after it. */
+const diag = (f: Frame, code: string, message: string): Diagnostic => ({
+  kind: 'diagnostic',
+  conn: f.conn.id,
+  dir: f.dir,
+  pos: f.pos.toString(),
+  stream: f.stream,
+  code,
+  message,
+  ktime: f.ktime,
+});
+
+/**
+ * The HPACK stage's state machine: one decoder per (connection, direction),
+ * the header block being assembled, the SETTINGS_HEADER_TABLE_SIZE values
+ * waiting for their ACK, and what lost bytes may have changed. `onEvent`
+ * learns from everything that is not a frame; `onFrame` returns the
+ * findings to place after the frame.
+ */
+class HeaderStage {
+  private readonly conns = new Map<number, ConnState>();
+  private readonly maxBlock: number;
+  private readonly maxPending: number;
+
+  constructor(private readonly opts: DecodeHeadersOptions) {
+    this.maxBlock = opts.maxBlockBytes ?? 16 << 20;
+    this.maxPending = opts.maxPendingSettings ?? 64;
+  }
+
+  private newDir(): DirState {
+    return {
+      dec: new HpackDecoder({ maxHeaderListBytes: this.opts.maxHeaderListBytes }),
+      block: [],
+      blockBytes: 0,
+      blockStream: 0,
+      blockOverflow: false,
+      pending: [],
+      limitUncertain: false,
+      dataCut: false,
+      pendingGap: false,
+    };
+  }
+
+  private connState(id: number): ConnState {
+    let c = this.conns.get(id);
     if (!c) {
-      c = { dirs: [newDir(), newDir()] };
-      conns.set(id, c);
+      c = { dirs: [this.newDir(), this.newDir()] };
+      this.conns.set(id, c);
     }
     return c;
-  };
-  const diag = (f: Frame, code: string, message: string): Diagnostic => ({
-    kind: 'diagnostic',
-    conn: f.conn.id,
-    dir: f.dir,
-    pos: f.pos.toString(),
-    stream: f.stream,
-    code,
-    message,
-    ktime: f.ktime,
-  });
-  const closeBlock = (s: DirState): void => {
-    s.block = [];
-    s.blockBytes = 0;
-    s.blockStream = 0;
-    s.blockOverflow = false;
-  };
-  /** Bytes of direction d were lost (or never seen): what that can have changed is unknown. */
-  const lose = (c: ConnState, d: 0 | 1, start: boolean): void => {
-    const s = c.dirs[d];
-    const other = c.dirs[1 - d];
-    closeBlock(s);
-    s.dataCut = false;
-    s.pendingGap = false;
-    // ACKs sent in d may be among the lost bytes: the limit is now at most the largest pending value.
-    if (s.pending.length) {
-      for (const v of s.pending) if (v !== undefined && v > s.dec.limit) s.dec.limit = v;
-      s.pending = [];
-      s.limitUncertain = true;
-    }
-    s.dec.desync(!start);
-    if (start) s.limitUncertain = true;
-    // SETTINGS sent in d may be among the lost bytes: the other decoder's limit is unknown.
-    other.dec.limit = Infinity;
-    other.limitUncertain = true;
-  };
+  }
 
-  for (const e of events) {
+  /** Connections, gaps and the frame stage's findings: what they tell about the tables. */
+  onEvent(e: Exclude<FrameEvent, Frame>): void {
     switch (e.kind) {
       case 'conn':
-        connState(e.conn.id);
-        yield e;
-        continue;
+        this.connState(e.conn.id);
+        return;
       case 'close':
-        conns.delete(e.conn.id);
-        yield e;
-        continue;
+        this.conns.delete(e.conn.id);
+        return;
       case 'gap': {
-        const c = connState(e.conn.id);
+        const c = this.connState(e.conn.id);
         const s = c.dirs[di(e.dir)];
         if (s.dataCut && s.blockStream === 0) {
           // Only DATA payload may be lost; confirmed when framing resumes without a resync.
           s.dataCut = false;
           s.pendingGap = true;
         } else lose(c, di(e.dir), false);
-        yield e;
-        continue;
+        return;
       }
       case 'diagnostic': {
-        if (e.conn !== undefined && e.dir !== undefined) {
-          const c = connState(e.conn);
-          const s = c.dirs[di(e.dir)];
-          if (e.code === 'MID_STREAM_START') lose(c, di(e.dir), true);
-          // Framing was lost, so whole frames may have been: the gap was not harmless after all.
-          else if (e.code === 'RESYNC') lose(c, di(e.dir), false);
-          else if (e.code === 'INCOMPLETE_FRAME') s.dataCut = e.message.startsWith('DATA frame ');
-        }
-        yield e;
-        continue;
+        if (e.conn === undefined || e.dir === undefined) return;
+        const c = this.connState(e.conn);
+        const s = c.dirs[di(e.dir)];
+        if (e.code === 'MID_STREAM_START') lose(c, di(e.dir), true);
+        // Framing was lost, so whole frames may have been: the gap was not harmless after all.
+        else if (e.code === 'RESYNC') lose(c, di(e.dir), false);
+        else if (e.code === 'INCOMPLETE_FRAME') s.dataCut = e.frameType === FrameType.DATA;
+        return;
       }
-      case 'frame':
-        break;
       default:
-        yield e;
-        continue;
+        return;
     }
-    const f = e;
-    const c = connState(f.conn.id);
+  }
+
+  /** A frame: SETTINGS move table limits, header frames build blocks; returns the findings to place after it. */
+  onFrame(f: Frame): Diagnostic[] | undefined {
+    const c = this.connState(f.conn.id);
     const d = di(f.dir);
     const s = c.dirs[d];
     s.pendingGap = false;
     s.dataCut = false;
-
     if (f.type === FrameType.SETTINGS) {
-      if (f.flags & ACK) {
-        // RFC 9113 §6.5.3: the ACK says the sender of this direction applied the oldest unacknowledged SETTINGS.
-        // After a loss the queue may not line up with the ACKs, so an uncertain limit is never lowered.
-        const v = s.pending.shift();
-        if (v !== undefined && !s.limitUncertain) s.dec.setLimit(v);
-      } else {
-        // RFC 9113 §6.5.2: SETTINGS_HEADER_TABLE_SIZE bounds the peer's encoder, i.e. the other direction.
-        let v: number | undefined;
-        for (const [id, val] of (f.fields.settings as [number, number][] | undefined) ?? []) if (id === SETTINGS_HEADER_TABLE_SIZE) v = val;
-        const o = c.dirs[1 - d];
-        o.pending.push(v);
-        if (o.pending.length > maxPending) {
-          const old = o.pending.shift();
-          if (old !== undefined) o.dec.setLimit(old);
-        }
-      }
-      yield f;
-      continue;
+      this.onSettings(c, d, f);
+      return undefined;
     }
-
-    const starts = f.type === FrameType.HEADERS || f.type === FrameType.PUSH_PROMISE;
-    if (!starts && f.type !== FrameType.CONTINUATION) {
+    if (f.type !== FrameType.HEADERS && f.type !== FrameType.PUSH_PROMISE && f.type !== FrameType.CONTINUATION) {
       if (s.blockStream !== 0) {
         // RFC 9113 §6.10 (reported by the frame stage): the block never completed, so what it did to the table is unknown.
         closeBlock(s);
         s.dec.desync();
       }
-      yield f;
-      continue;
+      return undefined;
     }
-    if (starts) {
+    if (!this.addFragment(s, f)) return undefined;
+    return this.decodeBlock(s, f);
+  }
+
+  private onSettings(c: ConnState, d: 0 | 1, f: FrameOf<typeof FrameType.SETTINGS>): void {
+    const s = c.dirs[d];
+    if (f.flags & Flag.ACK) {
+      // RFC 9113 §6.5.3: the ACK says the sender of this direction applied the oldest unacknowledged SETTINGS.
+      // After a loss the queue may not line up with the ACKs, so an uncertain limit is never lowered.
+      const v = s.pending.shift();
+      if (v !== undefined && !s.limitUncertain) s.dec.setLimit(v);
+      return;
+    }
+    // RFC 9113 §6.5.2: SETTINGS_HEADER_TABLE_SIZE bounds the peer's encoder, i.e. the other direction.
+    let v: number | undefined;
+    for (const [id, val] of f.fields.settings ?? []) if (id === SettingsId.HEADER_TABLE_SIZE) v = val;
+    const o = c.dirs[1 - d];
+    o.pending.push(v);
+    if (o.pending.length > this.maxPending) {
+      const old = o.pending.shift();
+      if (old !== undefined) o.dec.setLimit(old);
+    }
+  }
+
+  /** Adds a HEADERS/PUSH_PROMISE/CONTINUATION fragment to its block; true when the frame completes the block. */
+  private addFragment(s: DirState, f: Frame): boolean {
+    if (f.type === FrameType.HEADERS || f.type === FrameType.PUSH_PROMISE) {
       if (s.blockStream !== 0) s.dec.desync(); // an interrupted block, as above
       closeBlock(s);
       s.blockStream = f.stream;
@@ -552,37 +540,74 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
         closeBlock(s);
         s.dec.desync();
       }
-      yield f;
-      continue;
+      return false;
     }
     if (!s.blockOverflow) {
       s.blockBytes += f.payload.byteLength;
-      if (s.blockBytes > maxBlock) {
+      if (s.blockBytes > this.maxBlock) {
         s.blockOverflow = true;
         s.block = [];
       } else if (f.payload.byteLength > 0) s.block.push(f.payload); // a flood of empty CONTINUATIONs holds nothing
     }
-    if (!(f.flags & END_HEADERS)) {
-      yield f;
-      continue;
-    }
+    return (f.flags & Flag.END_HEADERS) !== 0;
+  }
+
+  /** Decodes the completed block into `f.headers`; returns its findings. */
+  private decodeBlock(s: DirState, f: Frame): Diagnostic[] {
     const overflow = s.blockOverflow;
     const block = s.block.length === 1 ? s.block[0] : Buffer.concat(s.block);
     closeBlock(s);
     if (overflow) {
       s.dec.desync();
-      yield f;
-      yield diag(f, 'HEADER_BLOCK_TOO_LARGE', `header block on stream ${f.stream} exceeds ${maxBlock} octets; not decoded, dynamic table now unknown`);
-      continue;
+      return [diag(f, 'HEADER_BLOCK_TOO_LARGE', `header block on stream ${f.stream} exceeds ${this.maxBlock} octets; not decoded, dynamic table now unknown`)];
     }
     // A size update may already use a value the peer announced but this side has not acknowledged yet.
     let allowed = s.limitUncertain ? Infinity : s.dec.limit;
     for (const v of s.pending) if (v !== undefined && v > allowed) allowed = v;
     const r = s.dec.decode(block, allowed);
     f.headers = r.fields;
-    yield f;
-    for (const w of r.warnings) yield diag(f, 'COMPRESSION_ERROR', w);
-    if (r.error) yield diag(f, 'COMPRESSION_ERROR', `${r.error}; header block on stream ${f.stream} decoded only up to here, dynamic table now unknown`);
+    const found = r.warnings.map((w) => diag(f, 'COMPRESSION_ERROR', w));
+    if (r.error) found.push(diag(f, 'COMPRESSION_ERROR', `${r.error}; header block on stream ${f.stream} decoded only up to here, dynamic table now unknown`));
+    return found;
+  }
+}
+
+/** Bytes of direction d were lost (or never seen): what that can have changed is unknown. */
+function lose(c: ConnState, d: 0 | 1, start: boolean): void {
+  const s = c.dirs[d];
+  const other = c.dirs[1 - d];
+  closeBlock(s);
+  s.dataCut = false;
+  s.pendingGap = false;
+  // ACKs sent in d may be among the lost bytes: the limit is now at most the largest pending value.
+  if (s.pending.length) {
+    for (const v of s.pending) if (v !== undefined && v > s.dec.limit) s.dec.limit = v;
+    s.pending = [];
+    s.limitUncertain = true;
+  }
+  s.dec.desync(!start);
+  if (start) s.limitUncertain = true;
+  // SETTINGS sent in d may be among the lost bytes: the other decoder's limit is unknown.
+  other.dec.limit = Infinity;
+  other.limitUncertain = true;
+}
+
+/**
+ * Decodes every header block and attaches `headers` to the frame that
+ * completes it (END_HEADERS). Passes every event through, in order, adding
+ * Diagnostic values for HPACK decoding errors right after the frame.
+ */
+export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeadersOptions = {}): Generator<FrameEvent> {
+  const stage = new HeaderStage(opts);
+  for (const e of events) {
+    if (e.kind !== 'frame') {
+      stage.onEvent(e);
+      yield e;
+      continue;
+    }
+    const found = stage.onFrame(e);
+    yield e;
+    if (found) yield* found;
   }
 }
 
@@ -592,7 +617,7 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
 /**
  * Merges HEADERS/PUSH_PROMISE + CONTINUATION... into one frame the way
  * nghttp2 reports it (nghttp2_session.c adds each CONTINUATION's length to
- * the first frame header and ORs in END_HEADERS): the merged frame sits
+ * the first frame header and ORs in Flag.END_HEADERS): the merged frame sits
  * where the block completed, with the summed length, the first frame's
  * fields and the decoded headers. A block that never completes is passed
  * through frame by frame.
@@ -601,7 +626,8 @@ export function* decodeHeaders(events: Iterable<FrameEvent>, opts: DecodeHeaders
 export const MAX_MERGED_FRAMES = 10000;
 
 export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<FrameEvent> {
-  const open = new Map<string, Frame[]>();
+  /** per (conn, dir): the HEADERS/PUSH_PROMISE that opened a block, then its CONTINUATIONs */
+  const open = new Map<string, [FrameOf<typeof FrameType.HEADERS | typeof FrameType.PUSH_PROMISE>, ...Frame[]]>();
   const key = (conn: number, dir: Dir): string => `${conn}:${dir}`;
   function* flush(k: string): Generator<FrameEvent> {
     const held = open.get(k);
@@ -638,10 +664,10 @@ export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<Fram
           yield* held;
           continue;
         }
-        if (!(e.flags & END_HEADERS)) continue;
+        if (!(e.flags & Flag.END_HEADERS)) continue;
         open.delete(k);
         const first = held[0];
-        const flags = first.flags | END_HEADERS;
+        const flags = first.flags | Flag.END_HEADERS;
         const merged: Frame = {
           ...first,
           ktime: e.ktime,
@@ -658,7 +684,7 @@ export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<Fram
       }
       yield* flush(k);
     }
-    if ((e.type === FrameType.HEADERS || e.type === FrameType.PUSH_PROMISE) && !(e.flags & END_HEADERS)) {
+    if ((e.type === FrameType.HEADERS || e.type === FrameType.PUSH_PROMISE) && !(e.flags & Flag.END_HEADERS)) {
       open.set(k, [e]);
       continue;
     }
@@ -667,4 +693,3 @@ export function* mergeHeaderBlocks(events: Iterable<FrameEvent>): Generator<Fram
   for (const k of [...open.keys()]) yield* flush(k);
 }
 
-export { END_STREAM as FLAG_END_STREAM, END_HEADERS as FLAG_END_HEADERS };

@@ -7,8 +7,7 @@
  * positions) are decimal strings; the rest (sizes, durations) are numbers.
  */
 import type { ConnInfo, FrameEvent } from './types';
-import { FrameType } from './types';
-import { ERROR_NAMES, SETTINGS_NAMES } from './frames';
+import { ERROR_NAMES, FrameType, SETTINGS_NAMES } from './h2const';
 import type { SummaryRow } from './summary';
 
 export interface JsonOptions {
@@ -49,8 +48,10 @@ export function toJson(e: FrameEvent, opts: JsonOptions): Record<string, unknown
         flagBits: e.flags,
         stream: e.stream,
       };
-      for (const k in e.fields) {
-        const v = e.fields[k];
+      // Every type's fields, printed in the order the frame stage set them.
+      const fields: Readonly<Record<string, unknown>> = e.fields;
+      for (const k in fields) {
+        const v = fields[k];
         if (k === 'errorName') continue;
         if (k === 'errorCode' && typeof v === 'number') o.errorCode = errorCodeName(v);
         else if (k === 'settings' && Array.isArray(v)) o.settings = (v as [number, number][]).map(([id, val]) => [settingName(id), val]);

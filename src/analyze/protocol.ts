@@ -5,7 +5,7 @@
  * agrees on the same frame boundaries.
  */
 import type { Protocol } from './types';
-import { FrameType } from './types';
+import { FrameType, Flag, TYPE_NAMES, flagDefs } from './h2const';
 
 /** RFC 9113 §3.4: the client connection preface. */
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -16,49 +16,11 @@ export const MAX_FRAME_LIMIT = (1 << 24) - 1;
 /** How far a resynchronisation looks for a frame boundary before giving the bytes up. */
 export const DEFAULT_SCAN_BYTES = 65536;
 
-export const TYPE_NAMES: Record<number, string> = {
-  0x0: 'DATA',
-  0x1: 'HEADERS',
-  0x2: 'PRIORITY',
-  0x3: 'RST_STREAM',
-  0x4: 'SETTINGS',
-  0x5: 'PUSH_PROMISE',
-  0x6: 'PING',
-  0x7: 'GOAWAY',
-  0x8: 'WINDOW_UPDATE',
-  0x9: 'CONTINUATION',
-  0xa: 'ALTSVC',
-  0xc: 'ORIGIN',
-  0x10: 'PRIORITY_UPDATE',
-};
-
-export function typeName(t: number): string {
-  return TYPE_NAMES[t] ?? `UNKNOWN(0x${t.toString(16).padStart(2, '0')})`;
-}
-
-/** Flag bits per type, in nghttp's print order (nghttp2 src/app_helper.cc). */
-export const FLAG_DEFS: Record<number, readonly (readonly [number, string])[]> = {
-  0x0: [[0x1, 'END_STREAM'], [0x8, 'PADDED']],
-  0x1: [[0x1, 'END_STREAM'], [0x4, 'END_HEADERS'], [0x8, 'PADDED'], [0x20, 'PRIORITY']],
-  0x4: [[0x1, 'ACK']],
-  0x5: [[0x4, 'END_HEADERS'], [0x8, 'PADDED']],
-  0x6: [[0x1, 'ACK']],
-  0x9: [[0x4, 'END_HEADERS']],
-};
-
-const NO_FLAGS: readonly (readonly [number, string])[] = [];
-
-export function flagNames(type: number, flags: number): string[] {
-  const out: string[] = [];
-  for (const [bit, name] of FLAG_DEFS[type] ?? NO_FLAGS) if (flags & bit) out.push(name);
-  return out;
-}
-
 /** Per type byte: 0 = not a type we validate, else 1 + the mask of defined flags (a table, so the scan stays cheap). */
 const KNOWN = new Uint16Array(256);
 for (const t of Object.keys(TYPE_NAMES).map(Number)) {
   let mask = 0;
-  for (const [bit] of FLAG_DEFS[t] ?? NO_FLAGS) mask |= bit;
+  for (const [bit] of flagDefs(t)) mask |= bit;
   KNOWN[t] = 0x100 | mask;
 }
 
@@ -109,7 +71,7 @@ function plausibleAt(b: ArrayLike<number>, o: number, maxFrame: number): boolean
     case FrameType.RST_STREAM:
       return stream !== 0 && length === 4;
     case FrameType.SETTINGS:
-      return stream === 0 && length % 6 === 0 && !(b[o + 4] & 1 && length !== 0);
+      return stream === 0 && length % 6 === 0 && !(b[o + 4] & Flag.ACK && length !== 0);
     case FrameType.PING:
       return stream === 0 && length === 8;
     case FrameType.GOAWAY:
@@ -244,7 +206,7 @@ export function detectStart(head: Uint8Array, final = false): StartDetection {
   if (n < 9) return final ? { protocol: undefined, note: 'too short for a frame', offset: 0 } : null;
   const h = readHeader(head);
   // RFC 9113 §3.4: the server connection preface is a (non-ACK) SETTINGS frame, the first thing it sends.
-  if (h.type === FrameType.SETTINGS && !(h.flags & 1) && plausibleHeader(h, DEFAULT_MAX_FRAME)) {
+  if (h.type === FrameType.SETTINGS && !(h.flags & Flag.ACK) && plausibleHeader(h, DEFAULT_MAX_FRAME)) {
     return { protocol: 'h2', note: 'server connection preface (SETTINGS)', offset: 0 };
   }
   return { protocol: undefined, note: 'no preface or start line', offset: 0 };

@@ -152,12 +152,17 @@ function* finish(st: ConnState, ktime: bigint, endPos?: [bigint, bigint], interr
   yield { kind: 'close', conn: st.info, ktime, ...(endPos ? { endPos } : {}) };
 }
 
-export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptions = {}): Generator<StreamEvent> {
-  const window = opts.reorderWindowBytes ?? 8 << 20;
-  const windowNs = opts.reorderWindowNs ?? 1_000_000_000n;
+/**
+ * The byte-stream stage's state: every connection's two directions, the
+ * chunks held ahead of a hole (one byte budget for all, and a time window),
+ * and the connection ids handed out so far.
+ */
+class StreamAssembler {
+  private readonly window: number;
+  private readonly windowNs: bigint;
   /** directions holding chunks ahead of a hole, in the order they began to */
-  const holding = new Set<DirState>();
-  let holdSeq = 0;
+  private readonly holding = new Set<DirState>();
+  private holdSeq = 0;
   /**
    * Holding directions by ktime, to find those whose time ran out without
    * visiting every holding direction per record. Invariant: every holding
@@ -165,32 +170,96 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
    * only makes a direction's oldest later, so entries are put right lazily,
    * as they come due; one that has stopped holding is dropped.
    */
-  const expiry = new MinHeap<{ ds: DirState; ktime: bigint }>((x, y) => x.ktime < y.ktime);
-  let expiryCheckAt = 1024;
-  const watch = (ds: DirState): void => {
-    if (ds.pending.size === 0) return;
-    expiry.push({ ds, ktime: oldest(ds) });
-    if (expiry.size > expiryCheckAt) {
-      // Too many superseded entries: rebuild with one per holding direction, keeping the heap O(holding).
-      expiry.clear();
-      for (const h of holding) expiry.push({ ds: h, ktime: oldest(h) });
-      expiryCheckAt = Math.max(1024, 2 * expiry.size);
-    }
-  };
-  let held = 0;
-  const conns = new Map<string, ConnState>();
-  const finals = new Map((opts.finals ?? []).map((f) => [keyOf(f.conn), f.endPos] as const));
-  let nextId = 1;
-  let lastKtime = 0n;
+  private readonly expiry = new MinHeap<{ ds: DirState; ktime: bigint }>((x, y) => x.ktime < y.ktime);
+  private expiryCheckAt = 1024;
+  private held = 0;
+  private readonly conns = new Map<string, ConnState>();
+  private readonly finals: Map<string, [bigint, bigint]>;
+  private nextId = 1;
+  private lastKtime = 0n;
   /** every connection key met, so a final for one already closed is not mistaken for an unseen one */
-  const seen = new Set<string>();
+  private readonly seen = new Set<string>();
 
-  const connFor = function* (r: JournalRecord): Generator<StreamEvent, ConnState> {
+  constructor(private readonly opts: StreamOptions) {
+    this.window = opts.reorderWindowBytes ?? 8 << 20;
+    this.windowNs = opts.reorderWindowNs ?? 1_000_000_000n;
+    this.finals = new Map((opts.finals ?? []).map((f) => [keyOf(f.conn), f.endPos] as const));
+  }
+
+  /** One journal record, in ktime order: expire what waited too long, then place the record. */
+  *record(r: JournalRecord): Generator<StreamEvent> {
+    this.lastKtime = r.ktime;
+    if (this.holding.size > 0) yield* this.expire(r.ktime);
+    if (r.kind === 'close') {
+      let st = this.conns.get(keyOf(r.conn));
+      if (!st) {
+        if (r.endPos[0] === 0n && r.endPos[1] === 0n) return; // a session freed without any traffic
+        // The kernel counted bytes on a session of which we hold no record: all of them were lost.
+        st = yield* this.connFor(r);
+      }
+      yield* this.close(st, r.ktime, r.endPos);
+      this.conns.delete(keyOf(r.conn));
+      return;
+    }
+    const st = yield* this.connFor(r);
+    if (r.kind === 'sock') {
+      st.info.sock = r.sock;
+      return;
+    }
+    if (r.kind === 'data' && st.info.lib === 'unknown') st.info.lib = r.lib;
+    yield* this.onData(st, r);
+  }
+
+  /** The end of the records: every connection still open closes, then sessions known only from the finals. */
+  *end(): Generator<StreamEvent> {
+    for (const [key, st] of this.conns) yield* this.close(st, this.lastKtime, this.finals.get(key), this.opts.interruptedAt);
+    // Sessions open at stop that carried bytes none of which reached the journal.
+    for (const f of this.opts.finals ?? []) {
+      const key = keyOf(f.conn);
+      if (this.seen.has(key) || (f.endPos[0] === 0n && f.endPos[1] === 0n)) continue;
+      this.seen.add(key);
+      const info: ConnInfo = { id: this.nextId++, key: f.conn, pid: f.conn.pid, comm: '', tids: [], lib: 'unknown', firstKtime: this.lastKtime };
+      yield { kind: 'conn', conn: info };
+      yield* finish({ info, dirs: [newDir(info, 'send'), newDir(info, 'recv')] }, this.lastKtime, f.endPos);
+    }
+  }
+
+  /**
+   * A chunk later than the window can no longer arrive by ktime order: its hole is lost.
+   * The directions whose oldest chunk expired, taken in the order they began to hold.
+   */
+  private *expire(now: bigint): Generator<StreamEvent> {
+    const expired = new Set<DirState>();
+    for (let e = this.expiry.peek(); e && now - e.ktime > this.windowNs; e = this.expiry.peek()) {
+      this.expiry.pop();
+      if (e.ds.pending.size === 0) continue; // no longer holds
+      const o = oldest(e.ds);
+      if (now - o > this.windowNs) expired.add(e.ds);
+      else this.expiry.push({ ds: e.ds, ktime: o }); // what it held then has gone; wait for what it holds now
+    }
+    for (const ds of [...expired].sort((a, b) => a.holdSeq - b.holdSeq)) {
+      while (ds.pending.size > 0 && now - oldest(ds) > this.windowNs) yield* this.giveUp(ds);
+      this.watch(ds);
+    }
+  }
+
+  private watch(ds: DirState): void {
+    if (ds.pending.size === 0) return;
+    this.expiry.push({ ds, ktime: oldest(ds) });
+    if (this.expiry.size > this.expiryCheckAt) {
+      // Too many superseded entries: rebuild with one per holding direction, keeping the heap O(holding).
+      this.expiry.clear();
+      for (const h of this.holding) this.expiry.push({ ds: h, ktime: oldest(h) });
+      this.expiryCheckAt = Math.max(1024, 2 * this.expiry.size);
+    }
+  }
+
+  private *connFor(r: JournalRecord): Generator<StreamEvent, ConnState> {
     const key = keyOf(r.conn);
-    let st = conns.get(key);
+    let st = this.conns.get(key);
     if (!st) {
       const info: ConnInfo = {
-        id: nextId++,
+        id: this.nextId++,
         key: r.conn,
         pid: r.pid,
         comm: r.comm,
@@ -200,96 +269,44 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
       };
       if (r.kind === 'sock') info.sock = r.sock;
       st = { info, dirs: [newDir(info, 'send'), newDir(info, 'recv')] };
-      conns.set(key, st);
-      seen.add(key);
+      this.conns.set(key, st);
+      this.seen.add(key);
       yield { kind: 'conn', conn: info };
     } else if (!st.info.tids.includes(r.tid)) {
       st.info.tids.push(r.tid);
     }
     return st;
-  };
+  }
 
   /** Keeps the global budget and the set of holding directions in step with `ds`. */
-  function account(ds: DirState, before: number): void {
-    held += ds.pendingBytes - before;
+  private account(ds: DirState, before: number): void {
+    this.held += ds.pendingBytes - before;
     if (ds.pending.size > 0) {
-      if (!holding.has(ds)) {
-        ds.holdSeq = holdSeq++;
-        holding.add(ds);
+      if (!this.holding.has(ds)) {
+        ds.holdSeq = this.holdSeq++;
+        this.holding.add(ds);
       }
     } else {
-      holding.delete(ds);
+      this.holding.delete(ds);
     }
   }
 
   /** Gives up on the oldest hole of `ds` (and delivers what then follows it). */
-  function* giveUp(ds: DirState): Generator<StreamEvent> {
+  private *giveUp(ds: DirState): Generator<StreamEvent> {
     const before = ds.pendingBytes;
     yield* flushOne(ds.conn, ds.dir, ds);
-    account(ds, before);
+    this.account(ds, before);
   }
 
-  for (const r of records) {
-    lastKtime = r.ktime;
-    if (holding.size > 0) {
-      // A chunk later than the window can no longer arrive by ktime order: its hole is lost.
-      // The directions whose oldest chunk expired, taken in the order they began to hold.
-      const expired = new Set<DirState>();
-      for (let e = expiry.peek(); e && r.ktime - e.ktime > windowNs; e = expiry.peek()) {
-        expiry.pop();
-        if (e.ds.pending.size === 0) continue; // no longer holds
-        const o = oldest(e.ds);
-        if (r.ktime - o > windowNs) expired.add(e.ds);
-        else expiry.push({ ds: e.ds, ktime: o }); // what it held then has gone; wait for what it holds now
-      }
-      for (const ds of [...expired].sort((a, b) => a.holdSeq - b.holdSeq)) {
-        while (ds.pending.size > 0 && r.ktime - oldest(ds) > windowNs) yield* giveUp(ds);
-        watch(ds);
-      }
-    }
-    if (r.kind === 'close') {
-      let st = conns.get(keyOf(r.conn));
-      if (!st) {
-        if (r.endPos[0] === 0n && r.endPos[1] === 0n) continue; // a session freed without any traffic
-        // The kernel counted bytes on a session of which we hold no record: all of them were lost.
-        st = yield* connFor(r);
-      }
-      yield* close(st, r.ktime, r.endPos);
-      conns.delete(keyOf(r.conn));
-      continue;
-    }
-    const st = yield* connFor(r);
-    if (r.kind === 'sock') {
-      st.info.sock = r.sock;
-      continue;
-    }
-    if (r.kind === 'skip') {
-      yield* onData(st, r);
-      continue;
-    }
-    if (st.info.lib === 'unknown') st.info.lib = r.lib;
-    yield* onData(st, r);
-  }
-  for (const [key, st] of conns) yield* close(st, lastKtime, finals.get(key), opts.interruptedAt);
-  // Sessions open at stop that carried bytes none of which reached the journal.
-  for (const f of opts.finals ?? []) {
-    const key = keyOf(f.conn);
-    if (seen.has(key) || (f.endPos[0] === 0n && f.endPos[1] === 0n)) continue;
-    seen.add(key);
-    const info: ConnInfo = { id: nextId++, key: f.conn, pid: f.conn.pid, comm: '', tids: [], lib: 'unknown', firstKtime: lastKtime };
-    yield { kind: 'conn', conn: info };
-    yield* finish({ info, dirs: [newDir(info, 'send'), newDir(info, 'recv')] }, lastKtime, f.endPos);
-  }
-
-  function* close(st: ConnState, ktime: bigint, endPos?: [bigint, bigint], interruptedAt?: bigint): Generator<StreamEvent> {
+  private *close(st: ConnState, ktime: bigint, endPos?: [bigint, bigint], interruptedAt?: bigint): Generator<StreamEvent> {
     for (const ds of st.dirs) {
-      held -= ds.pendingBytes;
-      holding.delete(ds);
+      this.held -= ds.pendingBytes;
+      this.holding.delete(ds);
     }
     yield* finish(st, ktime, endPos, interruptedAt);
   }
 
-  function* onData(st: ConnState, r: DataRecord | SkipRecord): Generator<StreamEvent> {
+  private *onData(st: ConnState, r: DataRecord | SkipRecord): Generator<StreamEvent> {
     const ds = st.dirs[dirIndex(r.dir)];
     const at = r.kind === 'skip' ? r.pos : r.pos + BigInt(r.chunkOff);
     if (!ds.started) {
@@ -316,23 +333,33 @@ export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptio
       if (seg.pos <= ds.next) {
         yield* place(st.info, r.dir, ds, seg);
         yield* drain(st.info, r.dir, ds);
-        account(ds, before);
+        this.account(ds, before);
       } else {
         hold(ds, seg);
         ds.pendingBytes += seg.data?.byteLength ?? 0; // holes hold no memory
-        account(ds, before);
-        if (oldest(ds) === seg.ktime) watch(ds);
-        while (held > window && holding.size > 0) {
+        this.account(ds, before);
+        if (oldest(ds) === seg.ktime) this.watch(ds);
+        while (this.held > this.window && this.holding.size > 0) {
           // Over budget: give up on the direction that has waited longest.
           let victim: DirState | undefined;
           let t = 0n;
-          for (const h of holding) {
+          for (const h of this.holding) {
             const o = oldest(h);
             if (!victim || o < t) [victim, t] = [h, o];
           }
-          yield* giveUp(victim!);
+          yield* this.giveUp(victim!);
         }
       }
     }
   }
+}
+
+/**
+ * Stage 3: journal records (in ktime order) -> one byte stream per
+ * (connection, direction), placed by position, every hole a gap.
+ */
+export function* byteStreams(records: Iterable<JournalRecord>, opts: StreamOptions = {}): Generator<StreamEvent> {
+  const streams = new StreamAssembler(opts);
+  for (const r of records) yield* streams.record(r);
+  yield* streams.end();
 }

@@ -11,8 +11,7 @@
  */
 import zlib from 'node:zlib';
 import type { ConnInfo, Frame, FrameEvent, HeaderField } from './types';
-import { FrameType } from './types';
-import { SETTINGS_NAMES, errorName } from './frames';
+import { Flag, FrameType, SETTINGS_NAMES, errorName } from './h2const';
 
 /** --data text|json|hex: how a whole body is shown once it ends */
 export type DataMode = 'text' | 'json' | 'hex';
@@ -33,10 +32,6 @@ export interface TextOptions {
 }
 
 export const INDENT = '          ';
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
 
 const hex2 = (n: number): string => '0x' + n.toString(16).padStart(2, '0');
 
@@ -92,12 +87,12 @@ const H1_MODE: Record<string, string> = { length: 'content-length', chunked: 'ch
  * without the timestamp. `category` is nghttp's `; Open new stream` line.
  */
 export function frameLines(f: Frame, category?: string): string[] {
-  const x = f.fields;
   const out = [`${f.dir} ${f.typeName} frame <length=${f.length}, flags=${hex2(f.flags)}, stream_id=${f.stream}>`];
   // print_flags(): printed whenever flags != 0, naming only the flags the type defines.
   if (f.flags) out.push(`${INDENT}; ${f.flagNames.join(' | ')}`);
   // nghttp2's padlen counts the Pad Length octet itself (nghttp2_frame_add_pad / inbound_frame_compute_pad).
-  const padlen = f.flags & PADDED && typeof x.padLength === 'number' ? x.padLength + 1 : 0;
+  const padLength = f.type === FrameType.DATA || f.type === FrameType.HEADERS || f.type === FrameType.PUSH_PROMISE ? f.fields.padLength : undefined;
+  const padlen = f.flags & Flag.PADDED && typeof padLength === 'number' ? padLength + 1 : 0;
   switch (f.type) {
     case FrameType.DATA:
       if (padlen > 0) out.push(`${INDENT}(padlen=${padlen})`);
@@ -105,54 +100,54 @@ export function frameLines(f: Frame, category?: string): string[] {
     case FrameType.HEADERS:
       out.push(
         `${INDENT}(padlen=${padlen}` +
-          (f.flags & PRIORITY ? `, dep_stream_id=${x.dependency}, weight=${x.weight}, exclusive=${x.exclusive ? 1 : 0}` : '') +
+          (f.flags & Flag.PRIORITY ? `, dep_stream_id=${f.fields.dependency}, weight=${f.fields.weight}, exclusive=${f.fields.exclusive ? 1 : 0}` : '') +
           ')',
       );
       if (category) out.push(`${INDENT}; ${category}`);
       break;
     case FrameType.PRIORITY:
-      out.push(`${INDENT}(dep_stream_id=${x.dependency}, weight=${x.weight}, exclusive=${x.exclusive ? 1 : 0})`);
+      out.push(`${INDENT}(dep_stream_id=${f.fields.dependency}, weight=${f.fields.weight}, exclusive=${f.fields.exclusive ? 1 : 0})`);
       break;
     case FrameType.RST_STREAM:
-      if (typeof x.errorCode === 'number') out.push(`${INDENT}(error_code=${errorName(x.errorCode)}(${hex2(x.errorCode)}))`);
+      if (typeof f.fields.errorCode === 'number') out.push(`${INDENT}(error_code=${errorName(f.fields.errorCode)}(${hex2(f.fields.errorCode)}))`);
       break;
     case FrameType.SETTINGS: {
-      const s = (x.settings as [number, number][] | undefined) ?? [];
+      const s = f.fields.settings ?? [];
       out.push(`${INDENT}(niv=${s.length})`);
       for (const [id, v] of s) out.push(`${INDENT}[${SETTINGS_NAMES[id] ?? 'UNKNOWN'}(${hex2(id)}):${v}]`);
       break;
     }
     case FrameType.PUSH_PROMISE:
-      out.push(`${INDENT}(padlen=${padlen}, promised_stream_id=${x.promisedStreamId})`);
+      out.push(`${INDENT}(padlen=${padlen}, promised_stream_id=${f.fields.promisedStreamId})`);
       break;
     case FrameType.PING:
-      if (typeof x.opaqueData === 'string') out.push(`${INDENT}(opaque_data=${x.opaqueData})`);
+      if (typeof f.fields.opaqueData === 'string') out.push(`${INDENT}(opaque_data=${f.fields.opaqueData})`);
       break;
     case FrameType.GOAWAY:
-      if (typeof x.errorCode === 'number') {
-        const dd = (x.debugData as string | undefined) ?? '';
+      if (typeof f.fields.errorCode === 'number') {
+        const dd = f.fields.debugData ?? '';
         out.push(
-          `${INDENT}(last_stream_id=${x.lastStreamId}, error_code=${errorName(x.errorCode)}(${hex2(x.errorCode)}), ` +
+          `${INDENT}(last_stream_id=${f.fields.lastStreamId}, error_code=${errorName(f.fields.errorCode)}(${hex2(f.fields.errorCode)}), ` +
             `opaque_data(${dd.length})=[${asciiDump(dd)}])`,
         );
       }
       break;
     case FrameType.WINDOW_UPDATE:
-      if (typeof x.windowSizeIncrement === 'number') out.push(`${INDENT}(window_size_increment=${x.windowSizeIncrement})`);
+      if (typeof f.fields.windowSizeIncrement === 'number') out.push(`${INDENT}(window_size_increment=${f.fields.windowSizeIncrement})`);
       break;
     // Extensions nghttp does not print; same shape as its other frames.
     case FrameType.ALTSVC:
-      if (typeof x.origin === 'string') out.push(`${INDENT}(origin=${asciiDump(x.origin)}, field_value=${asciiDump(String(x.fieldValue ?? ''))})`);
+      if (typeof f.fields.origin === 'string') out.push(`${INDENT}(origin=${asciiDump(f.fields.origin)}, field_value=${asciiDump(f.fields.fieldValue ?? '')})`);
       break;
     case FrameType.ORIGIN: {
-      const o = (x.origins as string[] | undefined) ?? [];
+      const o = f.fields.origins ?? [];
       out.push(`${INDENT}(norigin=${o.length})`);
       for (const s of o) out.push(`${INDENT}[${asciiDump(s)}]`);
       break;
     }
     case FrameType.PRIORITY_UPDATE:
-      if (typeof x.prioritizedStreamId === 'number') {
-        out.push(`${INDENT}(prioritized_stream_id=${x.prioritizedStreamId}, priority_field_value=${asciiDump(String(x.priorityFieldValue ?? ''))})`);
+      if (typeof f.fields.prioritizedStreamId === 'number') {
+        out.push(`${INDENT}(prioritized_stream_id=${f.fields.prioritizedStreamId}, priority_field_value=${asciiDump(f.fields.priorityFieldValue ?? '')})`);
       }
       break;
     case FrameType.CONTINUATION:
@@ -375,7 +370,7 @@ export class TextReporter {
         this.kept += room;
       }
     }
-    if (f.flags & END_STREAM) flush(key);
+    if (f.flags & Flag.END_STREAM) flush(key);
     return out;
   }
 
@@ -419,7 +414,7 @@ export class TextReporter {
       c.streams.delete(f.stream);
       return;
     }
-    if (!(f.flags & END_STREAM) || (f.type !== FrameType.DATA && f.type !== FrameType.HEADERS)) return;
+    if (!(f.flags & Flag.END_STREAM) || (f.type !== FrameType.DATA && f.type !== FrameType.HEADERS)) return;
     const v = (c.streams.get(f.stream) ?? 0) | (f.dir === 'send' ? 4 : 8);
     // Both sides ended: nothing more can open or answer on this stream.
     if ((v & 12) === 12) c.streams.delete(f.stream);
@@ -532,4 +527,3 @@ export class TextReporter {
   }
 }
 
-export { END_HEADERS as FLAG_END_HEADERS };

@@ -132,34 +132,62 @@ export interface Diagnostic {
   /** human text with the RFC section, e.g. 'RFC 9113 §6.1: DATA frames MUST be associated with a stream' */
   message: string;
   ktime?: bigint;
+  /** the type of the frame the finding is about, where a later stage acts on it (INCOMPLETE_FRAME: HPACK knows a cut DATA frame cannot touch its table) */
+  frameType?: number;
 }
 
-/** RFC 9113 §6 frame types, plus the extensions we name. */
-export const FrameType = {
-  DATA: 0x0,
-  HEADERS: 0x1,
-  PRIORITY: 0x2,
-  RST_STREAM: 0x3,
-  SETTINGS: 0x4,
-  PUSH_PROMISE: 0x5,
-  PING: 0x6,
-  GOAWAY: 0x7,
-  WINDOW_UPDATE: 0x8,
-  CONTINUATION: 0x9,
-  ALTSVC: 0xa, // RFC 7838
-  ORIGIN: 0xc, // RFC 8336
-  PRIORITY_UPDATE: 0x10, // RFC 9218
-} as const;
+/** Defined in h2const.ts with the rest of the wire vocabulary; re-exported for the stages that import it from here. */
+import { FrameType } from './h2const';
+export { FrameType };
 
 /**
- * One HTTP/2 frame as parsed from a (conn, dir) byte stream (stage 5 output).
- * `fields` holds the type-specific fields (padLength, dependency, weight,
- * exclusive, errorCode, settings, lastStreamId, debugData, windowSizeIncrement,
- * opaqueData, promisedStreamId, ...), named in camelCase.
- * For HEADERS/PUSH_PROMISE/CONTINUATION, `fragment` is the header block
- * fragment with padding and priority fields already stripped.
+ * Type-specific frame fields (RFC 9113 §6, RFC 7838, RFC 8336, RFC 9218),
+ * named in camelCase, in the order the JSON output prints them. Each is
+ * optional: a malformed frame keeps what could be parsed (and a Diagnostic
+ * says what could not).
  */
-export interface Frame {
+/** Frames without fields of their own (CONTINUATION, unknown types): reading any name gives never. */
+export type NoFields = { readonly [name: string]: never };
+/** RFC 9113 §6.3 (also in HEADERS with the PRIORITY flag); weight is 1..256 as the RFC counts it */
+export type PriorityFields = { exclusive?: boolean; dependency?: number; weight?: number };
+export type DataFields = { padLength?: number };
+/** `continuations`: set by the HPACK stage on a HEADERS/PUSH_PROMISE it merged with its CONTINUATIONs */
+export type HeadersFields = { padLength?: number; continuations?: number } & PriorityFields;
+export type RstStreamFields = { errorCode?: number; errorName?: string };
+/** [identifier, value] in wire order */
+export type SettingsFields = { settings?: [number, number][] };
+export type PushPromiseFields = { padLength?: number; promisedStreamId?: number; continuations?: number };
+/** the 8 opaque octets as hex */
+export type PingFields = { opaqueData?: string };
+/** debugData as latin1 */
+export type GoawayFields = { lastStreamId?: number; errorCode?: number; errorName?: string; debugData?: string };
+export type WindowUpdateFields = { windowSizeIncrement?: number };
+export type AltsvcFields = { origin?: string; fieldValue?: string };
+export type OriginFields = { origins?: string[] };
+export type PriorityUpdateFields = { prioritizedStreamId?: number; priorityFieldValue?: string };
+
+/** The fields of each frame type we parse (nghttp2's nghttp2_frame union, keyed by type). */
+export type FrameFieldsByType = {
+  [FrameType.DATA]: DataFields;
+  [FrameType.HEADERS]: HeadersFields;
+  [FrameType.PRIORITY]: PriorityFields;
+  [FrameType.RST_STREAM]: RstStreamFields;
+  [FrameType.SETTINGS]: SettingsFields;
+  [FrameType.PUSH_PROMISE]: PushPromiseFields;
+  [FrameType.PING]: PingFields;
+  [FrameType.GOAWAY]: GoawayFields;
+  [FrameType.WINDOW_UPDATE]: WindowUpdateFields;
+  [FrameType.CONTINUATION]: NoFields;
+  [FrameType.ALTSVC]: AltsvcFields;
+  [FrameType.ORIGIN]: OriginFields;
+  [FrameType.PRIORITY_UPDATE]: PriorityUpdateFields;
+};
+export type KnownFrameType = keyof FrameFieldsByType;
+/** Any frame's fields, as a reporter that prints them all sees them. */
+export type FrameFields = FrameFieldsByType[KnownFrameType];
+
+/** What every frame has, whatever its type. */
+interface FrameHead {
   kind: 'frame';
   conn: ConnInfo;
   dir: Dir;
@@ -168,7 +196,6 @@ export interface Frame {
   /** ktime / tid of the TLS call that delivered the frame's last byte */
   ktime: bigint;
   tid: number;
-  type: number;
   /** RFC name, or 'UNKNOWN(0xNN)' */
   typeName: string;
   /** the 24-bit length field of the frame header */
@@ -176,7 +203,6 @@ export interface Frame {
   flags: number;
   flagNames: string[];
   stream: number;
-  fields: Record<string, unknown>;
   /** DATA payload without padding; header block fragment for header frames */
   payload: Uint8Array;
   /** the frame exactly as on the wire, header included (exporters copy it verbatim) */
@@ -184,6 +210,27 @@ export interface Frame {
   /** set by the HPACK stage on the frame that completes a header block */
   headers?: HeaderField[];
 }
+
+/** A frame of a type we parse: `fields` is that type's (a union of types gives the union of their frames). */
+export type FrameOf<T extends KnownFrameType> = T extends KnownFrameType ? FrameHead & { type: T; fields: FrameFieldsByType[T] } : never;
+/** 0 .. N-1 as a union of literals. */
+type Below<N extends number, Acc extends number[] = []> = Acc['length'] extends N ? Acc[number] : Below<N, [...Acc, Acc['length']]>;
+/**
+ * The type octet of a frame we do not parse, as literals (RFC 9113 §4.1: 8 bits):
+ * so comparing `f.type` with a known type narrows `Frame` to that type's member.
+ */
+export type UnknownFrameType = Exclude<Below<256>, KnownFrameType>;
+/** A frame of a type we do not know (RFC 9113 §5.5: ignored, shown with its header only). */
+export type UnknownFrame = FrameHead & { type: UnknownFrameType; fields: NoFields };
+
+/**
+ * One HTTP/2 frame as parsed from a (conn, dir) byte stream (stage 5 output),
+ * a union discriminated by `type`: after `f.type === FrameType.GOAWAY` (or a
+ * `case` of a switch on it) `f.fields` has GOAWAY's fields. For
+ * HEADERS/PUSH_PROMISE/CONTINUATION, `payload` is the header block fragment
+ * with padding and priority fields already stripped.
+ */
+export type Frame = FrameOf<KnownFrameType> | UnknownFrame;
 
 /** A decoded header list, attached to the frame that completed the block (stage 6 output). */
 export interface HeaderField {

@@ -3,14 +3,14 @@
  * outside the machine. A node http2 server and client (own processes, TLS on
  * loopback, certificate made on the spot) talk while the real recorder
  * traces them; then the real analyzer prints it and the real exporter writes
- * demo.pcapng. A stage that is not there is reported as missing, never faked.
+ * demo.pcapng.
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { EnvError, H2recError } from '../errors';
+import { EnvError } from '../errors';
 import type { RecordSummary } from '../record/record';
 import { lineWriter, type CommandIO } from './io';
 
@@ -30,14 +30,12 @@ export function builder(y: Argv): Argv {
 
 export interface DemoResult {
   journal: string;
-  pcap?: string;
+  pcap: string;
   serverPid: number;
   clientPid: number;
   record: RecordSummary;
   /** stages that ran: 'record', 'analyze', 'export' */
   ran: string[];
-  /** stages whose module is not built yet */
-  missing: string[];
 }
 
 interface Exchange {
@@ -68,7 +66,7 @@ export function makeDemoCert(dir: string): { key: string; cert: string } {
 }
 
 /** The next IPC message from `child` that has `key`, or an error if it exits or time runs out. */
-function nextMessage<T>(child: ChildProcess, key: string, what: string, timeoutMs: number): Promise<T> {
+export function nextMessage<T>(child: ChildProcess, key: string, what: string, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
       clearTimeout(timer);
@@ -82,31 +80,20 @@ function nextMessage<T>(child: ChildProcess, key: string, what: string, timeoutM
         resolve(msg[key] as T);
       } else if (msg && typeof msg === 'object' && 'error' in msg) {
         done();
-        reject(new H2recError(`demo ${what} failed: ${String(msg.error)}`, 1));
+        reject(new EnvError(`demo ${what} failed: ${String(msg.error)}`));
       }
     };
     const onExit = (code: number | null): void => {
       done();
-      reject(new H2recError(`demo ${what} exited early (${code})`, 1));
+      reject(new EnvError(`demo ${what} exited early (${code})`));
     };
     const timer = setTimeout(() => {
       done();
-      reject(new H2recError(`demo ${what} timed out after ${timeoutMs / 1000} s`, 1));
+      reject(new EnvError(`demo ${what} timed out after ${timeoutMs / 1000} s`));
     }, timeoutMs);
     child.on('message', onMessage);
     child.on('exit', onExit);
   });
-}
-
-/** Loads a pipeline stage that may not be built yet; anything else that fails to load is a real error. */
-async function optionalStage<T>(load: () => Promise<T>, file: string): Promise<T | undefined> {
-  try {
-    return await load();
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'MODULE_NOT_FOUND' && err.message.includes(file)) return undefined;
-    throw e;
-  }
 }
 
 function display(p: string): string {
@@ -171,35 +158,19 @@ export async function run(a: Record<string, unknown>, io: CommandIO): Promise<De
     const summary = await recording;
     fs.chmodSync(journal, 0o600);
 
-    const result: DemoResult = { journal, serverPid, clientPid, record: summary, ran: ['record'], missing: [] };
+    // The stages are loaded on use, so the other commands work while one is being rebuilt.
+    const { analyze } = await import('../analyze/analyze');
+    io.stdout('\n');
+    analyze({ journal, format: 'text' }, io.stdout);
 
-    const analyzer = await optionalStage(() => import('../analyze/analyze'), path.join('analyze', 'analyze'));
-    if (analyzer) {
-      io.stdout('\n');
-      analyzer.analyze({ journal, format: 'text' }, io.stdout);
-      result.ran.push('analyze');
-    } else {
-      result.missing.push('analyze');
-      note(`the analyzer is not built yet, so no frames are shown; the journal ${display(journal)} holds ${summary.records} records`);
-    }
-
-    const exporter = await optionalStage(() => import('../export/export'), path.join('export', 'export'));
-    if (exporter) {
-      await exporter.exportJournal({ journal, pcap, redact: true }, { stderr: lineWriter(io), isTTY: false });
-      fs.chmodSync(pcap, 0o600);
-      result.pcap = pcap;
-      result.ran.push('export');
-    } else {
-      result.missing.push('export');
-      note('the pcapng exporter is not built yet, so no demo.pcapng was written');
-    }
+    const { exportJournal } = await import('../export/export');
+    await exportJournal({ journal, pcap, redact: true }, { stderr: lineWriter(io), isTTY: false });
+    fs.chmodSync(pcap, 0o600);
 
     io.stdout('\n');
     io.stdout(`${display(journal)}: the journal; read it again with: h2rec analyze ${display(journal)}\n`);
-    if (result.pcap) {
-      io.stdout(`${display(pcap)}: decrypted HTTP/2 for Wireshark; open it with: wireshark ${display(pcap)}  (or: tshark -r ${display(pcap)} -Y http2)\n`);
-    }
-    return result;
+    io.stdout(`${display(pcap)}: decrypted HTTP/2 for Wireshark; open it with: wireshark ${display(pcap)}  (or: tshark -r ${display(pcap)} -Y http2)\n`);
+    return { journal, pcap, serverPid, clientPid, record: summary, ran: ['record', 'analyze', 'export'] };
   } finally {
     io.signal?.removeEventListener('abort', onOuterAbort);
     stopRecording.abort();

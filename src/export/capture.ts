@@ -8,7 +8,7 @@
  * and re-encoded from then on (redaction, gaps, unknown table entries).
  */
 import type { ConnInfo, Dir, Frame, FrameEvent, Http1Wire } from '../analyze/types';
-import { FrameType } from '../analyze/types';
+import { Flag, FrameType } from '../analyze/h2const';
 import { PREFACE } from '../analyze/frames';
 import { MAX_MERGED_FRAMES } from '../analyze/hpack';
 import { ipFromString, ipToString, pduPacket, tcpPacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type Endpoint } from './packets';
@@ -49,10 +49,6 @@ export interface CaptureOptions {
   maxPending?: number;
 }
 
-const END_STREAM = 0x01;
-const END_HEADERS = 0x04;
-const PADDED = 0x08;
-const PRIORITY_FLAG = 0x20;
 const PDU_OVERHEAD = 64; // exported-PDU tags for IPv6 (52 octets), rounded up
 const other = (d: Dir): Dir => (d === 'send' ? 'recv' : 'send');
 
@@ -166,18 +162,18 @@ const span = (frames: Frame[]): number => Number(frames[frames.length - 1].pos -
  */
 export function blockFrames(head: Frame, block: Uint8Array, max = 16384): Buffer[] {
   const pre: Buffer[] = [];
-  let flags = head.flags & ~(PADDED | END_HEADERS);
-  if (head.type === FrameType.HEADERS && head.flags & PRIORITY_FLAG) {
+  let flags = head.flags & ~(Flag.PADDED | Flag.END_HEADERS);
+  if (head.type === FrameType.HEADERS && head.flags & Flag.PRIORITY) {
     const p = Buffer.alloc(5);
-    p.writeUInt32BE(((head.fields.exclusive ? 0x80000000 : 0) | Number(head.fields.dependency ?? 0)) >>> 0, 0);
-    p[4] = Number(head.fields.weight ?? 16) - 1;
+    p.writeUInt32BE(((head.fields.exclusive ? 0x80000000 : 0) | (head.fields.dependency ?? 0)) >>> 0, 0);
+    p[4] = (head.fields.weight ?? 16) - 1;
     pre.push(p);
-  } else flags &= ~PRIORITY_FLAG;
+  } else flags &= ~Flag.PRIORITY;
   if (head.type === FrameType.PUSH_PROMISE) {
     const p = Buffer.alloc(4);
-    p.writeUInt32BE(Number(head.fields.promisedStreamId ?? 0) >>> 0, 0);
+    p.writeUInt32BE((head.fields.promisedStreamId ?? 0) >>> 0, 0);
     pre.push(p);
-    flags &= ~END_STREAM;
+    flags &= ~Flag.END_STREAM;
   }
   const first = Buffer.concat(pre);
   const out: Buffer[] = [];
@@ -193,7 +189,7 @@ export function blockFrames(head: Frame, block: Uint8Array, max = 16384): Buffer
     const h = Buffer.alloc(9);
     h.writeUIntBE(payload.length, 0, 3);
     h[3] = type;
-    h[4] = (i === 0 ? flags : 0) | (last ? END_HEADERS : 0);
+    h[4] = (i === 0 ? flags : 0) | (last ? Flag.END_HEADERS : 0);
     h.writeUInt32BE(head.stream >>> 0, 5);
     out.push(Buffer.concat([h, payload]));
     i++;
@@ -212,7 +208,7 @@ export function splitData(f: Frame, max: number): Buffer[] {
     const h = Buffer.alloc(9);
     h.writeUIntBE(piece.length, 0, 3);
     h[3] = FrameType.DATA;
-    h[4] = off >= p.length ? f.flags & END_STREAM : 0;
+    h[4] = off >= p.length ? f.flags & Flag.END_STREAM : 0;
     h.writeUInt32BE(f.stream >>> 0, 5);
     out.push(Buffer.concat([h, piece]));
   } while (off < p.length);
@@ -390,7 +386,7 @@ export class CaptureBuilder {
         side.reencode = true;
       }
     }
-    if (!(f.flags & END_HEADERS)) return;
+    if (!(f.flags & Flag.END_HEADERS)) return;
     const frames = side.block;
     side.block = undefined;
     if (!f.headers) {

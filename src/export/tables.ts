@@ -9,6 +9,7 @@
  * the summary leaves out, so both answer the same question the same way.
  */
 import type { ConnInfo, Dir, FrameEvent, HeaderField } from '../analyze/types';
+import { FrameType } from '../analyze/h2const';
 import { exchanges, type Exchange } from '../analyze/messages';
 import { summaryRow } from '../analyze/summary';
 import type { LossTotals } from '../journal/reader';
@@ -262,7 +263,7 @@ export function tableRows(events: Iterable<FrameEvent>, o: TableOptions, facts: 
           const a = see(e.conn, e.ktime);
           reach(a, e.dir, e.pos + 9n + BigInt(e.length));
           if (o.frames && (!streams || streams.has(e.stream))) {
-            const code = e.fields.errorCode;
+            const code = e.type === FrameType.RST_STREAM || e.type === FrameType.GOAWAY ? e.fields.errorCode : undefined;
             emit({
               table: 'frames',
               row: [...head(e.conn), ns(e.ktime), e.dir, e.stream, e.typeName, e.flags, e.flagNames.join('|'), e.length, e.pos, typeof code === 'number' ? BigInt(code) : null],

@@ -6,9 +6,9 @@ import { InputError } from '../errors';
 import { decodeRecord } from '../record/abi';
 import type { ConnKey, JournalRecord } from '../analyze/types';
 import { COUNTER_MAX, INT64_MAX, INT64_MIN, META_JSON_MAX, META_TEXT_MAX, OFFSET_LIMIT, intCell, sqlType } from './columns';
-import { MetaKey, SCHEMA_VERSION, type Interruption, type JournalMetaBase } from './schema';
+import { MetaKey, ORDER_COLS, ORDER_PARAMS, SCHEMA_VERSION, compareRows, rowKeyOf, type Interruption, type JournalMetaBase, type RowKey } from './schema';
 import { liveRecorder } from './owner';
-import { compareRows, readSalvage, type RowKey, type Salvage } from './salvage';
+import { readSalvage, type Salvage } from './salvage';
 
 export interface JournalMeta extends JournalMetaBase {
   schemaVersion: number;
@@ -132,9 +132,8 @@ export interface FollowControl {
   pollMs: number;
 }
 
-/** The journal's sort key, as SQLite row values compare it. */
-type KeyTuple = [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
-const KEY_COLS = 'ktime, pid, ptr, gen, dir, pos, chunk_off, kind';
+/** The journal's sort key (the ORDER_COLS cells of a row), as SQLite row values compare it. */
+type KeyTuple = bigint[];
 
 export class JournalReader {
   private constructor(
@@ -241,7 +240,7 @@ export class JournalReader {
     const sql =
       'SELECT id, raw FROM records' +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-      ' ORDER BY ktime, pid, ptr, gen, dir, pos, chunk_off, kind';
+      ` ORDER BY ${ORDER_COLS}`;
     let it: IterableIterator<unknown[]>;
     try {
       it = this.db.prepare(sql).raw(true).iterate(...params) as IterableIterator<unknown[]>;
@@ -265,9 +264,9 @@ export class JournalReader {
     const pids = filter.pids?.length ? new Set(filter.pids) : undefined;
     const salvage = this.salvage!;
     const sql =
-      'SELECT id, raw, ktime, pid, ptr, gen, dir, pos, chunk_off, kind FROM records' +
+      `SELECT id, raw, ${ORDER_COLS} FROM records` +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-      ' ORDER BY ktime, pid, ptr, gen, dir, pos, chunk_off, kind';
+      ` ORDER BY ${ORDER_COLS}`;
     let it: IterableIterator<unknown[]>;
     let maxId = 0;
     try {
@@ -292,18 +291,8 @@ export class JournalReader {
       sk = undefined;
     };
     advance();
-    const emit = (raw: Uint8Array, id: number): JournalRecord | undefined => {
-      try {
-        const rec = decodeRecord(raw, id);
-        return filter.comm !== undefined && rec.comm !== filter.comm ? undefined : rec;
-      } catch (e) {
-        if (!(e instanceof InputError) || !filter.onBadRecord) throw e;
-        filter.onBadRecord(id, e.message);
-        return undefined;
-      }
-    };
     const emitSalvaged = (): JournalRecord | undefined => {
-      const rec = emit(salvage.raw(si), maxId + 1 + sn);
+      const rec = decodeRow(salvage.raw(si), maxId + 1 + sn, filter);
       advance();
       return rec;
     };
@@ -316,15 +305,15 @@ export class JournalReader {
           throw inputErrorFrom(this.path, e);
         }
         if (next.done) break;
-        const [id, raw, ktime, pid, ptr, gen, dir, pos, chunkOff, kind] = next.value as [bigint, Buffer, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+        const [id, raw, ...cells] = next.value as [bigint, Buffer, ...bigint[]];
         this.checkRaw(id, raw);
-        const row: RowKey = { ktime, pid: Number(pid), ptr, gen, dir: Number(dir), pos, chunkOff: Number(chunkOff), kind: Number(kind) };
+        const row = rowKeyOf(cells);
         while (sk && compareRows(sk, row) < 0) {
           const rec = emitSalvaged();
           if (rec) yield rec;
         }
         if (sk && compareRows(sk, row) === 0) advance();
-        const rec = emit(raw, Number(id));
+        const rec = decodeRow(raw, Number(id), filter);
         if (rec) yield rec;
       }
       while (sk) {
@@ -347,16 +336,8 @@ export class JournalReader {
       if (next.done) return;
       const [id, raw] = next.value as [bigint, Buffer];
       this.checkRaw(id, raw);
-      let rec: JournalRecord;
-      try {
-        rec = decodeRecord(raw, Number(id));
-      } catch (e) {
-        if (!(e instanceof InputError) || !filter.onBadRecord) throw e;
-        filter.onBadRecord(Number(id), e.message);
-        continue;
-      }
-      if (filter.comm !== undefined && rec.comm !== filter.comm) continue;
-      yield rec;
+      const rec = decodeRow(raw, Number(id), filter);
+      if (rec) yield rec;
     }
   }
 
@@ -473,12 +454,12 @@ export class JournalReader {
     const pidSql = filter.pids?.length ? ` AND pid IN (${filter.pids.map(() => '?').join(', ')})` : '';
     const pids = filter.pids ?? [];
     const maxId = this.db.prepare('SELECT coalesce(max(id), 0) FROM records').pluck();
-    const firstRows = this.db.prepare(`SELECT id, raw, ${KEY_COLS} FROM records WHERE ktime <= ? AND id <= ?${pidSql} ORDER BY ${KEY_COLS}`).raw(true);
+    const firstRows = this.db.prepare(`SELECT id, raw, ${ORDER_COLS} FROM records WHERE ktime <= ? AND id <= ?${pidSql} ORDER BY ${ORDER_COLS}`).raw(true);
     const nextRows = this.db.prepare(
-      `SELECT id, raw, ${KEY_COLS} FROM records WHERE (${KEY_COLS}) > (?, ?, ?, ?, ?, ?, ?, ?) AND ktime <= ? AND id <= ?${pidSql} ORDER BY ${KEY_COLS}`,
+      `SELECT id, raw, ${ORDER_COLS} FROM records WHERE (${ORDER_COLS}) > (${ORDER_PARAMS}) AND ktime <= ? AND id <= ?${pidSql} ORDER BY ${ORDER_COLS}`,
     ).raw(true);
     const lateRows = this.db.prepare(
-      `SELECT id, raw, ${KEY_COLS} FROM records WHERE id > ? AND id <= ? AND (${KEY_COLS}) <= (?, ?, ?, ?, ?, ?, ?, ?)${pidSql} ORDER BY id`,
+      `SELECT id, raw, ${ORDER_COLS} FROM records WHERE id > ? AND id <= ? AND (${ORDER_COLS}) <= (${ORDER_PARAMS})${pidSql} ORDER BY id`,
     ).raw(true);
     const ended = this.db.prepare(`SELECT count(*) FROM meta WHERE key IN ('${MetaKey.stoppedAt}', '${MetaKey.interrupted}')`).pluck();
     const sameHost = this.meta.host === os.hostname();
@@ -543,6 +524,19 @@ export class JournalReader {
     this.salvage?.close();
     this.db.close();
   }
+}
+
+/** One row's record, or undefined when the comm filter drops it or it is damaged and the caller counts those. */
+function decodeRow(raw: Uint8Array, id: number, filter: RecordFilter): JournalRecord | undefined {
+  let rec: JournalRecord;
+  try {
+    rec = decodeRecord(raw, id);
+  } catch (e) {
+    if (!(e instanceof InputError) || !filter.onBadRecord) throw e;
+    filter.onBadRecord(id, e.message);
+    return undefined;
+  }
+  return filter.comm !== undefined && rec.comm !== filter.comm ? undefined : rec;
 }
 
 function compareKeys(a: KeyTuple, b: KeyTuple): number {

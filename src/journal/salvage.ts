@@ -22,6 +22,7 @@ import { InputError } from '../errors';
 import { COUNTER_MAX, INT64_MAX, INT64_MIN } from './columns';
 import { HDR_LEN, MSG_JSON, MSG_RECORD, indexRecord } from '../record/abi';
 import { MAX_MESSAGE } from '../record/stream';
+import { compareRows, toI64, type RowKey } from './schema';
 
 export const salvagePath = (journal: string): string => `${journal}-salvage`;
 
@@ -44,18 +45,6 @@ export const SALVAGE_MAX_RECORDS = 8 << 20;
 
 /** Bytes read per step of the index pass. */
 const READ_CHUNK = 1 << 20;
-
-/** The journal's ordering columns of a record (ptr and gen signed, as SQLite stores them). */
-export interface RowKey {
-  ktime: bigint;
-  pid: number;
-  ptr: bigint;
-  gen: bigint;
-  dir: number;
-  pos: bigint;
-  chunkOff: number;
-  kind: number;
-}
 
 export interface LossCpu {
   records: bigint;
@@ -83,7 +72,6 @@ export interface Salvage {
   close(): void;
 }
 
-const toI64 = (v: bigint): bigint => BigInt.asIntN(64, v);
 const U64_MAX = (1n << 64n) - 1n;
 
 /** A whole number (JSON number or decimal/hex string) in [min, max], else undefined. */
@@ -124,18 +112,6 @@ function finalOf(v: Record<string, unknown>): Salvage['finals'][number] | undefi
   const recv = big(e[1], 0n, INT64_MAX);
   if (pid === undefined || ptr === undefined || gen === undefined || send === undefined || recv === undefined) return undefined;
   return { pid: Number(pid), ptr, gen, endPos: [send, recv] };
-}
-
-/** The journal's ORDER BY (reader.ts): ktime, pid, ptr, gen, dir, pos, chunk_off, kind. */
-export function compareRows(a: RowKey, b: RowKey): number {
-  if (a.ktime !== b.ktime) return a.ktime < b.ktime ? -1 : 1;
-  if (a.pid !== b.pid) return a.pid - b.pid;
-  if (a.ptr !== b.ptr) return a.ptr < b.ptr ? -1 : 1;
-  if (a.gen !== b.gen) return a.gen < b.gen ? -1 : 1;
-  if (a.dir !== b.dir) return a.dir - b.dir;
-  if (a.pos !== b.pos) return a.pos < b.pos ? -1 : 1;
-  if (a.chunkOff !== b.chunkOff) return a.chunkOff - b.chunkOff;
-  return a.kind - b.kind;
 }
 
 /**

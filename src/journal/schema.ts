@@ -43,6 +43,55 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/**
+ * The journal's record order, defined once: kernel time, then the
+ * connection (pid, ptr, gen), the direction, the byte position, the chunk
+ * and the record kind. The reader's ORDER BY, its follow watermark (an SQL
+ * row value) and the salvage merge are all derived from this list, so they
+ * cannot disagree. `key` names the column in a RowKey; `big`: kept as a
+ * bigint (64-bit values), else a number. (Migration v1's index is frozen SQL
+ * of its own: it spells these columns as they were then.)
+ */
+export const RECORD_ORDER = [
+  { col: 'ktime', key: 'ktime', big: true },
+  { col: 'pid', key: 'pid', big: false },
+  { col: 'ptr', key: 'ptr', big: true },
+  { col: 'gen', key: 'gen', big: true },
+  { col: 'dir', key: 'dir', big: false },
+  { col: 'pos', key: 'pos', big: true },
+  { col: 'chunk_off', key: 'chunkOff', big: false },
+  { col: 'kind', key: 'kind', big: false },
+] as const;
+
+type OrderColumn = (typeof RECORD_ORDER)[number];
+
+/** A record's ordering columns (ptr and gen signed, as SQLite stores them). */
+export type RowKey = { [C in OrderColumn as C['key']]: C['big'] extends true ? bigint : number };
+
+/** RECORD_ORDER as an SQL column list: `ORDER BY ${ORDER_COLS}`, or a row value `(${ORDER_COLS}) > (${ORDER_PARAMS})`. */
+export const ORDER_COLS = RECORD_ORDER.map((c) => c.col).join(', ');
+export const ORDER_PARAMS = RECORD_ORDER.map(() => '?').join(', ');
+
+/** RowKeys in the journal's order, as SQLite compares the ORDER BY columns. */
+export function compareRows(a: RowKey, b: RowKey): number {
+  for (const { key } of RECORD_ORDER) {
+    const x = a[key];
+    const y = b[key];
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** The RowKey of the ORDER_COLS cells of a row, as better-sqlite3 returns them (safe integers: bigints). */
+export function rowKeyOf(cells: readonly bigint[]): RowKey {
+  const k: Record<string, bigint | number> = {};
+  RECORD_ORDER.forEach((c, i) => (k[c.key] = c.big ? cells[i] : Number(cells[i])));
+  return k as RowKey;
+}
+
+/** ptr and gen are unsigned 64-bit in the kernel and signed in SQLite's INTEGER. */
+export const toI64 = (v: bigint): bigint => BigInt.asIntN(64, v);
+
 /** What the recorder knows at start; the reader returns it with what it learnt at stop. */
 export interface JournalMetaBase {
   abi: number;

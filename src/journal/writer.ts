@@ -6,7 +6,7 @@ import { indexRecord, type RecordIndex } from '../record/abi';
 import { H2recError, ExitCode } from '../errors';
 import { recorderStamp } from './owner';
 import { checkJournalTarget, placeJournal } from './target';
-import { MIGRATIONS, MetaKey, SCHEMA_VERSION, type JournalMetaBase } from './schema';
+import { MIGRATIONS, MetaKey, SCHEMA_VERSION, toI64, type JournalMetaBase } from './schema';
 
 export type NewJournalMeta = JournalMetaBase;
 
@@ -33,8 +33,6 @@ export interface FinalRow {
 export function createPrivateFile(path: string, overwrite = false): void {
   fs.closeSync(openPrivate(path, overwrite));
 }
-
-const toI64 = (v: bigint): bigint => BigInt.asIntN(64, v);
 
 /**
  * Appends verbatim ring-buffer records to a journal in batched WAL

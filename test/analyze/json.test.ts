@@ -6,9 +6,9 @@ import { decodeHeaders, mergeHeaderBlocks } from '../../src/analyze/hpack';
 import type { FrameEvent, StreamEvent } from '../../src/analyze/types';
 import { PREFACE, encodeFrames, settings, rst, goaway, data, headerFrames } from '../helpers/h2encode';
 import { conn } from '../helpers/events';
+import { hex } from '../helpers/bytes';
 
 const OFF = 1_700_000_000_000_000_000n;
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 function events(): FrameEvent[] {
   const c = conn(1);

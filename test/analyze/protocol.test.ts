@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { PREFACE, detectStart, detectProtocol, findFrameBoundary, plausibleHeader, readHeader, flagNames, typeName } from '../../src/analyze/protocol';
+import { PREFACE, detectStart, detectProtocol, findFrameBoundary, plausibleHeader, readHeader } from '../../src/analyze/protocol';
+import { flagNames, typeName } from '../../src/analyze/h2const';
 import { encodeFrame, encodeFrames, settings, data, goaway, ping, windowUpdate, frameHeader } from '../helpers/h2encode';
 
 const tail = encodeFrames([settings([[3, 100]]), windowUpdate(0, 1000), data(1, Buffer.from('hello'), true)]);

@@ -8,8 +8,8 @@ import { decodeHeaders, mergeHeaderBlocks } from '../../src/analyze/hpack';
 import type { Frame, FrameEvent, StreamEvent } from '../../src/analyze/types';
 import { PREFACE, encodeFrame, encodeFrames, settings, data, goaway, rst, windowUpdate, ping, headerFrames } from '../helpers/h2encode';
 import { conn } from '../helpers/events';
+import { hex } from '../helpers/bytes';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const MS = 1_000_000n;
 
 /** A client's view of one connection: each entry is one TLS call at t ms. */

@@ -5,36 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Exchange } from '../../src/analyze/messages';
+import { exchange } from '../helpers/events';
 import { BodyWriter, DECODED_BODY_MAX, bodyName, decodeBody, makePrivateDir } from '../../src/export/bodies';
 import { UsageError } from '../../src/errors';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h2rec-bodies-'));
 const text = Buffer.from('hello '.repeat(1000));
 
-export function exchange(p: Partial<Exchange> = {}): Exchange {
-  return {
-    conn: { id: 3, key: { pid: 1, ptr: '0x1', gen: '1' }, pid: 1, comm: 'c', tids: [1], lib: 'openssl', firstKtime: 0n },
-    stream: 13,
-    role: 'client',
-    method: 'GET',
-    scheme: 'https',
-    authority: 'example.test',
-    path: '/files/4m.bin?x=1',
-    status: 200,
-    requestHeaders: [],
-    informational: [],
-    responseHeaders: [],
-    requestTrailers: [],
-    responseTrailers: [],
-    requestBodyBytes: 0,
-    responseBodyBytes: 0,
-    startKtime: 0n,
-    pushPromises: [],
-    state: 'complete',
-    lossy: false,
-    ...p,
-  };
-}
 
 test('content-encoding is undone, last-applied first: gzip, deflate (zlib and raw), br, identity, a chain', () => {
   assert.deepEqual(decodeBody(zlib.gzipSync(text), 'gzip').data, text);

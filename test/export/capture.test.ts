@@ -6,11 +6,10 @@ import type { ConnInfo, Dir, StreamEvent, SockInfo } from '../../src/analyze/typ
 import { frames } from '../../src/analyze/frames';
 import { decodeHeaders } from '../../src/analyze/hpack';
 import { CaptureBuilder, type CaptureOptions, type Packet } from '../../src/export/capture';
+import { conn as baseConn } from '../helpers/events';
 import { HpackEncoder, encodeFrames, headerFrames, preface, settings, data, windowUpdate } from '../helpers/h2encode';
 
-function conn(id: number, sock?: SockInfo): ConnInfo {
-  return { id, key: { pid: 100 + id, ptr: '0x1', gen: String(id) }, pid: 100 + id, comm: 'app', tids: [100 + id], lib: 'openssl', firstKtime: 1n, sock };
-}
+const conn = (id: number, sock?: SockInfo): ConnInfo => baseConn(id, { key: { pid: 100 + id, ptr: '0x1', gen: String(id) }, pid: 100 + id, comm: 'app', tids: [100 + id], firstKtime: 1n, sock });
 
 type Step = [Dir, Uint8Array] | [Dir, 'gap', number];
 

@@ -7,41 +7,32 @@ import { DECODED_BODY_MAX } from '../../src/export/bodies';
 import { exchanges } from '../../src/analyze/messages';
 import type { FrameEvent } from '../../src/analyze/types';
 import { harProblems } from './har-schema';
+import { conn, exchange as baseExchange } from '../helpers/events';
 
 function exchange(p: Partial<Exchange> = {}): Exchange {
-  return {
-    conn: { id: 2, key: { pid: 1, ptr: '0x1', gen: '1' }, pid: 42, comm: 'curl', tids: [42], lib: 'openssl', firstKtime: 0n, sock: { fd: 3, family: 4, laddr: '127.0.0.1', lport: 50000, raddr: '127.0.0.1', rport: 8443 } },
+  return baseExchange({
+    conn: conn(2, { key: { pid: 1, ptr: '0x1', gen: '1' }, pid: 42, comm: 'curl', tids: [42], sock: { fd: 3, family: 4, laddr: '127.0.0.1', lport: 50000, raddr: '127.0.0.1', rport: 8443 } }),
     stream: 1,
-    role: 'client',
     method: 'POST',
-    scheme: 'https',
     authority: 'example.test:8443',
     path: '/api?q=1&r=two',
-    status: 200,
     requestHeaders: [
       { name: ':method', value: 'POST' },
       { name: 'authorization', value: 'Bearer secret-1' },
     ],
-    informational: [],
     responseHeaders: [
       { name: ':status', value: '200' },
       { name: 'content-type', value: 'application/json' },
       { name: 'content-encoding', value: 'gzip' },
       { name: 'set-cookie', value: 'sid=secret-2' },
     ],
-    requestTrailers: [],
-    responseTrailers: [],
     requestBodyBytes: 3,
-    responseBodyBytes: 0,
     startKtime: 1_000_000n,
     requestEndKtime: 3_000_000n,
     responseKtime: 7_000_000n,
     endKtime: 8_000_000n,
-    pushPromises: [],
-    state: 'complete',
-    lossy: false,
     ...p,
-  };
+  });
 }
 
 test('the validator catches what HAR 1.2 requires (it can fail)', () => {

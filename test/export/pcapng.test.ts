@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createOutput } from '../../src/fsutil';
 import { block, encodeOptions, epb, idb, isb, nrb, opt, shb, FileSink } from '../../src/export/pcapng';
+import { hex } from '../helpers/bytes';
 
 test('a block is type, total length, body padded to 4, total length', () => {
   const b = block(6, Buffer.from([1, 2, 3, 4, 5]));
@@ -57,7 +58,6 @@ test('NRB names an IPv4 address; ISB carries both drop counters', () => {
   assert.ok(s.includes(Buffer.from([7, 0, 8, 0, 7, 0, 0, 0, 0, 0, 0, 0])), 'isb_osdrop = 7');
 });
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 test('byte-exact: an EPB with a 3-octet packet, outbound flags and a comment', () => {
   const b = epb(0, 0x0000000100000002n, Buffer.from([0xaa, 0xbb, 0xcc]), 'outbound', ['ab']);

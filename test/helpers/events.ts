@@ -1,11 +1,41 @@
 /** Builds stage-3 events directly, to test the frame and HPACK stages alone. */
-import type { ConnInfo, Dir, StreamEvent, FrameEvent, Frame } from '../../src/analyze/types';
+import assert from 'node:assert/strict';
+import type { ConnInfo, Dir, StreamEvent, FrameEvent, Frame, FrameOf, KnownFrameType } from '../../src/analyze/types';
+import type { Exchange } from '../../src/analyze/messages';
 import { frames } from '../../src/analyze/frames';
 import { decodeHeaders } from '../../src/analyze/hpack';
 
-export function conn(id = 1): ConnInfo {
-  return { id, key: { pid: 100, ptr: '0x1', gen: String(id) }, pid: 100, comm: 't', tids: [100], lib: 'openssl', firstKtime: 0n };
+/** A connection as the byte-stream stage reports it; `p` overrides any field. */
+export function conn(id = 1, p: Partial<ConnInfo> = {}): ConnInfo {
+  return { id, key: { pid: 100, ptr: '0x1', gen: String(id) }, pid: 100, comm: 't', tids: [100], lib: 'openssl', firstKtime: 0n, ...p };
 }
+
+/** A complete exchange with no headers and empty bodies; `p` overrides any field. */
+export function exchange(p: Partial<Exchange> = {}): Exchange {
+  return {
+    conn: { id: 3, key: { pid: 1, ptr: '0x1', gen: '1' }, pid: 1, comm: 'c', tids: [1], lib: 'openssl', firstKtime: 0n },
+    stream: 13,
+    role: 'client',
+    method: 'GET',
+    scheme: 'https',
+    authority: 'example.test',
+    path: '/files/4m.bin?x=1',
+    status: 200,
+    requestHeaders: [],
+    informational: [],
+    responseHeaders: [],
+    requestTrailers: [],
+    responseTrailers: [],
+    requestBodyBytes: 0,
+    responseBodyBytes: 0,
+    startKtime: 0n,
+    pushPromises: [],
+    state: 'complete',
+    lossy: false,
+    ...p,
+  };
+}
+
 
 /** One direction's bytes cut at `cuts`, as bytes events (plus conn and close). */
 export function chunked(c: ConnInfo, dir: Dir, bytes: Uint8Array, cuts: number[] = []): StreamEvent[] {
@@ -41,3 +71,9 @@ export function view(f: Frame): Record<string, unknown> {
 
 export const framesOf = (evs: FrameEvent[]): Frame[] => evs.filter((e): e is Frame => e.kind === 'frame');
 export const diagsOf = (evs: FrameEvent[]): string[] => evs.flatMap((e) => (e.kind === 'diagnostic' ? [e.code] : []));
+
+/** `f`, checked to be of type `t`, with that type's fields. */
+export function frameOfType<T extends KnownFrameType>(f: Frame, t: T): FrameOf<T> {
+  assert.equal(f.type, t, `a ${f.typeName} frame where type ${t} was expected`);
+  return f as FrameOf<T>;
+}

@@ -42,3 +42,9 @@ export function installForNobody(): NobodyInstall {
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** Runs a shell command as nobody (setpriv: real and effective ids, no groups); throws with its stderr if it fails. */
+export function shAsNobody(cmd: string): void {
+  const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'sh', '-c', cmd], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`as nobody: ${cmd}: exit ${r.status}: ${r.stderr}`);
+}

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { analyze } from '../../src/analyze/analyze';
-import { TYPE_NAMES } from '../../src/analyze/frames';
+import { TYPE_NAMES } from '../../src/analyze/h2const';
 
 export interface TsharkFrame {
   conn: number;

@@ -8,10 +8,10 @@ import fc from 'fast-check';
 import { JournalReader } from '../../src/journal/reader';
 import { InputError } from '../../src/errors';
 import { makeJournal, dataRec } from '../helpers/journal';
+import { journalNames } from '../helpers/bytes';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h2rec-reader-'));
-let n = 0;
-const file = (): string => path.join(dir, `j${n++}.db`);
+const file = journalNames(dir);
 
 test('records stream in true order regardless of insertion order', () => {
   const recs = [

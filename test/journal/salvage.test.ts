@@ -9,18 +9,12 @@ import { JournalReader } from '../../src/journal/reader';
 import { readSalvage, salvagePath, SALVAGE_MAX_BYTES } from '../../src/journal/salvage';
 import { encodeRecord, MSG_JSON, MSG_RECORD } from '../../src/record/abi';
 import { makeJournal, dataRec } from '../helpers/journal';
+import { journalNames, loaderMessage } from '../helpers/bytes';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h2rec-salvage-'));
-let n = 0;
-const file = (): string => path.join(dir, `j${n++}.db`);
+const file = journalNames(dir);
 
-/** One message of the loader's stream (bpf/h2rec.h). */
-function msg(type: number, payload: Uint8Array): Buffer {
-  const h = Buffer.alloc(8);
-  h.writeUInt32LE(type, 0);
-  h.writeUInt32LE(payload.byteLength, 4);
-  return Buffer.concat([h, payload]);
-}
+const msg = loaderMessage;
 const json = (v: unknown): Buffer => msg(MSG_JSON, Buffer.from(JSON.stringify(v)));
 
 /** Ten sends of one byte each, one per position; ts = 10 * position. */

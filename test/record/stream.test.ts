@@ -2,13 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { LoaderStreamParser } from '../../src/record/stream';
+import { loaderMessage } from '../helpers/bytes';
 
-function msg(type: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(8);
-  h.writeUInt32LE(type, 0);
-  h.writeUInt32LE(payload.length, 4);
-  return Buffer.concat([h, payload]);
-}
+const msg = loaderMessage;
 
 test('messages split at arbitrary points are reassembled identically', () => {
   const stream = Buffer.concat([

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { encodeRecord, MSG_RECORD } from '../../src/record/abi';
 import { salvagePath } from '../../src/journal/salvage';
 import { makeJournal, dataRec } from '../helpers/journal';
+import { loaderMessage } from '../helpers/bytes';
 
 export function makeSalvage(out: string, sizeMiB: number, recordBytes = 16384): number {
   makeJournal(out, [dataRec({ dir: 'send', ts: 1n, pos: 0n, data: Buffer.from('x') })], { incomplete: true });
@@ -26,7 +27,7 @@ export function makeSalvage(out: string, sizeMiB: number, recordBytes = 16384): 
     const j = i % 5 === 0 && i + 1 < n ? i + 1 : i % 5 === 1 ? i - 1 : i;
     const conn = j % 8;
     const r = encodeRecord(dataRec({ dir: 'send', ptr: '0x' + (0x1000 + conn).toString(16), ts: BigInt(1000 + 10 * j), pos: BigInt(Math.floor(j / 8) * recordBytes) + (conn === 0 ? 1n : 0n), data: payload }));
-    batch.push(Buffer.from(Uint32Array.of(MSG_RECORD, r.byteLength).buffer), Buffer.from(r));
+    batch.push(loaderMessage(MSG_RECORD, r));
     if (batch.length >= 128) flush();
   }
   flush();

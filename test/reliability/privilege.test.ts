@@ -76,7 +76,7 @@ function curlAsNobody(): Promise<{ pid: number; status: number | null }> {
   });
 }
 
-const asNobody = (loader: string): { env: NodeJS.ProcessEnv; uid: number; gid: number; cli: string } => ({
+const nobodyRun = (loader: string): { env: NodeJS.ProcessEnv; uid: number; gid: number; cli: string } => ({
   env: { PATH: process.env.PATH, HOME: '/nonexistent', H2REC_LOADER: loader },
   uid: NOBODY,
   gid: NOBODY,
@@ -99,7 +99,7 @@ async function attempt(name: string, caps: string): Promise<Attempt> {
   const out = path.join(outDir(`${name}-out`), 'j.db');
   let rec;
   try {
-    rec = await startRecorder(['-o', out, '--comm', 'curl'], { ...asNobody(loader), timeoutMs: 20_000 });
+    rec = await startRecorder(['-o', out, '--comm', 'curl'], { ...nobodyRun(loader), timeoutMs: 20_000 });
   } catch (e) {
     const lines = stderrLines(String((e as Error).message));
     const m = /exited \((\d+)\)/.exec((e as Error).message);
@@ -121,7 +121,7 @@ async function attempt(name: string, caps: string): Promise<Attempt> {
 test('an unprivileged user records with a setcap\'d loader; the Node process holds no capabilities', { skip, timeout: 60_000 }, async (t) => {
   const loader = loaderWith('full', 'cap_bpf,cap_perfmon,cap_sys_admin+ep');
   const out = path.join(outDir('full-out'), 'j.db');
-  const rec = await startRecorder(['-o', out, '--comm', 'curl'], asNobody(loader));
+  const rec = await startRecorder(['-o', out, '--comm', 'curl'], nobodyRun(loader));
   let nodeStatus = '';
   let loaderStatus = '';
   let c: { pid: number; status: number | null };
@@ -199,7 +199,7 @@ test('a loader without CAP_SYS_ADMIN is told so, not sent looking for --binary',
 
 test('doctor, as nobody with a setcap\'d loader, passes its capability check', { skip, timeout: 60_000 }, () => {
   const loader = loaderWith('doctor', 'cap_bpf,cap_perfmon,cap_sys_admin+ep');
-  const r = cli(['doctor'], { ...asNobody(loader) });
+  const r = cli(['doctor'], { ...nobodyRun(loader) });
   assert.match(r.stdout, /^PASS capabilities .*loader file has/m, `doctor: ${r.stdout}${r.stderr}`);
   assert.match(r.stdout, /^PASS BPF load/m, `the setcap'd loader passes --check as nobody: ${r.stdout}`);
 });
@@ -212,7 +212,7 @@ test('doctor, as nobody with a loader lacking what this kernel needs, does not p
   assert.ok(r, 'the cap_bpf,cap_perfmon attempt ran');
   if (r.ok) return; // CAP_BPF and CAP_PERFMON are enough on this kernel: doctor is right to pass
   const loader = loaderWith('doctor-short', 'cap_bpf,cap_perfmon+ep');
-  const d = cli(['doctor'], { ...asNobody(loader) });
+  const d = cli(['doctor'], { ...nobodyRun(loader) });
   assert.notEqual(d.status, 0, `doctor exits non-zero when record cannot attach: ${d.stdout}`);
   assert.match(d.stdout, /^FAIL capabilities .*CAP_SYS_ADMIN/m, `doctor names the capability this kernel requires: ${d.stdout}`);
 });

@@ -9,15 +9,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { tmpDir, makeCert, startNghttpd, run, randomFile, type Server } from '../helpers/peers';
 import { REPO, canBpf, cli, sleep, startRecorder } from './helpers';
+import { NOBODY, shAsNobody } from '../helpers/nobody';
 
 const dir = tmpDir('secrets');
 const FIXTURE = path.join(REPO, 'fixtures', 'nghttp-get.db');
 const exportBuilt = fs.existsSync(path.join(REPO, 'build/src/export/export.js'));
 const root = process.getuid?.() === 0;
-const NOBODY = 65534;
 let savedUmask = 0o022;
 
 before(() => {
@@ -124,15 +123,11 @@ function plantedDir(name: string, plant: (d: string) => void): string {
   return d;
 }
 
-function asNobody(cmd: string): void {
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', cmd], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-}
 
 test('export over a file another user planted: the result is ours, that user cannot read it', {
   skip: (!root && 'needs root to act as two users') || (!exportBuilt && 'export not built'),
 }, () => {
-  const d = plantedDir('planted', (p) => asNobody(`umask 0; touch ${p}/x.pcapng ${p}/x.har`));
+  const d = plantedDir('planted', (p) => shAsNobody(`umask 0; touch ${p}/x.pcapng ${p}/x.har`));
   const r = cli(['export', FIXTURE, '--pcap', path.join(d, 'x.pcapng'), '--har', path.join(d, 'x.har')]);
   assert.ok(r.status === 0 || r.status === 2 || r.status === 3, r.stderr);
   for (const f of ['x.pcapng', 'x.har']) {
@@ -149,7 +144,7 @@ test('export and record --force do not write through a symlink another user plan
   const victim = path.join(dir, 'victim.txt');
   fs.writeFileSync(victim, 'precious\n');
   fs.chmodSync(victim, 0o644);
-  const d = plantedDir('symlinks', (p) => asNobody(`ln -s ${victim} ${p}/x.pcapng && ln -s ${victim} ${p}/j.db`));
+  const d = plantedDir('symlinks', (p) => shAsNobody(`ln -s ${victim} ${p}/x.pcapng && ln -s ${victim} ${p}/j.db`));
   if (exportBuilt) cli(['export', FIXTURE, '--pcap', path.join(d, 'x.pcapng')]);
   if (canBpf()) cli(['record', '-o', path.join(d, 'j.db'), '--force', '--comm', 'nothing-at-all', '--duration', '1']);
   assert.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', 'the symlink target is untouched');
