@@ -188,16 +188,18 @@ _Static_assert(sizeof(struct h2rec_conn_state) == 32, "h2rec_conn_state layout")
  * Loader -> Node stream (loader stdout). Each message:
  *   u32 type | u32 len | payload[len]        (little-endian)
  * H2REC_MSG_RECORD: payload is one ring-buffer record, verbatim.
- * H2REC_MSG_JSON:   payload is one UTF-8 JSON object, see docs/ABI.md:
- *   {"t":"probe","binary":..,"symbol":..,"ok":true|false,"error":..}
+ * H2REC_MSG_JSON:   payload is one UTF-8 JSON object, printed by loader.c's emit_json()
+ * and read by src/record/messages.ts (loss, final) and src/record/record.ts (all):
+ *   {"t":"probe","binary":..,"symbol":..,"ok":true|false,"error":..}      one per probe attempted
  *      Go functions add "go":"go1.N..","via":"symtab"|"pclntab","rets":N (uprobes at RET instructions)
- *   {"t":"ready","probes":N,"ringbuf_bytes":N,"max_call_bytes":N,"ncpus":N}
- *   {"t":"loss","cpu":[{"records":N,"bytes":N,"truncated_calls":N,"truncated_bytes":N,"cipher_calls":N,"cipher_bytes":N},...]}
- *   {"t":"final","tgid":N,"ptr":"0x..","gen":"N","end_pos":["N","N"]}   (open conns at stop)
- *   {"t":"warn","msg":".."}
+ *   {"t":"warn","msg":".."}                                              a --pid or target with nothing to probe
+ *   {"t":"ready","sockets":bool,"probes":N,"targets":N,"ringbuf_bytes":N,"max_call_bytes":N,"ncpus":N,"abi":N}
+ *   {"t":"loss","cpu":[{"records":"N","bytes":"N","truncated_calls":"N","truncated_bytes":"N",
+ *                       "cipher_calls":"N","cipher_bytes":"N"},...]}    cumulative, per CPU, every second and at stop
+ *   {"t":"final","tgid":N,"ptr":"0x..","gen":"N","end_pos":["N","N"]}  a connection or socket open at stop
  *   {"t":"count","hits":N}   (--count-only, the benchmark's floor: probe hits counted)
- *   {"t":"stopped"}
- * 64-bit values in JSON are decimal strings.
+ *   {"t":"stopped"}          the last message: after it only the (slow) detach remains
+ * 64-bit values in JSON are decimal strings (pointers 0x-prefixed hex).
  */
 #define H2REC_MSG_RECORD 1
 #define H2REC_MSG_JSON 2

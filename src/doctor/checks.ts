@@ -225,6 +225,21 @@ export function checkTlsLibraries(libs: TlsLibFact[], nodeOpenssl: string | unde
 /** The Go versions whose crypto/tls h2rec records, and where. */
 export const GO_MIN_MINOR = 17;
 
+/**
+ * The BPF programs read x86-64 registers and syscall numbers (socket capture,
+ * the nested-syscall fd of TLS calls, Go's register ABI): x86_64 only.
+ */
+export function checkArch(arch: string): CheckResult {
+  const ok = arch === 'x64';
+  return {
+    name: 'machine',
+    ok,
+    required: true,
+    detail: ok ? 'x86_64' : `${arch}: h2rec's BPF programs use x86_64 registers and syscall numbers`,
+    fix: ok ? undefined : 'record on an x86_64 host (analyze, export, replay and query run anywhere)',
+  };
+}
+
 export function checkGo(arch: string, goToolchain: string | undefined): CheckResult {
   const ok = arch === 'x64';
   const local = goToolchain ? /go\d+\.\d+(\.\d+)?/.exec(goToolchain)?.[0] : undefined;
@@ -292,6 +307,7 @@ export function checkRingBuffer(loaderBuilt: boolean, check: Facts['loaderCheck'
 /** Judges the facts: one result per line that doctor prints. */
 export function evaluate(f: Facts): CheckResult[] {
   return [
+    checkArch(f.arch ?? process.arch),
     checkKernel(f.kernelRelease),
     checkBtf(f.btfPresent, f.btfPath),
     checkBpffs(f.filesystems, f.mounts),

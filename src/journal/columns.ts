@@ -18,15 +18,8 @@ export function sqlType(v: unknown): string {
   return typeof v;
 }
 
-export const INT64_MAX = (1n << 63n) - 1n;
-export const INT64_MIN = -(1n << 63n);
-
-/**
- * A counter the kernel keeps (lost records and bytes, truncated calls and
- * bytes): 2^53 bytes is 9 PB, more than any recording can lose, and keeps
- * the value exact wherever it is turned into a Number.
- */
-export const COUNTER_MAX = (1n << 53n) - 1n;
+// The record layer's value limits, shared with the checks on journal cells.
+export { INT64_MAX, INT64_MIN, COUNTER_MAX } from '../record/messages';
 
 /**
  * CLOCK_REALTIME - CLOCK_MONOTONIC at start: about the time since 1970 (1.8e18

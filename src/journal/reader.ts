@@ -4,7 +4,7 @@ import os from 'node:os';
 import Database from 'better-sqlite3';
 import { InputError } from '../errors';
 import { decodeRecord } from '../record/abi';
-import type { ConnKey, JournalRecord } from '../analyze/types';
+import type { ConnKey, JournalRecord } from '../record/types';
 import { COUNTER_MAX, INT64_MAX, INT64_MIN, META_JSON_MAX, META_TEXT_MAX, OFFSET_LIMIT, intCell, sqlType } from './columns';
 import { MetaKey, ORDER_COLS, ORDER_PARAMS, SCHEMA_VERSION, compareRows, rowKeyOf, type Interruption, type JournalMetaBase, type RowKey } from './schema';
 import { liveRecorder } from './owner';

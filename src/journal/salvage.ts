@@ -19,7 +19,8 @@
  */
 import fs from 'node:fs';
 import { InputError } from '../errors';
-import { COUNTER_MAX, INT64_MAX, INT64_MIN } from './columns';
+import { lossOf, finalOf, type FinalMsg, type LossCpu } from '../record/messages';
+export type { LossCpu } from '../record/messages';
 import { HDR_LEN, MSG_JSON, MSG_RECORD, indexRecord } from '../record/abi';
 import { MAX_MESSAGE } from '../record/stream';
 import { compareRows, toI64, type RowKey } from './schema';
@@ -46,22 +47,13 @@ export const SALVAGE_MAX_RECORDS = 8 << 20;
 /** Bytes read per step of the index pass. */
 const READ_CHUNK = 1 << 20;
 
-export interface LossCpu {
-  records: bigint;
-  bytes: bigint;
-  truncatedCalls: bigint;
-  truncatedBytes: bigint;
-  cipherCalls?: bigint;
-  cipherBytes?: bigint;
-}
-
 export interface Salvage {
   path: string;
   /** records indexed, in the journal's order by `key(i)` / `raw(i)` */
   records: number;
   /** the loader's last per-CPU counters, newer than any in the journal */
   lossCpus?: LossCpu[];
-  finals: { pid: number; ptr: bigint; gen: bigint; endPos: [bigint, bigint] }[];
+  finals: FinalMsg[];
   /** records that failed validation, and bytes of a message the loader was cut off in */
   badRecords: number;
   cutBytes: number;
@@ -72,47 +64,6 @@ export interface Salvage {
   close(): void;
 }
 
-const U64_MAX = (1n << 64n) - 1n;
-
-/** A whole number (JSON number or decimal/hex string) in [min, max], else undefined. */
-function big(v: unknown, min: bigint, max: bigint): bigint | undefined {
-  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
-  try {
-    const n = BigInt(v);
-    return n >= min && n <= max ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The loader's loss message: per-CPU counters, each 0..COUNTER_MAX, else undefined. */
-function lossOf(v: Record<string, unknown>): LossCpu[] | undefined {
-  if (!Array.isArray(v.cpu)) return undefined;
-  const out: LossCpu[] = [];
-  for (const c of v.cpu as Record<string, unknown>[]) {
-    const n = (k: string): bigint | undefined => big(c?.[k], 0n, COUNTER_MAX);
-    const [records, bytes, truncatedCalls, truncatedBytes] = [n('records'), n('bytes'), n('truncated_calls'), n('truncated_bytes')];
-    if (records === undefined || bytes === undefined || truncatedCalls === undefined || truncatedBytes === undefined) return undefined;
-    // Absent before plaintext sockets were recorded.
-    const cipherCalls = c?.cipher_calls === undefined ? 0n : n('cipher_calls');
-    const cipherBytes = c?.cipher_bytes === undefined ? 0n : n('cipher_bytes');
-    if (cipherCalls === undefined || cipherBytes === undefined) return undefined;
-    out.push({ records, bytes, truncatedCalls, truncatedBytes, cipherCalls, cipherBytes });
-  }
-  return out;
-}
-
-/** The loader's final message for one connection, else undefined. */
-function finalOf(v: Record<string, unknown>): Salvage['finals'][number] | undefined {
-  const e = Array.isArray(v.end_pos) ? (v.end_pos as unknown[]) : [];
-  const pid = big(v.tgid, 0n, 0xffffffffn);
-  const ptr = big(v.ptr, INT64_MIN, U64_MAX);
-  const gen = big(v.gen, INT64_MIN, U64_MAX);
-  const send = big(e[0], 0n, INT64_MAX);
-  const recv = big(e[1], 0n, INT64_MAX);
-  if (pid === undefined || ptr === undefined || gen === undefined || send === undefined || recv === undefined) return undefined;
-  return { pid: Number(pid), ptr, gen, endPos: [send, recv] };
-}
 
 /**
  * The per-record index in columns of typed arrays (~60 bytes a record, no

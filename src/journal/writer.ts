@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { createTemp, openPrivate } from '../fsutil';
 import { indexRecord, type RecordIndex } from '../record/abi';
+import type { FinalMsg, LossCpu } from '../record/messages';
 import { H2recError, ExitCode } from '../errors';
 import { recorderStamp } from './owner';
 import { checkJournalTarget, placeJournal } from './target';
@@ -12,7 +13,7 @@ export type NewJournalMeta = JournalMetaBase;
 
 export interface LossSnapshot {
   tsNs: bigint;
-  cpus: { records: bigint; bytes: bigint; truncatedCalls: bigint; truncatedBytes: bigint; cipherCalls?: bigint; cipherBytes?: bigint }[];
+  cpus: LossCpu[];
 }
 
 export interface ProbeRow {
@@ -22,12 +23,8 @@ export interface ProbeRow {
   error?: string;
 }
 
-export interface FinalRow {
-  pid: number;
-  ptr: bigint;
-  gen: bigint;
-  endPos: [bigint, bigint];
-}
+/** End positions of a connection open at stop (the loader's final message). */
+export type FinalRow = FinalMsg;
 
 /** Creates `path` with mode 0600 whatever the umask, refusing to clobber data. */
 export function createPrivateFile(path: string, overwrite = false): void {

@@ -4,7 +4,7 @@
  * bump ABI_VERSION with any layout change.
  */
 import { InputError } from '../errors';
-import type { CloseRecord, ConnKey, DataRecord, Dir, JournalRecord, SkipRecord, SockInfo, SockRecord } from '../analyze/types';
+import type { CloseRecord, ConnKey, DataRecord, Dir, JournalRecord, SkipRecord, SockInfo, SockRecord } from './types';
 
 export const ABI_VERSION = 1;
 export const KIND_DATA = 1;

@@ -15,6 +15,7 @@ import { ABI_VERSION } from './abi';
 import { salvagePath } from '../journal/salvage';
 import { openPrivate } from '../fsutil';
 import { LoaderStreamParser } from './stream';
+import { finalOf, lossOf } from './messages';
 import { VERSION } from '../version';
 import { plural } from '../words';
 
@@ -126,13 +127,6 @@ function validate(opts: RecordOptions): void {
   }
 }
 
-const big = (v: unknown): bigint => {
-  try {
-    return BigInt(v as string | number);
-  } catch {
-    return 0n;
-  }
-};
 
 function mb(n: number): string {
   return (n / 1e6).toFixed(1);
@@ -270,29 +264,26 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
         break;
       }
       case 'loss': {
-        const cpus = Array.isArray(m.cpu) ? (m.cpu as Record<string, unknown>[]) : [];
-        latestLoss = {
-          tsNs: process.hrtime.bigint(),
-          cpus: cpus.map((c) => ({
-            records: big(c.records),
-            bytes: big(c.bytes),
-            truncatedCalls: big(c.truncated_calls),
-            truncatedBytes: big(c.truncated_bytes),
-            cipherCalls: big(c.cipher_calls ?? 0),
-            cipherBytes: big(c.cipher_bytes ?? 0),
-          })),
-        };
+        const cpus = lossOf(m);
+        // The loader counts exactly; a message out of range would be a bug of ours, never a guess.
+        if (!cpus) {
+          streamError ??= new H2recError('the loader sent unreadable loss counters', ExitCode.ENV);
+          stop();
+          break;
+        }
+        latestLoss = { tsNs: process.hrtime.bigint(), cpus };
         writer.addLoss(latestLoss);
         break;
       }
-      case 'final':
-        writer.addFinal({
-          pid: Number(m.tgid),
-          ptr: big(m.ptr),
-          gen: big(m.gen),
-          endPos: [big((m.end_pos as unknown[])?.[0]), big((m.end_pos as unknown[])?.[1])],
-        });
+      case 'final': {
+        const f = finalOf(m);
+        if (f) writer.addFinal(f);
+        else {
+          streamError ??= new H2recError('the loader sent an unreadable end position', ExitCode.ENV);
+          stop();
+        }
         break;
+      }
       case 'warn':
         io.stderr(`warning: ${String(m.msg)}`);
         break;

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  checkArch,
   CAP, canRecord, checkBpffs, checkBtf, checkBuilt, checkCapabilities, checkKernel, checkRingBuffer, checkTlsLibraries,
   checkGo, checkToolchain, checkTracefs, evaluate, formatResult, gatherFacts, hasCap, parseCapEff, parseFileCaps,
   parseKernelVersion, parseLdconfig, type Facts,
@@ -136,7 +137,7 @@ test('evaluate: one result per check; a warning alone still allows recording', (
   };
   const results = evaluate(facts);
   assert.deepEqual(results.map((r) => r.name), [
-    'kernel', 'BTF', 'bpffs', 'tracefs', 'BPF load + ring buffer', 'capabilities', 'TLS libraries', 'Go programs', 'toolchain', 'BPF object and loader',
+    'machine', 'kernel', 'BTF', 'bpffs', 'tracefs', 'BPF load + ring buffer', 'capabilities', 'TLS libraries', 'Go programs', 'toolchain', 'BPF object and loader',
   ]);
   assert.equal(canRecord(results), true, 'no TLS library and no clang are warnings once the loader is built');
   assert.equal(canRecord(evaluate({ ...facts, status: USER_STATUS })), false);
@@ -154,11 +155,19 @@ test('h2rec doctor prints one PASS/FAIL/WARN line per check and exits by the ver
   let err = '';
   const code = await main(['doctor'], { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
   const lines = out.trim().split('\n');
-  assert.equal(lines.length, 10);
+  assert.equal(lines.length, 11);
   for (const l of lines) assert.match(l, /^(PASS|FAIL|WARN) /);
   if (isRoot) assert.equal(code, 0, out + err);
   else {
     assert.equal(code, 3);
     assert.match(err, /^h2rec: recording cannot work here: .*capabilities/);
   }
+});
+
+test('the machine: x86_64 records; another architecture is a required FAIL naming why', () => {
+  assert.equal(formatResult(checkArch('x64')), 'PASS machine x86_64');
+  const arm = checkArch('arm64');
+  assert.equal(arm.ok, false);
+  assert.equal(arm.required, true);
+  assert.match(formatResult(arm), /^FAIL machine arm64: h2rec's BPF programs use x86_64 registers and syscall numbers/);
 });
