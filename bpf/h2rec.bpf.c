@@ -155,7 +155,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20); /* the loader resizes it (--ringbuf-mb) */
+	__uint(max_entries, H2REC_DEFAULT_RINGBUF_BYTES); /* the loader resizes it (--ringbuf-mb) */
 } rb SEC(".maps");
 
 /*

@@ -223,7 +223,7 @@ static void add_system_libs(void)
 {
 	static const char *dirs[] = { "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
 				      "/usr/lib64", "/lib64", "/usr/lib", "/lib" };
-	static const char *libs[] = { "libssl.so.3", "libssl.so.1.1", "libgnutls.so.30" };
+	static const char *libs[] = { H2REC_SYSTEM_LIBS };
 	char p[PATH_MAX];
 	for (size_t l = 0; l < sizeof(libs) / sizeof(libs[0]); l++)
 		for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
@@ -615,7 +615,7 @@ int main(int argc, char **argv)
 	int n_bins = 0;
 	bool system_libs = true, check = false, tls = true, sockets = true;
 	int ports[H2REC_MAX_FILTER_PORTS], n_ports = 0;
-	unsigned long max_call = H2REC_DEFAULT_MAX_CALL_BYTES, ringbuf_bytes = 64UL << 20, loss_ms = 1000;
+	unsigned long max_call = H2REC_DEFAULT_MAX_CALL_BYTES, ringbuf_bytes = H2REC_DEFAULT_RINGBUF_BYTES, loss_ms = 1000;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -1,4 +1,5 @@
 /** `h2rec record`: flags -> RecordOptions -> record(). */
+import { DEFAULT_MAX_CALL_BYTES, DEFAULT_RINGBUF_BYTES } from '../record/abi';
 import type { Argv } from 'yargs';
 import type { RecordOptions, RecordSummary } from '../record/record';
 import { UsageError } from '../errors';
@@ -17,8 +18,8 @@ export function builder(y: Argv): Argv {
     .option('comm', { type: 'string', describe: 'only processes with this name (the kernel comm, at most 15 characters); also attaches to the Go programs of that name running now', requiresArg: true })
     .option('binary', { alias: 'b', type: 'string', array: true, describe: 'also attach to this executable (repeatable), for statically linked TLS: node, h2o, envoy, Go programs (1.17+)', requiresArg: true })
     .option('duration', { alias: 'd', type: 'string', describe: 'stop after this many seconds', requiresArg: true })
-    .option('max-call-bytes', { type: 'string', describe: 'bytes kept per TLS call, e.g. 1M (default 4M); beyond that the call is flagged truncated', requiresArg: true })
-    .option('ringbuf-mb', { type: 'string', describe: 'BPF ring buffer size in MiB, a power of two (default 64)', requiresArg: true })
+    .option('max-call-bytes', { type: 'string', describe: `bytes kept per call, e.g. 1M (default ${DEFAULT_MAX_CALL_BYTES >> 20}M); beyond that the call is flagged truncated`, requiresArg: true })
+    .option('ringbuf-mb', { type: 'string', describe: `BPF ring buffer size in MiB, a power of two (default ${DEFAULT_RINGBUF_BYTES >> 20})`, requiresArg: true })
     .option('port', { type: 'string', array: true, describe: 'plaintext sockets: only this local or remote port (repeatable)', requiresArg: true })
     .option('tls', { type: 'boolean', default: true, describe: 'record TLS plaintext through the library probes (--no-tls: plaintext sockets only)' })
     .option('sockets', { type: 'boolean', default: true, describe: 'record plaintext TCP socket I/O: h2c, HTTP/1.1 (--no-sockets: TLS only)' })

@@ -3,6 +3,7 @@
  * apart from judging them (`evaluate`), so every judgement can be tested on
  * made-up facts: a 5.4 kernel, a process without CAP_BPF, a missing loader.
  */
+import { SYSTEM_TLS_LIBS } from '../record/abi';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -206,7 +207,8 @@ export function parseLdconfig(text: string): Map<string, string> {
   return m;
 }
 
-export const TLS_SONAMES = ['libssl.so.3', 'libssl.so.1.1', 'libgnutls.so.30'] as const;
+/** The system libraries the loader attaches by default (bpf/h2rec.h H2REC_SYSTEM_LIBS). */
+export const TLS_SONAMES = SYSTEM_TLS_LIBS;
 
 export function checkTlsLibraries(libs: TlsLibFact[], nodeOpenssl: string | undefined, nodePath: string): CheckResult {
   const parts = libs.map((l) => `${l.soname} ${l.version ?? 'version unknown'}`);

@@ -7,6 +7,11 @@ import { InputError } from '../errors';
 import type { CloseRecord, ConnKey, DataRecord, Dir, JournalRecord, SkipRecord, SockInfo, SockRecord } from './types';
 
 export const ABI_VERSION = 1;
+/** bpf/h2rec.h's defaults (H2REC_DEFAULT_*, H2REC_SYSTEM_LIBS), checked equal by test/record/abi.test.ts. */
+export const CHUNK_DATA = 16384;
+export const DEFAULT_MAX_CALL_BYTES = 4 << 20;
+export const DEFAULT_RINGBUF_BYTES = 64 << 20;
+export const SYSTEM_TLS_LIBS = ['libssl.so.3', 'libssl.so.1.1', 'libgnutls.so.30'] as const;
 export const KIND_DATA = 1;
 export const KIND_CLOSE = 2;
 export const KIND_SOCK = 3;

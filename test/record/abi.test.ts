@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeRecord, encodeRecord, indexRecord, DATA_HDR_LEN } from '../../src/record/abi';
+import { decodeRecord, encodeRecord, indexRecord, DATA_HDR_LEN, ABI_VERSION, CHUNK_DATA, DEFAULT_MAX_CALL_BYTES, DEFAULT_RINGBUF_BYTES, SYSTEM_TLS_LIBS } from '../../src/record/abi';
+import fs from 'node:fs';
+import path from 'node:path';
 import { InputError } from '../../src/errors';
 import { dataRec } from '../helpers/journal';
 
@@ -104,4 +106,19 @@ test('lib codes: 3 is a plaintext socket (issue 11), 4 is go (issue 12), the lay
   raw[89] = 9;
   const back = decodeRecord(raw, 1);
   assert.equal(back.kind === 'data' && back.lib, 'unknown');
+});
+
+test('the defaults and system libraries the TypeScript names are bpf/h2rec.h\'s', () => {
+  const h = fs.readFileSync(path.join(__dirname, '../../../bpf/h2rec.h'), 'utf8');
+  const define = (name: string): string => {
+    const m = new RegExp(`^#define ${name} (.+)$`, 'm').exec(h);
+    assert.ok(m, `${name} in h2rec.h`);
+    return m[1].trim();
+  };
+  const num = (expr: string): number => Number(Function(`return (${expr.replace(/([0-9]+)U?L?/gi, '$1')})`)());
+  assert.equal(num(define('H2REC_CHUNK_DATA')), CHUNK_DATA);
+  assert.equal(num(define('H2REC_DEFAULT_MAX_CALL_BYTES')), DEFAULT_MAX_CALL_BYTES);
+  assert.equal(num(define('H2REC_DEFAULT_RINGBUF_BYTES')), DEFAULT_RINGBUF_BYTES);
+  assert.equal(num(define('H2REC_ABI_VERSION')), ABI_VERSION);
+  assert.deepEqual(define('H2REC_SYSTEM_LIBS').split(',').map((x) => JSON.parse(x.trim())), [...SYSTEM_TLS_LIBS]);
 });
