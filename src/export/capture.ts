@@ -7,6 +7,7 @@
  * reader that sees only our packets would decode them as the analyzer did,
  * and re-encoded from then on (redaction, gaps, unknown table entries).
  */
+import { DEFAULT_MAX_FRAME } from '../analyze/protocol';
 import type { ConnInfo, Dir, Frame, FrameEvent, Http1Wire } from '../analyze/types';
 import { Flag, FrameType } from '../analyze/h2const';
 import { PREFACE } from '../analyze/frames';
@@ -160,7 +161,7 @@ const span = (frames: Frame[]): number => Number(frames[frames.length - 1].pos -
  * octets (RFC 9113 §4.2: 16384 is always allowed). END_STREAM stays on the
  * HEADERS frame (RFC 9113 §6.2), END_HEADERS goes on the last frame.
  */
-export function blockFrames(head: Frame, block: Uint8Array, max = 16384): Buffer[] {
+export function blockFrames(head: Frame, block: Uint8Array, max = DEFAULT_MAX_FRAME): Buffer[] {
   const pre: Buffer[] = [];
   let flags = head.flags & ~(Flag.PADDED | Flag.END_HEADERS);
   if (head.type === FrameType.HEADERS && head.flags & Flag.PRIORITY) {
