@@ -141,18 +141,24 @@ function content(x: Exchange, mimeType: string): { content: HarEntry['response']
   }
   out.size = data.length;
   if (!note && data.length !== raw.length) out.compression = data.length - raw.length;
-  if (data.length <= HAR_TEXT_MAX) {
-    if (/^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i.test(mimeType) && isUtf8(data)) out.text = data.toString('utf8');
-    else if (data.length > 0) {
-      out.text = data.toString('base64');
-      out.encoding = 'base64';
-    }
+  if (data.length > HAR_TEXT_MAX) return { content: out, note: `response body of ${data.length} octets not embedded (over ${HAR_TEXT_MAX >> 10} KiB): export --bodies writes it` };
+  if (/^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i.test(mimeType) && isUtf8(data)) out.text = data.toString('utf8');
+  else if (data.length > 0) {
+    out.text = data.toString('base64');
+    out.encoding = 'base64';
   }
   return { content: out };
 }
 
 const MIB = 1024 * 1024;
-export const HAR_TEXT_MAX = 1 << 20;
+/**
+ * Bodies embedded in the HAR as text, at most. Each embedded body is built as
+ * one string (and again as base64 and as JSON): at 1 MiB, a journal of 1 MiB
+ * responses churned megabyte strings in V8's large-object space faster than
+ * major GCs freed them, and `export --har` peaked at 332 MB on a 1.7 GB journal.
+ * Larger bodies are counted in content.size and written by --bodies.
+ */
+export const HAR_TEXT_MAX = 256 << 10;
 
 function isUtf8(b: Buffer): boolean {
   return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
