@@ -178,6 +178,42 @@ struct h2rec_loss {
 };
 
 #ifndef __cplusplus
+/* Field offsets, as src/record/abi.ts's OFF table decodes and encodes them (its test reads these lines). */
+_Static_assert(__builtin_offsetof(struct h2rec_hdr, kind) == 0, "h2rec_hdr.kind");
+_Static_assert(__builtin_offsetof(struct h2rec_hdr, hdr_len) == 2, "h2rec_hdr.hdr_len");
+_Static_assert(__builtin_offsetof(struct h2rec_hdr, abi) == 4, "h2rec_hdr.abi");
+_Static_assert(__builtin_offsetof(struct h2rec_hdr, tgid) == 8, "h2rec_hdr.tgid");
+_Static_assert(__builtin_offsetof(struct h2rec_hdr, tid) == 12, "h2rec_hdr.tid");
+_Static_assert(__builtin_offsetof(struct h2rec_hdr, ptr) == 16, "h2rec_hdr.ptr");
+_Static_assert(__builtin_offsetof(struct h2rec_hdr, gen) == 24, "h2rec_hdr.gen");
+_Static_assert(__builtin_offsetof(struct h2rec_hdr, comm) == 32, "h2rec_hdr.comm");
+_Static_assert(__builtin_offsetof(struct h2rec_data, ts_entry_ns) == 48, "h2rec_data.ts_entry_ns");
+_Static_assert(__builtin_offsetof(struct h2rec_data, ts_return_ns) == 56, "h2rec_data.ts_return_ns");
+_Static_assert(__builtin_offsetof(struct h2rec_data, pos) == 64, "h2rec_data.pos");
+_Static_assert(__builtin_offsetof(struct h2rec_data, call_len) == 72, "h2rec_data.call_len");
+_Static_assert(__builtin_offsetof(struct h2rec_data, chunk_off) == 76, "h2rec_data.chunk_off");
+_Static_assert(__builtin_offsetof(struct h2rec_data, chunk_len) == 80, "h2rec_data.chunk_len");
+_Static_assert(__builtin_offsetof(struct h2rec_data, fd) == 84, "h2rec_data.fd");
+_Static_assert(__builtin_offsetof(struct h2rec_data, dir) == 88, "h2rec_data.dir");
+_Static_assert(__builtin_offsetof(struct h2rec_data, lib) == 89, "h2rec_data.lib");
+_Static_assert(__builtin_offsetof(struct h2rec_data, flags) == 90, "h2rec_data.flags");
+_Static_assert(__builtin_offsetof(struct h2rec_skip, ts_entry_ns) == 48, "h2rec_skip.ts_entry_ns");
+_Static_assert(__builtin_offsetof(struct h2rec_skip, ts_return_ns) == 56, "h2rec_skip.ts_return_ns");
+_Static_assert(__builtin_offsetof(struct h2rec_skip, pos) == 64, "h2rec_skip.pos");
+_Static_assert(__builtin_offsetof(struct h2rec_skip, len) == 72, "h2rec_skip.len");
+_Static_assert(__builtin_offsetof(struct h2rec_skip, dir) == 80, "h2rec_skip.dir");
+_Static_assert(__builtin_offsetof(struct h2rec_skip, reason) == 81, "h2rec_skip.reason");
+_Static_assert(__builtin_offsetof(struct h2rec_skip, fd) == 84, "h2rec_skip.fd");
+_Static_assert(__builtin_offsetof(struct h2rec_close, ts_ns) == 48, "h2rec_close.ts_ns");
+_Static_assert(__builtin_offsetof(struct h2rec_close, end_pos) == 56, "h2rec_close.end_pos");
+_Static_assert(__builtin_offsetof(struct h2rec_sock, ts_ns) == 48, "h2rec_sock.ts_ns");
+_Static_assert(__builtin_offsetof(struct h2rec_sock, fd) == 56, "h2rec_sock.fd");
+_Static_assert(__builtin_offsetof(struct h2rec_sock, family) == 60, "h2rec_sock.family");
+_Static_assert(__builtin_offsetof(struct h2rec_sock, lport) == 62, "h2rec_sock.lport");
+_Static_assert(__builtin_offsetof(struct h2rec_sock, rport) == 64, "h2rec_sock.rport");
+_Static_assert(__builtin_offsetof(struct h2rec_sock, lib) == 66, "h2rec_sock.lib");
+_Static_assert(__builtin_offsetof(struct h2rec_sock, laddr) == 72, "h2rec_sock.laddr");
+_Static_assert(__builtin_offsetof(struct h2rec_sock, raddr) == 88, "h2rec_sock.raddr");
 _Static_assert(sizeof(struct h2rec_hdr) == 48, "h2rec_hdr layout");
 _Static_assert(sizeof(struct h2rec_data) == 96, "h2rec_data layout");
 _Static_assert(sizeof(struct h2rec_close) == 72, "h2rec_close layout");

@@ -26,6 +26,21 @@ export const F_TRUNCATED = 2;
 export const MSG_RECORD = 1;
 export const MSG_JSON = 2;
 
+
+/**
+ * Byte offsets of the fields of bpf/h2rec.h's records, where the C side
+ * asserts each with offsetof (test/record/abi.test.ts reads those asserts and
+ * compares): the one table that decodeRecord and encodeRecord both use.
+ */
+export const OFF = {
+  hdr: { kind: 0, hdrLen: 2, abi: 4, tgid: 8, tid: 12, ptr: 16, gen: 24, comm: 32 },
+  data: { tsEntry: 48, tsReturn: 56, pos: 64, callLen: 72, chunkOff: 76, chunkLen: 80, fd: 84, dir: 88, lib: 89, flags: 90 },
+  skip: { tsEntry: 48, tsReturn: 56, pos: 64, len: 72, dir: 80, reason: 81, fd: 84 },
+  close: { ts: 48, endPos: 56 },
+  sock: { ts: 48, fd: 56, family: 60, lport: 62, rport: 64, lib: 66, laddr: 72, raddr: 88 },
+} as const;
+const { hdr: H, data: D, skip: K, close: C, sock: S } = OFF;
+
 const LIBS = ['unknown', 'openssl', 'gnutls', 'socket', 'go'] as const;
 const SKIP_REASONS = ['unknown', 'sendfile', 'splice'] as const;
 
@@ -48,7 +63,7 @@ function view(raw: Uint8Array): DataView {
 
 function comm(raw: Uint8Array): string {
   let s = '';
-  for (let i = 32; i < 48 && raw[i] !== 0; i++) s += String.fromCharCode(raw[i]);
+  for (let i = H.comm; i < H.comm + 16 && raw[i] !== 0; i++) s += String.fromCharCode(raw[i]);
   return s;
 }
 
@@ -60,20 +75,20 @@ function minLen(kind: number): number {
 export function indexRecord(raw: Uint8Array): RecordIndex {
   if (raw.byteLength < HDR_LEN) throw new InputError(`record of ${raw.byteLength} bytes is shorter than its header`);
   const v = view(raw);
-  const kind = v.getUint16(0, true);
-  const abi = v.getUint32(4, true);
+  const kind = v.getUint16(H.kind, true);
+  const abi = v.getUint32(H.abi, true);
   if (abi !== ABI_VERSION) throw new InputError(`record ABI ${abi} is not the supported ABI ${ABI_VERSION}`);
   const need = minLen(kind);
   if (need < 0) throw new InputError(`unknown record kind ${kind}`);
   if (raw.byteLength < need) throw new InputError(`record of kind ${kind} has ${raw.byteLength} bytes, needs ${need}`);
-  const pid = v.getUint32(8, true);
-  const ptr = v.getBigUint64(16, true);
-  const gen = v.getBigUint64(24, true);
+  const pid = v.getUint32(H.tgid, true);
+  const ptr = v.getBigUint64(H.ptr, true);
+  const gen = v.getBigUint64(H.gen, true);
   if (kind === KIND_DATA) {
-    const dir = raw[88];
-    const tsEntry = v.getBigUint64(48, true);
-    const tsReturn = v.getBigUint64(56, true);
-    const chunkLen = v.getUint32(80, true);
+    const dir = raw[D.dir];
+    const tsEntry = v.getBigUint64(D.tsEntry, true);
+    const tsReturn = v.getBigUint64(D.tsReturn, true);
+    const chunkLen = v.getUint32(D.chunkLen, true);
     if (DATA_HDR_LEN + chunkLen !== raw.byteLength) {
       throw new InputError(`data record says ${chunkLen} payload bytes but carries ${raw.byteLength - DATA_HDR_LEN}`);
     }
@@ -86,16 +101,17 @@ export function indexRecord(raw: Uint8Array): RecordIndex {
       ptr,
       gen,
       dir,
-      pos: v.getBigUint64(64, true),
-      chunkOff: v.getUint32(76, true),
+      pos: v.getBigUint64(D.pos, true),
+      chunkOff: v.getUint32(D.chunkOff, true),
       chunkLen,
     };
   }
   if (kind === KIND_SKIP) {
-    const dir = raw[80];
-    return { kind, ktime: dir === 0 ? v.getBigUint64(48, true) : v.getBigUint64(56, true), pid, ptr, gen, dir, pos: v.getBigUint64(64, true), chunkOff: 0, chunkLen: 0 };
+    const dir = raw[K.dir];
+    return { kind, ktime: dir === 0 ? v.getBigUint64(K.tsEntry, true) : v.getBigUint64(K.tsReturn, true), pid, ptr, gen, dir, pos: v.getBigUint64(K.pos, true), chunkOff: 0, chunkLen: 0 };
   }
-  return { kind, ktime: v.getBigUint64(48, true), pid, ptr, gen, dir: 0, pos: 0n, chunkOff: 0, chunkLen: 0 };
+  // close and sock records: their time comes first, at the same offset.
+  return { kind, ktime: v.getBigUint64(C.ts, true), pid, ptr, gen, dir: 0, pos: 0n, chunkOff: 0, chunkLen: 0 };
 }
 
 function connKey(pid: number, ptr: bigint, gen: bigint): ConnKey {
@@ -122,11 +138,11 @@ export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
   const v = view(raw);
   // Object literals without spreads: a spread of the common fields made V8
   // build each record in dictionary mode, 10 µs a record, most of analyze's time.
-  const tid = v.getUint32(12, true);
+  const tid = v.getUint32(H.tid, true);
   const name = comm(raw);
   const conn = connKey(ix.pid, ix.ptr, ix.gen);
   if (ix.kind === KIND_DATA) {
-    const flags = v.getUint16(90, true);
+    const flags = v.getUint16(D.flags, true);
     const rec: DataRecord = {
       id,
       ktime: ix.ktime,
@@ -136,15 +152,15 @@ export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
       conn,
       kind: 'data',
       dir: (ix.dir === 0 ? 'send' : 'recv') as Dir,
-      lib: LIBS[raw[89]] ?? 'unknown',
-      tsEntry: v.getBigUint64(48, true),
-      tsReturn: v.getBigUint64(56, true),
+      lib: LIBS[raw[D.lib]] ?? 'unknown',
+      tsEntry: v.getBigUint64(D.tsEntry, true),
+      tsReturn: v.getBigUint64(D.tsReturn, true),
       pos: ix.pos,
-      callLen: v.getUint32(72, true),
+      callLen: v.getUint32(D.callLen, true),
       chunkOff: ix.chunkOff,
       last: (flags & F_LAST) !== 0,
       truncated: (flags & F_TRUNCATED) !== 0,
-      fd: v.getInt32(84, true),
+      fd: v.getInt32(D.fd, true),
       data: raw.subarray(DATA_HDR_LEN, DATA_HDR_LEN + ix.chunkLen),
     };
     return rec;
@@ -160,9 +176,9 @@ export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
       kind: 'skip',
       dir: (ix.dir === 0 ? 'send' : 'recv') as Dir,
       pos: ix.pos,
-      length: v.getBigUint64(72, true),
-      reason: SKIP_REASONS[raw[81]] ?? 'unknown',
-      fd: v.getInt32(84, true),
+      length: v.getBigUint64(K.len, true),
+      reason: SKIP_REASONS[raw[K.reason]] ?? 'unknown',
+      fd: v.getInt32(K.fd, true),
     };
     return rec;
   }
@@ -175,20 +191,20 @@ export function decodeRecord(raw: Uint8Array, id: number): JournalRecord {
       comm: name,
       conn,
       kind: 'close',
-      endPos: [v.getBigUint64(56, true), v.getBigUint64(64, true)],
+      endPos: [v.getBigUint64(C.endPos, true), v.getBigUint64(C.endPos + 8, true)],
     };
     return rec;
   }
-  const family = v.getUint16(60, true);
+  const family = v.getUint16(S.family, true);
   const sock: SockInfo = {
-    fd: v.getInt32(56, true),
+    fd: v.getInt32(S.fd, true),
     family: family === 2 ? 4 : family === 10 ? 6 : 0,
-    lport: v.getUint16(62, true),
-    rport: v.getUint16(64, true),
-    laddr: ipString(raw.subarray(72, 88), family),
-    raddr: ipString(raw.subarray(88, 104), family),
+    lport: v.getUint16(S.lport, true),
+    rport: v.getUint16(S.rport, true),
+    laddr: ipString(raw.subarray(S.laddr, S.laddr + 16), family),
+    raddr: ipString(raw.subarray(S.raddr, S.raddr + 16), family),
   };
-  const rec: SockRecord = { id, ktime: ix.ktime, pid: ix.pid, tid, comm: name, conn, kind: 'sock', sock, lib: LIBS[raw[66]] ?? 'unknown' };
+  const rec: SockRecord = { id, ktime: ix.ktime, pid: ix.pid, tid, comm: name, conn, kind: 'sock', sock, lib: LIBS[raw[S.lib]] ?? 'unknown' };
   return rec;
 }
 
@@ -224,48 +240,48 @@ export function encodeRecord(rec: EncodableRecord & { tsNs?: bigint }): Uint8Arr
   const len = minLen(kindNum) + dataLen;
   const raw = new Uint8Array(len);
   const v = view(raw);
-  v.setUint16(0, kindNum, true);
-  v.setUint16(2, minLen(kindNum), true);
-  v.setUint32(4, ABI_VERSION, true);
-  v.setUint32(8, rec.pid, true);
-  v.setUint32(12, rec.tid, true);
-  v.setBigUint64(16, BigInt(rec.conn.ptr), true);
-  v.setBigUint64(24, BigInt(rec.conn.gen), true);
-  raw.set(Buffer.from(rec.comm, 'latin1').subarray(0, 16), 32);
+  v.setUint16(H.kind, kindNum, true);
+  v.setUint16(H.hdrLen, minLen(kindNum), true);
+  v.setUint32(H.abi, ABI_VERSION, true);
+  v.setUint32(H.tgid, rec.pid, true);
+  v.setUint32(H.tid, rec.tid, true);
+  v.setBigUint64(H.ptr, BigInt(rec.conn.ptr), true);
+  v.setBigUint64(H.gen, BigInt(rec.conn.gen), true);
+  raw.set(Buffer.from(rec.comm, 'latin1').subarray(0, 16), H.comm);
   if (rec.kind === 'data') {
-    v.setBigUint64(48, rec.tsEntry, true);
-    v.setBigUint64(56, rec.tsReturn, true);
-    v.setBigUint64(64, rec.pos, true);
-    v.setUint32(72, rec.callLen, true);
-    v.setUint32(76, rec.chunkOff, true);
-    v.setUint32(80, rec.data.byteLength, true);
-    v.setInt32(84, rec.fd, true);
-    raw[88] = rec.dir === 'send' ? 0 : 1;
-    raw[89] = Math.max(0, LIBS.indexOf(rec.lib));
-    v.setUint16(90, (rec.last ? F_LAST : 0) | (rec.truncated ? F_TRUNCATED : 0), true);
+    v.setBigUint64(D.tsEntry, rec.tsEntry, true);
+    v.setBigUint64(D.tsReturn, rec.tsReturn, true);
+    v.setBigUint64(D.pos, rec.pos, true);
+    v.setUint32(D.callLen, rec.callLen, true);
+    v.setUint32(D.chunkOff, rec.chunkOff, true);
+    v.setUint32(D.chunkLen, rec.data.byteLength, true);
+    v.setInt32(D.fd, rec.fd, true);
+    raw[D.dir] = rec.dir === 'send' ? 0 : 1;
+    raw[D.lib] = Math.max(0, LIBS.indexOf(rec.lib));
+    v.setUint16(D.flags, (rec.last ? F_LAST : 0) | (rec.truncated ? F_TRUNCATED : 0), true);
     raw.set(rec.data, DATA_HDR_LEN);
   } else if (rec.kind === 'skip') {
-    v.setBigUint64(48, rec.tsEntry, true);
-    v.setBigUint64(56, rec.tsReturn, true);
-    v.setBigUint64(64, rec.pos, true);
-    v.setBigUint64(72, rec.length, true);
-    raw[80] = rec.dir === 'send' ? 0 : 1;
-    raw[81] = Math.max(0, SKIP_REASONS.indexOf(rec.reason));
-    v.setInt32(84, rec.fd, true);
+    v.setBigUint64(K.tsEntry, rec.tsEntry, true);
+    v.setBigUint64(K.tsReturn, rec.tsReturn, true);
+    v.setBigUint64(K.pos, rec.pos, true);
+    v.setBigUint64(K.len, rec.length, true);
+    raw[K.dir] = rec.dir === 'send' ? 0 : 1;
+    raw[K.reason] = Math.max(0, SKIP_REASONS.indexOf(rec.reason));
+    v.setInt32(K.fd, rec.fd, true);
   } else if (rec.kind === 'close') {
-    v.setBigUint64(48, rec.tsNs ?? 0n, true);
-    v.setBigUint64(56, rec.endPos[0], true);
-    v.setBigUint64(64, rec.endPos[1], true);
+    v.setBigUint64(C.ts, rec.tsNs ?? 0n, true);
+    v.setBigUint64(C.endPos, rec.endPos[0], true);
+    v.setBigUint64(C.endPos + 8, rec.endPos[1], true);
   } else {
-    v.setBigUint64(48, rec.tsNs ?? 0n, true);
+    v.setBigUint64(S.ts, rec.tsNs ?? 0n, true);
     const fam = rec.sock.family === 4 ? 2 : rec.sock.family === 6 ? 10 : 0;
-    v.setInt32(56, rec.sock.fd, true);
-    v.setUint16(60, fam, true);
-    v.setUint16(62, rec.sock.lport, true);
-    v.setUint16(64, rec.sock.rport, true);
-    raw[66] = Math.max(0, LIBS.indexOf(rec.lib ?? 'unknown'));
-    parseIp(rec.sock.laddr, fam, raw.subarray(72, 88));
-    parseIp(rec.sock.raddr, fam, raw.subarray(88, 104));
+    v.setInt32(S.fd, rec.sock.fd, true);
+    v.setUint16(S.family, fam, true);
+    v.setUint16(S.lport, rec.sock.lport, true);
+    v.setUint16(S.rport, rec.sock.rport, true);
+    raw[S.lib] = Math.max(0, LIBS.indexOf(rec.lib ?? 'unknown'));
+    parseIp(rec.sock.laddr, fam, raw.subarray(S.laddr, S.laddr + 16));
+    parseIp(rec.sock.raddr, fam, raw.subarray(S.raddr, S.raddr + 16));
   }
   return raw;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeRecord, encodeRecord, indexRecord, DATA_HDR_LEN, ABI_VERSION, CHUNK_DATA, DEFAULT_MAX_CALL_BYTES, DEFAULT_RINGBUF_BYTES, SYSTEM_TLS_LIBS } from '../../src/record/abi';
+import { decodeRecord, encodeRecord, indexRecord, DATA_HDR_LEN, ABI_VERSION, OFF, CHUNK_DATA, DEFAULT_MAX_CALL_BYTES, DEFAULT_RINGBUF_BYTES, SYSTEM_TLS_LIBS } from '../../src/record/abi';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../../src/errors';
@@ -121,4 +121,27 @@ test('the defaults and system libraries the TypeScript names are bpf/h2rec.h\'s'
   assert.equal(num(define('H2REC_DEFAULT_RINGBUF_BYTES')), DEFAULT_RINGBUF_BYTES);
   assert.equal(num(define('H2REC_ABI_VERSION')), ABI_VERSION);
   assert.deepEqual(define('H2REC_SYSTEM_LIBS').split(',').map((x) => JSON.parse(x.trim())), [...SYSTEM_TLS_LIBS]);
+});
+
+test('the offset table that decodes and encodes records is bpf/h2rec.h\'s, field by field', () => {
+  const h = fs.readFileSync(path.join(__dirname, '../../../bpf/h2rec.h'), 'utf8');
+  const asserted = new Map<string, number>();
+  for (const m of h.matchAll(/__builtin_offsetof\(struct h2rec_(\w+), (\w+)\) == (\d+)/g)) asserted.set(`${m[1]}.${m[2]}`, Number(m[3]));
+  // TypeScript name -> C field, per record.
+  const names: Record<keyof typeof OFF, Record<string, string>> = {
+    hdr: { kind: 'kind', hdrLen: 'hdr_len', abi: 'abi', tgid: 'tgid', tid: 'tid', ptr: 'ptr', gen: 'gen', comm: 'comm' },
+    data: { tsEntry: 'ts_entry_ns', tsReturn: 'ts_return_ns', pos: 'pos', callLen: 'call_len', chunkOff: 'chunk_off', chunkLen: 'chunk_len', fd: 'fd', dir: 'dir', lib: 'lib', flags: 'flags' },
+    skip: { tsEntry: 'ts_entry_ns', tsReturn: 'ts_return_ns', pos: 'pos', len: 'len', dir: 'dir', reason: 'reason', fd: 'fd' },
+    close: { ts: 'ts_ns', endPos: 'end_pos' },
+    sock: { ts: 'ts_ns', fd: 'fd', family: 'family', lport: 'lport', rport: 'rport', lib: 'lib', laddr: 'laddr', raddr: 'raddr' },
+  };
+  let checked = 0;
+  for (const [rec, fields] of Object.entries(OFF) as [keyof typeof OFF, Record<string, number>][]) {
+    for (const [name, off] of Object.entries(fields)) {
+      const key = `${rec}.${names[rec][name]}`;
+      assert.equal(asserted.get(key), off, `${key}: h2rec.h asserts ${asserted.get(key)}, abi.ts uses ${off}`);
+      checked++;
+    }
+  }
+  assert.equal(checked, asserted.size, 'every asserted field has its place in the table');
 });
