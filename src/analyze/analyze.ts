@@ -356,8 +356,9 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
     if (opts.summary) reportRows(run, keepRow);
     else reportEvents(run);
     // The interval after the loader died is a gap of its own, open connections or not.
-    if (meta.interrupted !== undefined || (opts.follow !== undefined && reader.hasInterruption())) counts.gaps++;
-    const complete = meta.complete || (opts.follow !== undefined && reader.hasEnded());
+    const marks = opts.follow !== undefined ? reader.endMarks() : { stopped: false, interrupted: false };
+    if (meta.interrupted !== undefined || marks.interrupted) counts.gaps++;
+    const complete = meta.complete || marks.stopped;
     out(journalFooter(run, badRecords, complete));
 
     return {

@@ -461,14 +461,18 @@ export class JournalReader {
     const lateRows = this.db.prepare(
       `SELECT id, raw, ${ORDER_COLS} FROM records WHERE id > ? AND id <= ? AND (${ORDER_COLS}) <= (${ORDER_PARAMS})${pidSql} ORDER BY id`,
     ).raw(true);
-    const ended = this.db.prepare(`SELECT count(*) FROM meta WHERE key IN ('${MetaKey.stoppedAt}', '${MetaKey.interrupted}')`).pluck();
     const sameHost = this.meta.host === os.hostname();
+    // Ended: stopped or interrupted; or, on this host, its recorder is gone. The recorder's
+    // liveness (another SQLite open and /proc) is asked only when a round found nothing new.
+    let idle = false;
+    const over = (): boolean => {
+      const e = this.endMarks();
+      return e.stopped || e.interrupted || (idle && sameHost && !this.meta.complete && liveRecorder(this.path, this.meta.host) === undefined);
+    };
     let last: KeyTuple | undefined;
     let seenId = 0n;
     let newest = 0n;
-    const take = function* (this: JournalReader, it: IterableIterator<unknown[]>): IterableIterator<JournalRecord> {
-      for (const row of this.decodeRows(keyed(it), filter)) yield row;
-    };
+    const take = (it: IterableIterator<unknown[]>): IterableIterator<JournalRecord> => this.decodeRows(keyed(it), filter);
     const keyed = (it: IterableIterator<unknown[]>): IterableIterator<unknown[]> =>
       (function* () {
         for (const r of it) {
@@ -482,7 +486,7 @@ export class JournalReader {
       let done = false;
       let top: bigint;
       try {
-        done = (ended.get() as bigint) > 0n || (!this.meta.complete && liveRecorder(this.path, this.meta.host) === undefined && this.meta.host === os.hostname());
+        done = over();
         top = maxId.get() as bigint;
       } catch (e) {
         throw inputErrorFrom(this.path, e);
@@ -492,16 +496,17 @@ export class JournalReader {
       const before = last;
       let handed = 0;
       try {
-        if (before !== undefined && top > seenId) for (const r of take.call(this, lateRows.iterate(seenId, top, ...before, ...pids) as IterableIterator<unknown[]>)) (handed++, yield r);
+        if (before !== undefined && top > seenId) for (const r of take(lateRows.iterate(seenId, top, ...before, ...pids) as IterableIterator<unknown[]>)) (handed++, yield r);
         const it = (before === undefined ? firstRows.iterate(watermark, top, ...pids) : nextRows.iterate(...before, watermark, top, ...pids)) as IterableIterator<unknown[]>;
-        for (const r of take.call(this, it)) (handed++, yield r);
+        for (const r of take(it)) (handed++, yield r);
       } catch (e) {
         if (e instanceof InputError) throw e;
         throw inputErrorFrom(this.path, e);
       }
       seenId = top;
       if (done) return;
-      if (handed === 0) {
+      idle = handed === 0;
+      if (idle) {
         control.onIdle?.();
         if (control.stopped()) return;
         control.sleep(control.pollMs);
@@ -510,14 +515,10 @@ export class JournalReader {
     }
   }
 
-  /** Whether the recording was interrupted since the journal was opened (for a follower's last line). */
-  hasInterruption(): boolean {
-    return (this.db.prepare(`SELECT count(*) FROM meta WHERE key = '${MetaKey.interrupted}'`).pluck().get() as bigint) > 0n;
-  }
-
-  /** Whether the recording has ended since the journal was opened (for a follower's last line). */
-  hasEnded(): boolean {
-    return (this.db.prepare(`SELECT count(*) FROM meta WHERE key = '${MetaKey.stoppedAt}'`).pluck().get() as bigint) > 0n;
+  /** Whether the recording has stopped or been interrupted by now (read afresh: a follower's journal grows). */
+  endMarks(): { stopped: boolean; interrupted: boolean } {
+    const keys = this.db.prepare(`SELECT key FROM meta WHERE key IN ('${MetaKey.stoppedAt}', '${MetaKey.interrupted}')`).pluck().all() as string[];
+    return { stopped: keys.includes(MetaKey.stoppedAt), interrupted: keys.includes(MetaKey.interrupted) };
   }
 
   close(): void {
