@@ -225,15 +225,3 @@ export function openPrivate(file: string, overwrite: boolean): number {
     throw new EnvError(`cannot create ${file}: ${err.code ?? err.message}`, { cause: e });
   }
 }
-
-/** Writes all of `data` to `file` through createOutput() (temporary file, then rename). */
-export function writePrivateFile(file: string, data: Uint8Array, opts: OutputOptions = { force: true }): void {
-  const out = createOutput(file, opts);
-  try {
-    out.write(data);
-  } catch (e) {
-    out.discard();
-    throw e;
-  }
-  out.commit();
-}

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { createTemp, openPrivate } from '../fsutil';
+import { createTemp } from '../fsutil';
 import { indexRecord, type RecordIndex } from '../record/abi';
 import type { FinalMsg, LossCpu } from '../record/messages';
 import { H2recError, ExitCode } from '../errors';
@@ -26,10 +26,6 @@ export interface ProbeRow {
 /** End positions of a connection open at stop (the loader's final message). */
 export type FinalRow = FinalMsg;
 
-/** Creates `path` with mode 0600 whatever the umask, refusing to clobber data. */
-export function createPrivateFile(path: string, overwrite = false): void {
-  fs.closeSync(openPrivate(path, overwrite));
-}
 
 /**
  * Appends verbatim ring-buffer records to a journal in batched WAL
