@@ -859,16 +859,17 @@ static __always_inline void on_sock_return(__u64 id, struct sock_call *c, __u64 
 	__u8 dir = c->dir & 1;
 	if (!st->tls && c->tls_call)
 		st->tls = 1;
-	if (!st->tls && !st->checked[dir] && c->kind == SC_FLAT && len >= 3) {
-		st->checked[dir] = 1;
-		if (tls_record_start(c->buf))
-			st->tls = 1;
-	}
-	if (!st->tls && !st->checked[dir] && c->kind == SC_IOV && len >= 3) {
-		struct iovec v = {};
-		if (!bpf_probe_read_user(&v, sizeof(v), (void *)c->buf) && v.iov_len >= 3) {
+	/* The first bytes of each direction: a flat buffer's, or the first iovec's. */
+	if (!st->tls && !st->checked[dir] && c->kind != SC_SKIP && len >= 3) {
+		__u64 first = c->buf;
+		struct iovec v = { .iov_len = 3 };
+		if (c->kind == SC_IOV && bpf_probe_read_user(&v, sizeof(v), (void *)c->buf))
+			v.iov_len = 0;
+		if (c->kind == SC_IOV)
+			first = (__u64)v.iov_base;
+		if (v.iov_len >= 3) {
 			st->checked[dir] = 1;
-			if (tls_record_start((__u64)v.iov_base))
+			if (tls_record_start(first))
 				st->tls = 1;
 		}
 	}
