@@ -76,6 +76,20 @@ static void warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * die()'s message, for the steps that run once the BPF object is open: they
+ * return the exit code and main releases what is held at its one cleanup.
+ * The steps before hold nothing, so they may die().
+ */
+static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 static bool write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -325,6 +339,7 @@ static const struct probe_def gnutls_probes[] = {
 static struct bpf_link *links[MAX_LINKS];
 static int n_links;
 
+/* The probes attached, or -1 when the kernel refuses uprobes (said on stderr). */
 static int attach_family(struct h2rec_bpf *skel, const char *path, const struct probe_def *defs, size_t n)
 {
 	char ebuf[PATH_MAX * 2], ebuf2[256];
@@ -341,8 +356,10 @@ static int attach_family(struct h2rec_bpf *skel, const char *path, const struct 
 		}
 		if (i == 0 && !l) {
 			/* EPERM/EACCES is the kernel refusing uprobes, not a missing symbol. */
-			if (err == -EPERM || err == -EACCES)
-				die(EXIT_ENV, "missing privileges to attach uprobes to %s (%s): this kernel needs CAP_SYS_ADMIN (besides CAP_BPF and CAP_PERFMON) for uprobes", path, strerror(-err));
+			if (err == -EPERM || err == -EACCES) {
+				warnx("missing privileges to attach uprobes to %s (%s): this kernel needs CAP_SYS_ADMIN (besides CAP_BPF and CAP_PERFMON) for uprobes", path, strerror(-err));
+				return -1;
+			}
 			return 0; /* this target does not contain the library at all */
 		}
 		/* Entry and return probes are reported as one probe per symbol. */
@@ -456,7 +473,8 @@ static bool inspect_go_targets(void)
  * unprobed RET would leave its bytes unrecorded and its connection's
  * position not advanced, a silent loss. So the RETs go first, the entry last
  * (no call is seen entering before its returns are watched), and a failure
- * detaches what this function had.
+ * detaches what this function had. Returns the links made, or -1 when the
+ * kernel refuses uprobes (said on stderr; main's cleanup detaches the rest).
  */
 static int attach_go_func(struct h2rec_bpf *skel, struct target *t, int f, struct bpf_program *entry)
 {
@@ -476,8 +494,10 @@ static int attach_go_func(struct h2rec_bpf *skel, struct target *t, int f, struc
 								     is_entry ? fn->file_off : fn->ret_offs[i], &o);
 		if (!l) {
 			err = -errno;
-			if (err == -EPERM || err == -EACCES)
-				die(EXIT_ENV, "missing privileges to attach uprobes to %s (%s): this kernel needs CAP_SYS_ADMIN (besides CAP_BPF and CAP_PERFMON) for uprobes", t->path, strerror(-err));
+			if (err == -EPERM || err == -EACCES) {
+				warnx("missing privileges to attach uprobes to %s (%s): this kernel needs CAP_SYS_ADMIN (besides CAP_BPF and CAP_PERFMON) for uprobes", t->path, strerror(-err));
+				return -1;
+			}
 			break;
 		}
 		links[n_links++] = l;
@@ -494,6 +514,7 @@ static int attach_go_func(struct h2rec_bpf *skel, struct target *t, int f, struc
 	return n_links - first;
 }
 
+/* Write, Read, then Close: the probes attached, or -1 when the kernel refuses uprobes. */
 static int attach_go(struct h2rec_bpf *skel, struct target *t)
 {
 	char ebuf[PATH_MAX * 2], ebuf2[1024];
@@ -503,10 +524,15 @@ static int attach_go(struct h2rec_bpf *skel, struct target *t)
 		return 0;
 	}
 	int w = attach_go_func(skel, t, GO_WRITE, skel->progs.go_write_entry);
+	if (w < 0)
+		return -1;
 	int r = attach_go_func(skel, t, GO_READ, skel->progs.go_read_entry);
+	if (r < 0)
+		return -1;
 	if (!w || !r)
 		return w + r; /* one direction is better than none, and its probe line says what failed */
-	return w + r + attach_go_func(skel, t, GO_CLOSE, skel->progs.go_close_entry);
+	int c = attach_go_func(skel, t, GO_CLOSE, skel->progs.go_close_entry);
+	return c < 0 ? -1 : w + r + c;
 }
 
 static void emit_losses(struct h2rec_bpf *skel, int ncpus)
@@ -607,55 +633,71 @@ __attribute__((noinline, used)) void h2rec_check_target(void)
 
 static bool is_pow2(unsigned long n) { return n && !(n & (n - 1)); }
 
-int main(int argc, char **argv)
-{
-	int pids[H2REC_MAX_FILTER_PIDS], n_pids = 0;
-	const char *comm = NULL;
+/* The command line (count_only and salvage_fd are globals: emit and the Go probes read them). */
+struct options {
+	int pids[H2REC_MAX_FILTER_PIDS], n_pids;
+	const char *comm;
 	const char *binaries[MAX_TARGETS];
-	int n_bins = 0;
-	bool system_libs = true, check = false, tls = true, sockets = true;
-	int ports[H2REC_MAX_FILTER_PORTS], n_ports = 0;
-	unsigned long max_call = H2REC_DEFAULT_MAX_CALL_BYTES, ringbuf_bytes = H2REC_DEFAULT_RINGBUF_BYTES, loss_ms = 1000;
+	int n_bins;
+	bool system_libs, check, tls, sockets;
+	int ports[H2REC_MAX_FILTER_PORTS], n_ports;
+	unsigned long max_call, ringbuf_bytes, loss_ms;
+};
 
+/* What main holds once the BPF object is open; all of it is released at cleanup. */
+struct loader {
+	struct h2rec_bpf *skel;
+	struct bpf_link *fd_link, *sock_links[2]; /* the TLS probes are in links[] */
+	struct ring_buffer *rb;
+	int live; /* TLS probes attached */
+	int ncpus;
+};
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	*o = (struct options){
+		.system_libs = true, .tls = true, .sockets = true,
+		.max_call = H2REC_DEFAULT_MAX_CALL_BYTES, .ringbuf_bytes = H2REC_DEFAULT_RINGBUF_BYTES, .loss_ms = 1000,
+	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--pid")) {
-			if (n_pids == H2REC_MAX_FILTER_PIDS)
+			if (o->n_pids == H2REC_MAX_FILTER_PIDS)
 				die(EXIT_USAGE, "at most %d --pid", H2REC_MAX_FILTER_PIDS);
-			pids[n_pids++] = (int)parse_num(a, v, INT_MAX);
+			o->pids[o->n_pids++] = (int)parse_num(a, v, INT_MAX);
 			i++;
 		} else if (!strcmp(a, "--comm")) {
 			if (!v || !*v || strlen(v) >= H2REC_COMM_LEN)
 				die(EXIT_USAGE, "--comm needs 1 to %d characters", H2REC_COMM_LEN - 1);
-			comm = v;
+			o->comm = v;
 			i++;
 		} else if (!strcmp(a, "--binary")) {
-			if (!v || n_bins == MAX_TARGETS)
+			if (!v || o->n_bins == MAX_TARGETS)
 				die(EXIT_USAGE, "--binary needs a path");
-			binaries[n_bins++] = v;
+			o->binaries[o->n_bins++] = v;
 			i++;
 		} else if (!strcmp(a, "--no-system-libs")) {
-			system_libs = false;
+			o->system_libs = false;
 		} else if (!strcmp(a, "--no-tls")) {
-			tls = false;
+			o->tls = false;
 		} else if (!strcmp(a, "--no-sockets")) {
-			sockets = false;
+			o->sockets = false;
 		} else if (!strcmp(a, "--port")) {
-			if (n_ports == H2REC_MAX_FILTER_PORTS)
+			if (o->n_ports == H2REC_MAX_FILTER_PORTS)
 				die(EXIT_USAGE, "at most %d --port", H2REC_MAX_FILTER_PORTS);
-			ports[n_ports++] = (int)parse_num(a, v, 65535);
+			o->ports[o->n_ports++] = (int)parse_num(a, v, 65535);
 			i++;
 		} else if (!strcmp(a, "--max-call-bytes")) {
-			max_call = parse_num(a, v, 1UL << 30);
+			o->max_call = parse_num(a, v, 1UL << 30);
 			i++;
 		} else if (!strcmp(a, "--ringbuf-mb")) {
-			ringbuf_bytes = parse_num(a, v, 4096) << 20;
+			o->ringbuf_bytes = parse_num(a, v, 4096) << 20;
 			i++;
 		} else if (!strcmp(a, "--ringbuf-bytes")) {
-			ringbuf_bytes = parse_num(a, v, 4096UL << 20);
+			o->ringbuf_bytes = parse_num(a, v, 4096UL << 20);
 			i++;
 		} else if (!strcmp(a, "--loss-interval-ms")) {
-			loss_ms = parse_num(a, v, 3600000);
+			o->loss_ms = parse_num(a, v, 3600000);
 			i++;
 		} else if (!strcmp(a, "--salvage-fd")) {
 			salvage_fd = (int)parse_num(a, v, INT_MAX);
@@ -663,163 +705,219 @@ int main(int argc, char **argv)
 				die(EXIT_USAGE, "--salvage-fd %d is not open", salvage_fd);
 			i++;
 		} else if (!strcmp(a, "--check")) {
-			check = true;
+			o->check = true;
 		} else if (!strcmp(a, "--count-only")) {
 			count_only = true;
-			sockets = false; /* the Go probe floor: probe hits only */
+			o->sockets = false; /* the Go probe floor: probe hits only */
 		} else {
 			die(EXIT_USAGE, "unknown argument %s", a);
 		}
 	}
 	/* The kernel wants a power-of-two multiple of the page size; one record must fit. */
-	if (!is_pow2(ringbuf_bytes) || ringbuf_bytes < 32768)
+	if (!is_pow2(o->ringbuf_bytes) || o->ringbuf_bytes < 32768)
 		die(EXIT_USAGE, "the ring buffer size must be a power of two of at least 32 KiB");
+}
 
-	/* From the start: a stop asked for while we load and attach ends cleanly, never mid-attach. */
+/* From the start: a stop asked for while we load and attach ends cleanly, never mid-attach. */
+static void catch_stop_signals(void)
+{
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
 
+static void require_btf(void)
+{
 	const char *btf = getenv("H2REC_BTF");
 	if (!btf)
 		btf = "/sys/kernel/btf/vmlinux";
 	if (access(btf, R_OK) != 0)
 		die(EXIT_ENV, "no kernel BTF at %s: this kernel needs CONFIG_DEBUG_INFO_BTF=y for CO-RE", btf);
+}
 
-	for (int i = 0; i < n_bins; i++)
-		add_target(binaries[i], true);
-	for (int i = 0; i < n_pids; i++) {
+/* The executables and libraries to probe, and whether any is a Go program we can probe. */
+static bool resolve_targets(const struct options *o)
+{
+	for (int i = 0; i < o->n_bins; i++)
+		add_target(o->binaries[i], true);
+	for (int i = 0; i < o->n_pids; i++) {
 		char p[32];
-		snprintf(p, sizeof(p), "/proc/%d", pids[i]);
+		snprintf(p, sizeof(p), "/proc/%d", o->pids[i]);
 		if (access(p, F_OK) != 0)
-			die(EXIT_USAGE, "--pid %d: no such process", pids[i]);
-		add_pid_targets(i, pids[i]);
+			die(EXIT_USAGE, "--pid %d: no such process", o->pids[i]);
+		add_pid_targets(i, o->pids[i]);
 	}
-	if (!tls && !sockets)
+	/* Checked after the targets, so a bad --binary or --pid is reported first. */
+	if (!o->tls && !o->sockets)
 		die(EXIT_USAGE, "--no-tls and --no-sockets leave nothing to record");
-	if (comm && tls)
-		add_comm_go_targets(comm);
-	if (system_libs && tls)
+	if (o->comm && o->tls)
+		add_comm_go_targets(o->comm);
+	if (o->system_libs && o->tls)
 		add_system_libs();
-	bool go_any = inspect_go_targets();
+	return inspect_go_targets();
+}
 
+/* The BPF programs' constants: filters, caps, what to capture, and the ring's size and wakeup mark. */
+static void set_rodata(struct h2rec_bpf *skel, const struct options *o, bool go_any)
+{
+	skel->rodata->max_call_bytes = (__u32)o->max_call;
+	skel->rodata->n_filter_pids = o->n_pids;
+	for (int i = 0; i < o->n_pids; i++)
+		skel->rodata->filter_pids[i] = o->pids[i];
+	if (o->comm) {
+		skel->rodata->has_comm_filter = 1;
+		strncpy((char *)skel->rodata->filter_comm, o->comm, H2REC_COMM_LEN - 1);
+	}
+	skel->rodata->capture_sockets = o->sockets;
+	skel->rodata->n_filter_ports = o->n_ports;
+	for (int i = 0; i < o->n_ports; i++)
+		skel->rodata->filter_ports[i] = (__u16)o->ports[i];
+	skel->rodata->go_enabled = go_any;
+	bpf_map__set_max_entries(skel->maps.rb, o->ringbuf_bytes);
+	/* Wake up at an eighth of the ring, at most 1 MiB: batches stay large, and far from overflowing. */
+	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 8 < (1UL << 20) ? o->ringbuf_bytes / 8 : (1UL << 20);
+}
+
+static int open_and_load(struct loader *L, const struct options *o, bool go_any)
+{
 	libbpf_set_print(libbpf_print);
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = getenv("H2REC_BTF"));
-	struct h2rec_bpf *skel = h2rec_bpf__open_opts(&oo);
-	if (!skel)
-		die(EXIT_ENV, "cannot open the BPF object: %s", strerror(errno));
-	skel->rodata->max_call_bytes = (__u32)max_call;
-	skel->rodata->n_filter_pids = n_pids;
-	for (int i = 0; i < n_pids; i++)
-		skel->rodata->filter_pids[i] = pids[i];
-	if (comm) {
-		skel->rodata->has_comm_filter = 1;
-		strncpy((char *)skel->rodata->filter_comm, comm, H2REC_COMM_LEN - 1);
-	}
-	skel->rodata->capture_sockets = sockets;
-	skel->rodata->n_filter_ports = n_ports;
-	for (int i = 0; i < n_ports; i++)
-		skel->rodata->filter_ports[i] = (__u16)ports[i];
-	skel->rodata->go_enabled = go_any;
-	bpf_map__set_max_entries(skel->maps.rb, ringbuf_bytes);
-	/* Wake up at an eighth of the ring, at most 1 MiB: batches stay large, and far from overflowing. */
-	skel->rodata->wakeup_bytes = ringbuf_bytes / 8 < (1UL << 20) ? ringbuf_bytes / 8 : (1UL << 20);
+	L->skel = h2rec_bpf__open_opts(&oo);
+	if (!L->skel)
+		return fail(EXIT_ENV, "cannot open the BPF object: %s", strerror(errno));
+	set_rodata(L->skel, o, go_any);
+	int err = h2rec_bpf__load(L->skel);
+	/* EPERM is the bpf() syscall refusing us; EACCES would be the verifier. */
+	if (err == -EPERM)
+		return fail(EXIT_ENV, "missing privileges: need CAP_BPF and CAP_PERFMON (and CAP_SYS_ADMIN for uprobes on this kernel); run as root or setcap the loader");
+	if (err)
+		return fail(EXIT_ENV, "cannot load the BPF program: %s", strerror(-err));
+	return 0;
+}
 
-	int err = h2rec_bpf__load(skel);
-	if (err) {
-		h2rec_bpf__destroy(skel);
-		/* EPERM is the bpf() syscall refusing us; EACCES would be the verifier. */
-		if (err == -EPERM)
-			die(EXIT_ENV, "missing privileges: need CAP_BPF and CAP_PERFMON (and CAP_SYS_ADMIN for uprobes on this kernel); run as root or setcap the loader");
-		die(EXIT_ENV, "cannot load the BPF program: %s", strerror(-err));
+/*
+ * --check: loading proves the verifier and the ring buffer; only attaching a
+ * uprobe proves the privileges recording needs (some kernels want
+ * CAP_SYS_ADMIN for that on top of CAP_BPF and CAP_PERFMON). Our own
+ * h2rec_check_target is a function every loader has.
+ */
+static int check_uprobe(struct loader *L)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return fail(EXIT_ENV, "cannot find the loader's own executable: %s", strerror(errno));
+	self[n] = 0;
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = "h2rec_check_target");
+	struct bpf_link *l = bpf_program__attach_uprobe_opts(L->skel->progs.ssl_write_entry, -1, self, 0, &o);
+	if (!l) {
+		int err = errno;
+		if (err == EPERM || err == EACCES)
+			return fail(EXIT_ENV, "the program loads but a uprobe cannot be attached (%s): this kernel needs CAP_SYS_ADMIN (besides CAP_BPF and CAP_PERFMON) for uprobes", strerror(err));
+		return fail(EXIT_ENV, "the program loads but a uprobe cannot be attached: %s", strerror(err));
 	}
-	if (check) {
-		/* Loading proves the verifier and the ring buffer; only attaching a
-		 * uprobe proves the privileges recording needs (some kernels want
-		 * CAP_SYS_ADMIN for that on top of CAP_BPF and CAP_PERFMON). Our own
-		 * h2rec_check_target is a function every loader has. */
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n <= 0)
-			die(EXIT_ENV, "cannot find the loader's own executable: %s", strerror(errno));
-		self[n] = 0;
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = "h2rec_check_target");
-		struct bpf_link *l = bpf_program__attach_uprobe_opts(skel->progs.ssl_write_entry, -1, self, 0, &o);
-		if (!l) {
-			int err = errno;
-			h2rec_bpf__destroy(skel);
-			if (err == EPERM || err == EACCES)
-				die(EXIT_ENV, "the program loads but a uprobe cannot be attached (%s): this kernel needs CAP_SYS_ADMIN (besides CAP_BPF and CAP_PERFMON) for uprobes", strerror(err));
-			die(EXIT_ENV, "the program loads but a uprobe cannot be attached: %s", strerror(err));
-		}
-		h2rec_check_target();
-		bpf_link__destroy(l);
-		h2rec_bpf__destroy(skel);
-		puts("ok");
-		return 0;
-	}
+	h2rec_check_target();
+	bpf_link__destroy(l);
+	puts("ok");
+	return 0;
+}
 
-
-	int live = 0;
-	for (int i = 0; tls && i < n_targets; i++) {
-		int n = 0;
+/* TLS libraries (OpenSSL/BoringSSL, GnuTLS) and Go crypto/tls in every target; L->live counts the probes. */
+static int attach_tls(struct loader *L)
+{
+	for (int i = 0; i < n_targets; i++) {
+		struct target *t = &targets[i];
+		int n = 0, got;
 		if (!count_only) {
-			n += attach_family(skel, targets[i].path, openssl_probes, sizeof(openssl_probes) / sizeof(openssl_probes[0]));
-			n += attach_family(skel, targets[i].path, gnutls_probes, sizeof(gnutls_probes) / sizeof(gnutls_probes[0]));
+			if ((got = attach_family(L->skel, t->path, openssl_probes, sizeof(openssl_probes) / sizeof(openssl_probes[0]))) < 0)
+				return EXIT_ENV;
+			n += got;
+			if ((got = attach_family(L->skel, t->path, gnutls_probes, sizeof(gnutls_probes) / sizeof(gnutls_probes[0]))) < 0)
+				return EXIT_ENV;
+			n += got;
 		}
-		if (targets[i].is_go)
-			n += attach_go(skel, &targets[i]);
-		targets[i].probes = n;
-		if (n == 0 && !targets[i].is_go)
-			warnx("%s has no OpenSSL/BoringSSL or GnuTLS symbols", targets[i].path);
-		live += n;
+		if (t->is_go) {
+			if ((got = attach_go(L->skel, t)) < 0)
+				return EXIT_ENV;
+			n += got;
+		}
+		t->probes = n;
+		if (n == 0 && !t->is_go)
+			warnx("%s has no OpenSSL/BoringSSL or GnuTLS symbols", t->path);
+		L->live += n;
 	}
-	struct bpf_link *fd_link = count_only ? NULL : bpf_program__attach(skel->progs.sys_enter_fd);
-	if (!fd_link && !count_only)
+	return 0;
+}
+
+/* The fd tracer (socket addresses) and, unless --no-sockets, the plaintext socket tracers. */
+static int attach_sockets(struct loader *L, const struct options *o)
+{
+	L->fd_link = count_only ? NULL : bpf_program__attach(L->skel->progs.sys_enter_fd);
+	if (!L->fd_link && !count_only)
 		warnx("cannot attach the socket fd tracer (%s); addresses will be unknown", strerror(errno));
-	struct bpf_link *sock_links[2] = { NULL, NULL };
-	if (sockets) {
-		/* Plaintext socket I/O: the exit half of the syscalls, and the end of TCP connections. */
-		sock_links[0] = bpf_program__attach(skel->progs.sys_exit_sock);
-		sock_links[1] = bpf_program__attach(skel->progs.sock_state_change);
-		if (!sock_links[0] || !sock_links[1] || !fd_link) {
-			out_flush();
-			h2rec_bpf__destroy(skel);
-			die(EXIT_ENV, "cannot attach the socket tracers (%s)", strerror(errno));
-		}
-	}
-	if (tls && live == 0 && !sockets) {
+	if (!o->sockets)
+		return 0;
+	/* Plaintext socket I/O: the exit half of the syscalls, and the end of TCP connections. */
+	L->sock_links[0] = bpf_program__attach(L->skel->progs.sys_exit_sock);
+	L->sock_links[1] = bpf_program__attach(L->skel->progs.sock_state_change);
+	if (!L->sock_links[0] || !L->sock_links[1] || !L->fd_link) {
 		out_flush();
-		h2rec_bpf__destroy(skel);
-		die(EXIT_ENV, "no TLS library probe could be attached (targets: %d); use --binary PATH for statically linked programs", n_targets);
+		return fail(EXIT_ENV, "cannot attach the socket tracers (%s)", strerror(errno));
 	}
-	if (tls && live == 0)
+	return 0;
+}
+
+static int attach_all(struct loader *L, const struct options *o)
+{
+	int err = o->tls ? attach_tls(L) : 0;
+	if (!err)
+		err = attach_sockets(L, o);
+	if (err)
+		return err;
+	if (o->tls && L->live == 0 && !o->sockets) {
+		out_flush();
+		return fail(EXIT_ENV, "no TLS library probe could be attached (targets: %d); use --binary PATH for statically linked programs", n_targets);
+	}
+	if (o->tls && L->live == 0)
 		warnx("no TLS library probe could be attached (targets: %d): only plaintext sockets are recorded", n_targets);
+	return 0;
+}
 
-	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), on_record, NULL, NULL);
-	if (!rb)
-		die(EXIT_ENV, "cannot open the ring buffer: %s", strerror(errno));
-	int ncpus = libbpf_num_possible_cpus();
-	if (tls)
-		warn_unprobed_pids(n_pids, sockets);
+static int open_ring(struct loader *L)
+{
+	L->rb = ring_buffer__new(bpf_map__fd(L->skel->maps.rb), on_record, NULL, NULL);
+	if (!L->rb)
+		return fail(EXIT_ENV, "cannot open the ring buffer: %s", strerror(errno));
+	L->ncpus = libbpf_num_possible_cpus();
+	return 0;
+}
+
+static void announce_ready(struct loader *L, const struct options *o)
+{
+	if (o->tls)
+		warn_unprobed_pids(o->n_pids, o->sockets);
 	emit_json("{\"t\":\"ready\",\"sockets\":%s,\"probes\":%d,\"targets\":%d,\"ringbuf_bytes\":%lu,\"max_call_bytes\":%lu,\"ncpus\":%d,\"abi\":%d}",
-		  sockets ? "true" : "false", live, n_targets, ringbuf_bytes, max_call, ncpus, H2REC_ABI_VERSION);
+		  o->sockets ? "true" : "false", L->live, n_targets, o->ringbuf_bytes, o->max_call, L->ncpus, H2REC_ABI_VERSION);
 	out_flush();
+}
 
+/* Forwards records until a signal, EOF on stdin, a dead recorder or a failed poll; reports loss every loss_ms. */
+static void poll_until_stop(struct loader *L, const struct options *o)
+{
 	struct timespec last, now;
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	struct pollfd in = { .fd = 0, .events = POLLIN };
 	while (!stopping) {
 		/* Records come without wakeups below wakeup_bytes (h2rec.bpf.c rb_flags):
 		 * this timeout is how late a trickle of traffic reaches the journal. */
-		err = ring_buffer__poll(rb, 25);
+		int err = ring_buffer__poll(L->rb, 25);
 		/* The timeout alone consumes nothing: libbpf reads only the rings that
 		 * epoll reported, and a record written with BPF_RB_NO_WAKEUP never makes
 		 * the ring's fd ready again once it was drained. Without this a trickle of
 		 * traffic would sit in the ring until wakeup_bytes piled up or we stopped. */
 		if (err == 0)
-			err = ring_buffer__consume(rb);
+			err = ring_buffer__consume(L->rb);
 		if (err < 0 && err != -EINTR) {
 			warnx("ring buffer poll failed: %s", strerror(-err));
 			break;
@@ -835,45 +933,102 @@ int main(int argc, char **argv)
 				stopping = 1;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >= (long)loss_ms) {
-			emit_losses(skel, ncpus);
+		if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >= (long)o->loss_ms) {
+			emit_losses(L->skel, L->ncpus);
 			last = now;
 		}
 	}
-	/* Quiesce first so nothing new arrives (h2rec.bpf.c `quiesced`), then drain what the kernel holds. */
-	skel->bss->quiesced = 1;
+}
+
+/* Quiesce first so nothing new arrives (h2rec.bpf.c `quiesced`), then drain what the kernel holds. */
+static void quiesce_and_drain(struct loader *L)
+{
+	L->skel->bss->quiesced = 1;
 	/* Programs already running on other CPUs do not see the flag: a
 	 * uretprobe that has advanced its connection's position may still be
 	 * writing its record (or counting its loss). Give those a moment, or the
 	 * final positions and loss counters would cover bytes we never drained. */
 	usleep(50 * 1000);
 	draining = true;
-	while (ring_buffer__consume(rb) > 0)
+	while (ring_buffer__consume(L->rb) > 0)
 		;
-	emit_losses(skel, ncpus);
-	emit_finals(skel);
-	emit_sock_finals(skel);
-	if (count_only) {
-		__u64 *per = calloc(ncpus, sizeof(__u64)), total = 0;
-		__u32 zero = 0;
-		if (per && !bpf_map_lookup_elem(bpf_map__fd(skel->maps.hits), &zero, per))
-			for (int i = 0; i < ncpus; i++)
-				total += per[i];
-		free(per);
-		emit_json("{\"t\":\"count\",\"hits\":%llu}", (unsigned long long)total);
-	}
+}
+
+static void emit_count(struct loader *L)
+{
+	__u64 *per = calloc(L->ncpus, sizeof(__u64)), total = 0;
+	__u32 zero = 0;
+	if (per && !bpf_map_lookup_elem(bpf_map__fd(L->skel->maps.hits), &zero, per))
+		for (int i = 0; i < L->ncpus; i++)
+			total += per[i];
+	free(per);
+	emit_json("{\"t\":\"count\",\"hits\":%llu}", (unsigned long long)total);
+}
+
+/* The last messages, then stdout closed: the recorder is done once it reads `stopped` and EOF, and need not wait for the slow detach at cleanup. */
+static void report_end(struct loader *L)
+{
+	emit_losses(L->skel, L->ncpus);
+	emit_finals(L->skel);
+	emit_sock_finals(L->skel);
+	if (count_only)
+		emit_count(L);
 	emit_json("{\"t\":\"stopped\"}");
 	out_flush();
-	/* The recorder is done once it reads `stopped` and EOF: it need not wait for the slow detach below. */
 	close(1);
 	if (salvage_fd >= 0)
 		close(salvage_fd);
+}
+
+static int run(struct loader *L, const struct options *o)
+{
+	int err = open_ring(L);
+	if (err)
+		return err;
+	announce_ready(L, o);
+	poll_until_stop(L, o);
+	quiesce_and_drain(L);
+	report_end(L);
+	return 0;
+}
+
+/* Detaching is slow (~100 ms a uprobe): on the normal path stdout is closed by then. */
+static void release(struct loader *L)
+{
 	for (int i = 0; i < n_links; i++)
 		bpf_link__destroy(links[i]);
-	bpf_link__destroy(fd_link);
-	bpf_link__destroy(sock_links[0]);
-	bpf_link__destroy(sock_links[1]);
-	ring_buffer__free(rb);
-	h2rec_bpf__destroy(skel);
-	return 0;
+	bpf_link__destroy(L->fd_link);
+	bpf_link__destroy(L->sock_links[0]);
+	bpf_link__destroy(L->sock_links[1]);
+	ring_buffer__free(L->rb);
+	h2rec_bpf__destroy(L->skel);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct loader L = { 0 };
+	int err;
+
+	/* Nothing is held until the BPF object is open: these steps exit on error. */
+	parse_args(argc, argv, &o);
+	catch_stop_signals();
+	require_btf();
+	bool go_any = resolve_targets(&o);
+
+	err = open_and_load(&L, &o, go_any);
+	if (err)
+		goto cleanup;
+	if (o.check) {
+		err = check_uprobe(&L);
+		goto cleanup;
+	}
+	err = attach_all(&L, &o);
+	if (err)
+		goto cleanup;
+	err = run(&L, &o);
+
+cleanup:
+	release(&L);
+	return err;
 }
