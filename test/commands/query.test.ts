@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { tmpDir, makeCert, startNghttpd, freePort, waitForPort, run, type Server } from '../helpers/peers';
-import { canBpf, cli, sleep, startRecorder, stderrLines, CLI } from '../reliability/helpers';
+import { canBpf, cli, recordWhile, stderrLines, CLI } from '../reliability/helpers';
+import { summaryRows, type StreamRow } from '../helpers/output';
 import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !fs.existsSync(NGINX) ? 'nginx missing' : false;
@@ -26,34 +27,17 @@ let nginx: ChildProcess | undefined;
 let ngBase = '';
 let nxBase = '';
 
-interface SummaryRow {
-  kind: string;
-  path: string | null;
-  status: number | null;
-  durationNs: number | null;
-  pid: number;
-}
-const journals: Record<'a' | 'b', { file: string; rows: SummaryRow[] }> = {
+const journals: Record<'a' | 'b', { file: string; rows: StreamRow[] }> = {
   a: { file: path.join(dir, 'a.db'), rows: [] },
   b: { file: path.join(dir, 'b.db'), rows: [] },
 };
 
-async function recordWith(journal: string, comm: string, traffic: () => Promise<void>): Promise<void> {
-  const rec = await startRecorder(['-o', journal, '--comm', comm]);
-  try {
-    await traffic();
-    await sleep(300); // the last ring-buffer records reach the journal
-  } finally {
-    rec.proc.kill('SIGINT');
-    const r = await rec.exited;
-    assert.equal(r.code, 0, rec.stderr.join('\n'));
-  }
-}
+const recordWith = (journal: string, comm: string, traffic: () => Promise<void>): Promise<void> => recordWhile(['-o', journal, '--comm', comm], traffic);
 
-function summary(journal: string): SummaryRow[] {
+function summary(journal: string): StreamRow[] {
   const r = cli(['analyze', journal, '--summary', '--format', 'json']);
   assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as SummaryRow).filter((x) => x.kind === 'stream');
+  return summaryRows(r.stdout);
 }
 
 before(async () => {

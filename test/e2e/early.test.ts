@@ -9,11 +9,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { tmpDir, makeCert, freePort, waitForPort, randomFile, run, type RunResult } from '../helpers/peers';
 import { walkJournal } from '../helpers/walk';
 import { dataPayloads } from '../helpers/h2walk';
 import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
+import { recordWhile } from '../reliability/helpers';
+import { summaryRows } from '../helpers/output';
 
 const cli = path.resolve(__dirname, '../../src/cli.js');
 const dir = tmpDir('e2e-early');
@@ -51,56 +53,8 @@ after(async () => {
   }
 });
 
-/** The real CLI recorder, ready once it prints its `recording` line; stopped by SIGINT like Ctrl-C. */
-async function recordWith<T>(journal: string, body: () => Promise<T>): Promise<T> {
-  const rec = spawn(process.execPath, [cli, 'record', '-o', journal, '--comm', 'curl'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const exited = new Promise<number | null>((r) => rec.once('exit', (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`recorder not ready: ${text}`)), 30_000);
-    const on = (d: Buffer): void => {
-      text += d.toString();
-      if (/^recording/m.test(text)) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    rec.stdout.on('data', on);
-    rec.stderr.on('data', on);
-    void exited.then((code) => {
-      clearTimeout(t);
-      reject(new Error(`recorder exited ${code}: ${text}`));
-    });
-  }).catch(async (e) => {
-    rec.kill('SIGKILL');
-    throw e;
-  });
-  try {
-    const r = await body();
-    // Let the last ring-buffer records reach the journal.
-    await new Promise((res) => setTimeout(res, 300));
-    return r;
-  } finally {
-    rec.kill('SIGINT');
-    assert.equal(await exited, 0, text);
-  }
-}
-
-interface Row {
-  kind: string;
-  conn: number;
-  pid: number;
-  stream: number;
-  method: string | null;
-  path: string | null;
-  status: number | null;
-  reset: string | null;
-  requestBytes: number;
-  responseBytes: number;
-  state: string;
-  earlyResponse: boolean;
-  lossy: boolean;
-}
+/** The real CLI recorder (curl's traffic) while `body` runs; stopped by SIGINT like Ctrl-C. */
+const recordWith = <T>(journal: string, body: () => Promise<T>): Promise<T> => recordWhile(['-o', journal, '--comm', 'curl'], body);
 
 const sum = (bufs: Buffer[]): number => bufs.reduce((a, b) => a + b.length, 0);
 
@@ -117,7 +71,7 @@ test('an early response by nginx (return 201/401/413) is one exchange per reques
 
   const a = spawnSync(process.execPath, [cli, 'analyze', journal, '--summary', '--format', 'json'], { encoding: 'utf8' });
   assert.equal(a.status, 0, a.stderr);
-  const rows = a.stdout.trim().split('\n').map((l) => JSON.parse(l) as Row).filter((r) => r.kind === 'stream');
+  const rows = summaryRows(a.stdout);
   const streams = walkJournal(journal);
   for (const c of cases) {
     const pid = c.res!.pid;

@@ -13,8 +13,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { tmpDir, makeCert, freePort, waitForPort, randomFile, run, sha256, type RunResult } from '../helpers/peers';
-import { canBpf, startRecorder, sleep } from '../reliability/helpers';
+import { tmpDir, makeCert, freePort, waitForPort, randomFile, run, sha256 } from '../helpers/peers';
+import { canBpf, recordWhile } from '../reliability/helpers';
+import { summaryRows } from '../helpers/output';
 import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
 const cli = path.resolve(__dirname, '../../src/cli.js');
@@ -77,43 +78,22 @@ const REQUESTS: { line: string; status: number; args: string[]; url: string; out
   { line: 'GET /small.txt HTTP/1.1', status: 200, args: [], url: '/small.txt', out: 'small' },
 ];
 
-interface Row {
-  kind: string;
-  conn: number;
-  pid: number;
-  stream: number;
-  method: string | null;
-  path: string | null;
-  status: number | null;
-  requestBytes: number;
-  responseBytes: number;
-  state: string;
-  lossy: boolean;
-  protocol?: string;
-}
-
 for (const transport of ['TLS', 'plaintext'] as const) {
 test(`curl --http1.1 keep-alive against nginx over ${transport}: lines in order, body lengths, bodies, HAR and pcapng`, { skip, timeout: 120_000 }, async () => {
   const journal = p(`h1-${transport}.db`);
-  let curl: RunResult;
   const tls = transport === 'TLS';
   const serverPort = tls ? port : plainPort;
   // Over TLS the client's library probes; in plaintext both ends' sockets on the server's port.
-  const rec = await startRecorder(['-o', journal, ...(tls ? ['--comm', path.basename(CURL)] : ['--port', String(plainPort), '--no-tls'])]);
-  try {
+  const curl = await recordWhile(['-o', journal, ...(tls ? ['--comm', path.basename(CURL)] : ['--port', String(plainPort), '--no-tls'])], async () => {
     const args: string[] = [];
     REQUESTS.forEach((r, i) => {
       if (i > 0) args.push('--next');
       args.push('-sk', '--http1.1', ...r.args, '-o', p(`got-${r.out}`), `${tls ? 'https' : 'http'}://127.0.0.1:${serverPort}${r.url}`);
     });
-    curl = await run(CURL, args, { timeoutMs: 60_000 });
-    assert.equal(curl.status, 0, curl.stderr);
-    await sleep(300);
-  } finally {
-    rec.proc.kill('SIGINT');
-    const { code } = await rec.exited;
-    assert.equal(code, 0, rec.stderr.join('\n'));
-  }
+    const got = await run(CURL, args, { timeoutMs: 60_000 });
+    assert.equal(got.status, 0, got.stderr);
+    return got;
+  });
   assert.equal(sha256(fs.readFileSync(p('got-big'))), sha256(fs.readFileSync(p('www/big.bin'))), 'curl itself got the file');
 
   // JSON Lines: heads in order on the client's side, one connection.
@@ -151,7 +131,7 @@ test(`curl --http1.1 keep-alive against nginx over ${transport}: lines in order,
   // --summary: one row per request, sizes and statuses.
   const s = spawnSync(process.execPath, [cli, 'analyze', journal, '--summary', '--format', 'json', ...mine], { encoding: 'utf8' });
   assert.equal(s.status, 0, s.stderr);
-  const rows = s.stdout.trim().split('\n').map((l) => JSON.parse(l) as Row).filter((r) => r.kind === 'stream');
+  const rows = summaryRows(s.stdout);
   assert.deepEqual(
     rows.map((r) => [r.protocol, r.stream, r.method, r.path, r.status, r.state, r.lossy]),
     REQUESTS.map((r, i) => ['HTTP/1.1', i + 1, r.line.split(' ')[0], r.url, r.status, 'complete', false]),

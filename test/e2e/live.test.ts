@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpDir, makeCert, startNghttpd, run, type Server } from '../helpers/peers';
-import { canBpf, cli, sleep, startRecorder, stderrLines } from '../reliability/helpers';
+import { canBpf, cli, recordWhile, sleep, startRecorder, stderrLines } from '../reliability/helpers';
+import { lineCollector, type Line } from '../helpers/output';
 import { CLI } from '../reliability/helpers';
 
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : false;
@@ -43,23 +44,11 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-interface Line {
-  at: number;
-  text: string;
-}
-
 /** A child's stdout as lines, each with the wall-clock ms it arrived. */
 function lines(proc: ChildProcess): Line[] {
   const out: Line[] = [];
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString('utf8');
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      out.push({ at: Date.now(), text: buf.slice(0, nl) });
-      buf = buf.slice(nl + 1);
-    }
-  });
+  const collect = lineCollector(out);
+  proc.stdout!.on('data', (d: Buffer) => collect(d.toString('utf8')));
   return out;
 }
 
@@ -70,17 +59,7 @@ function exitOf(proc: ChildProcess): Promise<number | null> {
 test('one request every 2 s: each HEADERS frame is printed by analyze --follow within 1 s, and record --live prints a line per request while recording', { skip, timeout: 90_000 }, async (t) => {
   const journal = path.join(dir, 'trickle.db');
   const liveOut: Line[] = [];
-  let liveBuf = '';
-  const rec = await startRecorder(['-o', journal, '--comm', path.basename(NGHTTP), '--live', 'summary'], {
-    onStdout: (s) => {
-      liveBuf += s;
-      let nl: number;
-      while ((nl = liveBuf.indexOf('\n')) >= 0) {
-        liveOut.push({ at: Date.now(), text: liveBuf.slice(0, nl) });
-        liveBuf = liveBuf.slice(nl + 1);
-      }
-    },
-  });
+  const rec = await startRecorder(['-o', journal, '--comm', path.basename(NGHTTP), '--live', 'summary'], { onStdout: lineCollector(liveOut) });
   const follower = spawn(process.execPath, [CLI, 'analyze', journal, '--follow', '--format', 'json', '--type', 'HEADERS'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const followed = lines(follower);
   await sleep(500);
@@ -118,15 +97,14 @@ test('one request every 2 s: each HEADERS frame is printed by analyze --follow w
 
 test('analyze --follow under h2load prints every frame once, in the order of a plain analyze after the stop', { skip, timeout: 120_000 }, async () => {
   const journal = path.join(dir, 'busy.db');
-  const rec = await startRecorder(['-o', journal, '--comm', path.basename(H2LOAD)]);
-  const follower = spawn(process.execPath, [CLI, 'analyze', journal, '--follow', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const followed = lines(follower);
-  await sleep(300);
-  const r = await run(H2LOAD, ['-n', '3000', '-c', '4', '-m', '8', `${base}/1k.bin`]);
-  assert.equal(r.status, 0, r.stderr);
-  await sleep(300);
-  rec.proc.kill('SIGINT');
-  assert.equal((await rec.exited).code, 0);
+  const { follower, followed } = await recordWhile(['-o', journal, '--comm', path.basename(H2LOAD)], async () => {
+    const follower = spawn(process.execPath, [CLI, 'analyze', journal, '--follow', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const followed = lines(follower);
+    await sleep(300);
+    const r = await run(H2LOAD, ['-n', '3000', '-c', '4', '-m', '8', `${base}/1k.bin`]);
+    assert.equal(r.status, 0, r.stderr);
+    return { follower, followed };
+  });
   assert.equal(await exitOf(follower), 0);
   const plain = cli(['analyze', journal, '--format', 'json']);
   assert.equal(plain.status, 0, plain.stderr);

@@ -12,8 +12,8 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, type Server } from '../helpers/peers';
-import { canBpf, CLI, sleep, startRecorder } from '../reliability/helpers';
+import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, stopper, type Server } from '../helpers/peers';
+import { canBpf, CLI, recordWhile, sleep } from '../reliability/helpers';
 import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : false;
@@ -47,14 +47,7 @@ function h2rec(args: string[]): Promise<Cli> {
 
 /** Records what `traffic` makes nghttp (under its own name) send. */
 async function recordNghttp(journal: string, traffic: () => Promise<void>): Promise<void> {
-  const rec = await startRecorder(['-o', journal, '--comm', path.basename(NGHTTP)]);
-  try {
-    await traffic();
-    await sleep(300);
-  } finally {
-    rec.proc.kill('SIGINT');
-  }
-  assert.equal((await rec.exited).code, 0, rec.stderr.join('\n'));
+  await recordWhile(['-o', journal, '--comm', path.basename(NGHTTP)], traffic);
 }
 
 async function nghttp(args: string[]): Promise<void> {
@@ -163,12 +156,7 @@ async function verboseNghttpd(docroot: string): Promise<{ port: number; log: () 
   return {
     port,
     log: () => fs.readFileSync(logFile, 'utf8'),
-    stop: () =>
-      new Promise((r) => {
-        if (proc.exitCode !== null) return r();
-        proc.once('exit', () => r());
-        proc.kill('SIGTERM');
-      }),
+    stop: stopper(proc),
   };
 }
 
@@ -229,12 +217,7 @@ async function startNginx(name: string, docroot: string): Promise<{ port: number
     plainPort,
     pid: proc.pid ?? -1,
     log: () => (fs.existsSync(p('access.log')) ? fs.readFileSync(p('access.log'), 'utf8').split('\n').filter(Boolean) : []),
-    stop: () =>
-      new Promise((r) => {
-        if (proc.exitCode !== null) return r();
-        proc.once('exit', () => r());
-        proc.kill('SIGTERM');
-      }),
+    stop: stopper(proc),
   };
 }
 
@@ -257,22 +240,14 @@ test('same files, HTTP/2 and HTTP/1.1: nghttp -m 10 to nghttpd and curl keep-ali
   try {
     const journal = path.join(dir, 'mix.db');
     const curlPaths = ['/a.txt', '/b.bin', '/a.txt', '/b.bin'];
-    let ngPid = -1;
-    let curlPid = -1;
-    const rec = await startRecorder(['-o', journal, '--comm', name]);
-    try {
+    const { ngPid, curlPid } = await recordWhile(['-o', journal, '--comm', name], async () => {
       const n = await run(ngBin, ['-n', '-m', '10', `https://127.0.0.1:${ngA!.port}/a.txt`, `https://127.0.0.1:${ngA!.port}/b.bin`]);
       assert.equal(n.status, 0, n.stderr);
-      ngPid = n.pid;
       // One curl, several URLs: one HTTP/1.1 keep-alive connection.
       const c = await run(curlBin, ['--http1.1', '-sk', ...curlPaths.flatMap((u) => ['-o', '/dev/null', `https://127.0.0.1:${nginxA.port}${u}`])]);
       assert.equal(c.status, 0, c.stderr);
-      curlPid = c.pid;
-      await sleep(300);
-    } finally {
-      rec.proc.kill('SIGINT');
-    }
-    assert.equal((await rec.exited).code, 0, rec.stderr.join('\n'));
+      return { ngPid: n.pid, curlPid: c.pid };
+    });
     const recordedA = nginxA.log();
     assert.equal(recordedA.length, curlPaths.length);
     assert.equal(new Set(recordedA.map((l) => l.split(' ')[0])).size, 1, 'curl used one connection');
@@ -308,17 +283,11 @@ test('HTTP/1.1 recorded from plaintext sockets, both ends: the client side and t
     const journal = path.join(dir, 'plain.db');
     const paths = ['/b.bin', '/a.txt', '/b.bin'];
     // Plaintext has no TLS library to probe: the sockets on nginx A's port, curl's end and nginx's.
-    const rec = await startRecorder(['-o', journal, '--port', String(nginxA.plainPort), '--no-tls']);
-    let curlPid = -1;
-    try {
+    const curlPid = await recordWhile(['-o', journal, '--port', String(nginxA.plainPort), '--no-tls'], async () => {
       const c = await run('/usr/bin/curl', ['--http1.1', '-s', ...paths.flatMap((u) => ['-o', '/dev/null', `http://127.0.0.1:${nginxA.plainPort}${u}`])]);
       assert.equal(c.status, 0, c.stderr);
-      curlPid = c.pid;
-      await sleep(300);
-    } finally {
-      rec.proc.kill('SIGINT');
-    }
-    assert.equal((await rec.exited).code, 0, rec.stderr.join('\n'));
+      return c.pid;
+    });
     const expected = paths.map((u) => `GET ${u} HTTP/1.1`);
     let replays = 0;
     for (const [side, pid] of [['client', curlPid], ['server', nginxA.pid]] as const) {

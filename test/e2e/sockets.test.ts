@@ -14,8 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { JournalReader } from '../../src/journal/reader';
-import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, type Server } from '../helpers/peers';
-import { canBpf, cli, sleep, startRecorder } from '../reliability/helpers';
+import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, stopper, type Server } from '../helpers/peers';
+import { canBpf, cli, recordWhile } from '../reliability/helpers';
 import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : !fs.existsSync(NGINX) ? 'nginx missing' : false;
@@ -75,24 +75,18 @@ async function startNginx(name: string, server: (port: number) => string): Promi
   return {
     proc,
     port,
-    stop: () =>
-      new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      }),
+    stop: stopper(proc),
   };
 }
 
 test('a TLS connection recorded with both TLS probes and sockets on appears once, as plaintext; its ciphertext is counted', { skip, timeout: 60_000 }, async () => {
   const nghttp = bin('h2rec-sk-ng', '/usr/bin/nghttp');
   const file = path.join(dir, 'both.db');
-  const rec = await startRecorder(['-o', file, '--comm', path.basename(nghttp)]);
-  const r = await run(nghttp, ['-n', `https://127.0.0.1:${nghttpd.port}/big.bin`]);
-  assert.equal(r.status, 0, r.stderr);
-  await sleep(300);
-  rec.proc.kill('SIGINT');
-  assert.equal((await rec.exited).code, 0);
+  const r = await recordWhile(['-o', file, '--comm', path.basename(nghttp)], async () => {
+    const n = await run(nghttp, ['-n', `https://127.0.0.1:${nghttpd.port}/big.bin`]);
+    assert.equal(n.status, 0, n.stderr);
+    return n;
+  });
   const j = JournalReader.open(file);
   const libs = new Map<string, number>();
   for (const x of j.records({ pids: [r.pid] })) if (x.kind === 'data') libs.set(x.lib, (libs.get(x.lib) ?? 0) + 1);
@@ -114,14 +108,13 @@ test('nginx sendfile: the body is a gap of known size, not copied; curl\'s side 
   t.after(() => other.stop());
   const curl = bin('h2rec-sk-curl', '/usr/bin/curl');
   const file = path.join(dir, 'sendfile.db');
-  const rec = await startRecorder(['-o', file, '--port', String(nginx.port), '--no-tls']);
-  const a = await run(curl, ['-s', '-o', '/dev/null', `http://127.0.0.1:${nginx.port}/big.bin`]);
-  const b = await run(curl, ['-s', '-o', '/dev/null', `http://127.0.0.1:${other.port}/big.bin`]);
-  assert.equal(a.status, 0);
-  assert.equal(b.status, 0);
-  await sleep(300);
-  rec.proc.kill('SIGINT');
-  assert.equal((await rec.exited).code, 0);
+  const { a, b } = await recordWhile(['-o', file, '--port', String(nginx.port), '--no-tls'], async () => {
+    const a = await run(curl, ['-s', '-o', '/dev/null', `http://127.0.0.1:${nginx.port}/big.bin`]);
+    const b = await run(curl, ['-s', '-o', '/dev/null', `http://127.0.0.1:${other.port}/big.bin`]);
+    assert.equal(a.status, 0);
+    assert.equal(b.status, 0);
+    return { a, b };
+  });
 
   const ev = journalJson(file);
   const conns = ev.filter((e) => e.kind === 'conn');
@@ -153,13 +146,12 @@ test('a TLS-terminating proxy: curl -> nginx (TLS) -> node (HTTP/1.1 over a sock
   const curl = bin('h2rec-px-curl', '/usr/bin/curl');
   const file = path.join(dir, 'proxy.db');
   // TLS probes on every process; sockets only on the upstream's port.
-  const rec = await startRecorder(['-o', file, '--port', String(upstreamPort)]);
-  const c = await run(curl, ['-sk', `https://127.0.0.1:${nginx.port}/orders/42`]);
-  assert.equal(c.status, 0, c.stderr);
-  assert.equal(c.stdout, 'upstream saw /orders/42');
-  await sleep(300);
-  rec.proc.kill('SIGINT');
-  assert.equal((await rec.exited).code, 0);
+  const c = await recordWhile(['-o', file, '--port', String(upstreamPort)], async () => {
+    const got = await run(curl, ['-sk', `https://127.0.0.1:${nginx.port}/orders/42`]);
+    assert.equal(got.status, 0, got.stderr);
+    assert.equal(got.stdout, 'upstream saw /orders/42');
+    return got;
+  });
 
   const ev = journalJson(file);
   const connOf = new Map(ev.filter((e) => e.kind === 'conn').map((e) => [e.conn, e]));

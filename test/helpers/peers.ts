@@ -78,7 +78,8 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-function stopper(proc: ChildProcess): () => Promise<void> {
+/** A server's stop(): SIGTERM, SIGKILL after 3 s, resolved once it has exited (at once if it already had). */
+export function stopper(proc: ChildProcess): () => Promise<void> {
   return () =>
     new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) return resolve();

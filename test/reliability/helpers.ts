@@ -4,6 +4,7 @@
  * suite from CI size to soak size (scripts/soak.sh sets them).
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncOptions } from 'node:child_process';
+import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -121,14 +122,20 @@ export interface Recorder {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface RecorderOptions {
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
+  gid?: number;
+  timeoutMs?: number;
+  cli?: string;
+  onStdout?: (chunk: string) => void;
+}
+
 /**
  * Starts `h2rec record ARGS` as its own process and resolves once it prints
  * its "recording" line (probes live). Rejects with its stderr if it exits first.
  */
-export function startRecorder(
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number; cli?: string; onStdout?: (chunk: string) => void } = {},
-): Promise<Recorder> {
+export function startRecorder(args: string[], opts: RecorderOptions = {}): Promise<Recorder> {
   const proc = spawn(process.execPath, [opts.cli ?? CLI, 'record', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
@@ -173,6 +180,25 @@ export function startRecorder(
       reject(new Error(`recorder exited (${code ?? signal}) before it was ready: ${stderr.join(' | ')}`));
     });
   });
+}
+
+/**
+ * Records with `h2rec record ARGS` while `body` runs the traffic: once the
+ * recorder says "recording", runs `body`, lets the last ring-buffer records
+ * reach the journal (300 ms), stops it like Ctrl-C (SIGINT) and asserts it
+ * exited 0. Returns what `body` returned.
+ */
+export async function recordWhile<T>(args: string[], body: () => Promise<T>, opts: RecorderOptions = {}): Promise<T> {
+  const rec = await startRecorder(args, opts);
+  let result: T;
+  try {
+    result = await body();
+    await sleep(300);
+  } finally {
+    rec.proc.kill('SIGINT');
+  }
+  assert.equal((await rec.exited).code, 0, rec.stderr.join('\n'));
+  return result;
 }
 
 /** The effective capability mask of a running process, from /proc/PID/status. */

@@ -7,7 +7,7 @@
  *   - go on to decode the valid frames that follow (a PING and a request).
  * The caps are documented in docs/RELIABILITY.md.
  */
-import { test, after } from 'node:test';
+import { test, after, type TestContext } from 'node:test';
 import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -40,6 +40,32 @@ function continuationFlood(stream: number, n: number): Buffer {
   const one = Buffer.from([0, 0, 0, 0x9, 0, 0, 0, 0, 0]);
   one.writeUInt32BE(stream, 5);
   return Buffer.concat(Array.from({ length: n }, () => one));
+}
+
+/**
+ * Writes a case's journal, analyzes it in a child as text, JSON and summary,
+ * records its figures and asserts each run ended without error inside the
+ * time and memory caps. Returns the JSON run's report.
+ */
+function analyzeBounded(t: TestContext, name: string, file: string, segs: Segment[]): ChildReport {
+  const size = writeJournal(file, segs);
+  const text = analyzeInChild(file, 'text');
+  const json = analyzeInChild(file, 'json');
+  const summary = analyzeInChild(file, 'summary');
+  const fig = {
+    case: name, records: size.records, bytes: size.bytes,
+    textMs: Math.round(text.ms), jsonMs: Math.round(json.ms), summaryMs: Math.round(summary.ms),
+    peakRssMiB: Math.round(Math.max(text.maxRssMiB, json.maxRssMiB, summary.maxRssMiB)),
+    diagnostics: Object.fromEntries(Object.entries(json.diagnostics).map(([k, v]) => [k, v.count])),
+  };
+  figures.push(fig);
+  t.diagnostic(JSON.stringify(fig));
+  for (const r of [text, json, summary]) {
+    assert.equal(r.error, undefined, r.error);
+    assert.ok(r.ms < TIME_CAP_MS, `took ${r.ms} ms (cap ${TIME_CAP_MS})`);
+    assert.ok(r.maxRssMiB < PEAK_RSS_CAP_MIB, `peak RSS ${r.maxRssMiB} MiB (cap ${PEAK_RSS_CAP_MIB})`);
+  }
+  return json;
 }
 
 const FLOOD = 100_000;
@@ -147,25 +173,8 @@ const reports = new Map<string, ChildReport>();
 
 for (const [i, c] of CASES.entries()) {
   test(`hostile: ${c.name}: bounded time and memory, and analysis goes on after it`, (t) => {
-    const file = path.join(dir, `case${i}.db`);
-    const size = writeJournal(file, c.segs());
-    const text = analyzeInChild(file, 'text');
-    const json = analyzeInChild(file, 'json');
-    const summary = analyzeInChild(file, 'summary');
+    const json = analyzeBounded(t, c.name, path.join(dir, `case${i}.db`), c.segs());
     reports.set(c.name, json);
-    const fig = {
-      case: c.name, records: size.records, bytes: size.bytes,
-      textMs: Math.round(text.ms), jsonMs: Math.round(json.ms), summaryMs: Math.round(summary.ms),
-      peakRssMiB: Math.round(Math.max(text.maxRssMiB, json.maxRssMiB, summary.maxRssMiB)),
-      diagnostics: Object.fromEntries(Object.entries(json.diagnostics).map(([k, v]) => [k, v.count])),
-    };
-    figures.push(fig);
-    t.diagnostic(JSON.stringify(fig));
-    for (const r of [text, json, summary]) {
-      assert.equal(r.error, undefined, r.error);
-      assert.ok(r.ms < TIME_CAP_MS, `took ${r.ms} ms (cap ${TIME_CAP_MS})`);
-      assert.ok(r.maxRssMiB < PEAK_RSS_CAP_MIB, `peak RSS ${r.maxRssMiB} MiB (cap ${PEAK_RSS_CAP_MIB})`);
-    }
     assert.ok(json.pings.includes(SENTINEL_PING), `the sentinel PING after the hostile part was decoded (${json.pings.slice(-3).join(',')})`);
     assert.deepEqual(json.sentinels, ['1'], 'the sentinel request after the hostile part was decoded');
   });
@@ -268,24 +277,7 @@ const H1_CASES: H1Case[] = [
 
 for (const [i, c] of H1_CASES.entries()) {
   test(`hostile: ${c.name}: ${c.code} with its RFC 9112 section, bounded time and memory, and the next request decoded`, (t) => {
-    const file = path.join(dir, `h1case${i}.db`);
-    const size = writeJournal(file, c.segs());
-    const json = analyzeInChild(file, 'json');
-    const text = analyzeInChild(file, 'text');
-    const summary = analyzeInChild(file, 'summary');
-    const fig = {
-      case: c.name, records: size.records, bytes: size.bytes,
-      textMs: Math.round(text.ms), jsonMs: Math.round(json.ms), summaryMs: Math.round(summary.ms),
-      peakRssMiB: Math.round(Math.max(text.maxRssMiB, json.maxRssMiB, summary.maxRssMiB)),
-      diagnostics: Object.fromEntries(Object.entries(json.diagnostics).map(([k, v]) => [k, v.count])),
-    };
-    figures.push(fig);
-    t.diagnostic(JSON.stringify(fig));
-    for (const r of [text, json, summary]) {
-      assert.equal(r.error, undefined, r.error);
-      assert.ok(r.ms < TIME_CAP_MS, `took ${r.ms} ms (cap ${TIME_CAP_MS})`);
-      assert.ok(r.maxRssMiB < PEAK_RSS_CAP_MIB, `peak RSS ${r.maxRssMiB} MiB (cap ${PEAK_RSS_CAP_MIB})`);
-    }
+    const json = analyzeBounded(t, c.name, path.join(dir, `h1case${i}.db`), c.segs());
     const d = json.diagnostics[c.code];
     assert.ok(d, `a ${c.code} diagnostic (got ${Object.entries(json.diagnostics).map(([k, v]) => `${k}: ${v.message}`).join(' | ')})`);
     assert.match(d.message, c.rfc);
