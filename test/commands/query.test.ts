@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { tmpDir, makeCert, startNghttpd, freePort, waitForPort, run, type Server } from '../helpers/peers';
+import { tmpDir, makeCert, startNghttpd, freePort, waitForPort, run, docroot, copyExecutable, type Server } from '../helpers/peers';
 import { canBpf, cli, recordWhile, stderrLines, CLI } from '../reliability/helpers';
 import { summaryRows, type StreamRow } from '../helpers/output';
 import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
@@ -43,10 +43,7 @@ function summary(journal: string): StreamRow[] {
 before(async () => {
   if (skip) return;
   const tls = makeCert(dir);
-  const www = path.join(dir, 'www');
-  fs.mkdirSync(www);
-  fs.writeFileSync(path.join(www, 'a.txt'), 'hello\n');
-  fs.writeFileSync(path.join(www, 'b.txt'), 'x'.repeat(5000));
+  const www = docroot(dir, { 'a.txt': 'hello\n', 'b.txt': 'x'.repeat(5000) });
   nghttpd = await startNghttpd(www, tls);
   ngBase = `https://127.0.0.1:${nghttpd.port}`;
   const port = await freePort();
@@ -60,10 +57,8 @@ before(async () => {
   nginx = spawnNginx(dir);
   await waitForPort(port);
   nxBase = `https://127.0.0.1:${port}`;
-  for (const [src, dst] of [['/usr/bin/nghttp', NGHTTP], ['/usr/bin/curl', CURL]]) {
-    fs.copyFileSync(src, dst);
-    fs.chmodSync(dst, 0o755);
-  }
+  copyExecutable('/usr/bin/nghttp', NGHTTP);
+  copyExecutable('/usr/bin/curl', CURL);
 
   await recordWith(journals.a.file, path.basename(NGHTTP), async () => {
     for (let i = 0; i < 3; i++) {

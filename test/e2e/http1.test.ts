@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { tmpDir, makeCert, freePort, waitForPort, randomFile, run, sha256 } from '../helpers/peers';
+import { tmpDir, makeCert, freePort, waitForPort, randomFile, run, sha256, copyExecutable } from '../helpers/peers';
 import { canBpf, recordWhile } from '../reliability/helpers';
 import { summaryRows } from '../helpers/output';
 import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
@@ -54,8 +54,7 @@ before(async () => {
   );
   nginx = spawnNginx(dir);
   await waitForPort(port);
-  fs.copyFileSync('/usr/bin/curl', CURL);
-  fs.chmodSync(CURL, 0o755);
+  copyExecutable('/usr/bin/curl', CURL);
 });
 
 after(async () => {

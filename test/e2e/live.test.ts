@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { tmpDir, makeCert, startNghttpd, run, type Server } from '../helpers/peers';
+import { tmpDir, makeCert, startNghttpd, run, docroot, copyExecutable, type Server } from '../helpers/peers';
 import { canBpf, cli, recordWhile, sleep, startRecorder, stderrLines } from '../reliability/helpers';
 import { lineCollector, type Line } from '../helpers/output';
 import { CLI } from '../reliability/helpers';
@@ -26,17 +26,10 @@ const H2LOAD = path.join(dir, 'h2rec-live-h2l');
 
 before(async () => {
   if (skip) return;
-  const tls = makeCert(dir);
-  const www = path.join(dir, 'www');
-  fs.mkdirSync(www);
-  fs.writeFileSync(path.join(www, 'a.txt'), 'hello\n');
-  fs.writeFileSync(path.join(www, '1k.bin'), Buffer.alloc(1024, 0x31));
-  server = await startNghttpd(www, tls);
+  server = await startNghttpd(docroot(dir, { 'a.txt': 'hello\n', '1k.bin': Buffer.alloc(1024, 0x31) }), makeCert(dir));
   base = `https://127.0.0.1:${server.port}`;
-  fs.copyFileSync('/usr/bin/nghttp', NGHTTP);
-  fs.copyFileSync('/usr/bin/h2load', H2LOAD);
-  fs.chmodSync(NGHTTP, 0o755);
-  fs.chmodSync(H2LOAD, 0o755);
+  copyExecutable('/usr/bin/nghttp', NGHTTP);
+  copyExecutable('/usr/bin/h2load', H2LOAD);
 });
 
 after(async () => {

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, stopper, type Server } from '../helpers/peers';
+import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, stopper, copyExecutable, type Server } from '../helpers/peers';
 import { canBpf, CLI, recordWhile, sleep } from '../reliability/helpers';
 import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
@@ -131,8 +131,7 @@ before(async () => {
   fs.mkdirSync(www);
   fs.writeFileSync(path.join(www, 'a.txt'), 'hello replay\n');
   fs.writeFileSync(path.join(www, 'b.bin'), Buffer.alloc(4096, 0x42));
-  fs.copyFileSync('/usr/bin/nghttp', NGHTTP);
-  fs.chmodSync(NGHTTP, 0o755);
+  copyExecutable('/usr/bin/nghttp', NGHTTP);
   ngA = await startNghttpd(www, tls);
 });
 
@@ -226,11 +225,8 @@ test('same files, HTTP/2 and HTTP/1.1: nghttp -m 10 to nghttpd and curl keep-ali
   const name = 'h2rec-rpl-mix';
   const ngBin = path.join(dir, 'mix-ng', name);
   const curlBin = path.join(dir, 'mix-curl', name);
-  for (const [src, dst] of [['/usr/bin/nghttp', ngBin], ['/usr/bin/curl', curlBin]]) {
-    fs.mkdirSync(path.dirname(dst), { recursive: true });
-    fs.copyFileSync(src, dst);
-    fs.chmodSync(dst, 0o755);
-  }
+  copyExecutable('/usr/bin/nghttp', ngBin);
+  copyExecutable('/usr/bin/curl', curlBin);
   const nginxA = await startNginx('nginx-a', www);
   // The same files (same bytes and times, so the same ETag) behind a second nginx.
   const nginxB = await startNginx('nginx-b', www);

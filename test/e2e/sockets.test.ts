@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { JournalReader } from '../../src/journal/reader';
-import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, stopper, type Server } from '../helpers/peers';
+import { tmpDir, makeCert, startNghttpd, run, freePort, waitForPort, stopper, docroot, copyExecutable, type Server } from '../helpers/peers';
 import { canBpf, cli, recordWhile } from '../reliability/helpers';
 import { NGINX, spawnNginx, writeNginxConf } from '../helpers/nginx';
 
@@ -23,9 +23,7 @@ const dir = tmpDir('sockets');
 const bin = (name: string, from: string): string => {
   const to = path.join(dir, name);
   if (fs.existsSync(to)) return to; // one copy per name: a running executable cannot be overwritten
-  fs.copyFileSync(from, to);
-  fs.chmodSync(to, 0o755);
-  return to;
+  return copyExecutable(from, to);
 };
 let tls: { key: string; cert: string };
 let www = '';
@@ -35,10 +33,7 @@ const BODY = 300_000;
 before(async () => {
   if (skip) return;
   tls = makeCert(dir);
-  www = path.join(dir, 'www');
-  fs.mkdirSync(www);
-  fs.writeFileSync(path.join(www, 'a.txt'), 'hello\n');
-  fs.writeFileSync(path.join(www, 'big.bin'), Buffer.alloc(BODY, 0x41));
+  www = docroot(dir, { 'a.txt': 'hello\n', 'big.bin': Buffer.alloc(BODY, 0x41) });
   nghttpd = await startNghttpd(www, tls);
 });
 

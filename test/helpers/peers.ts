@@ -18,6 +18,25 @@ export function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
+/**
+ * A copy of the executable `from` at `to`, mode 0755: a client under a name
+ * of its own, so a recording filtered by --comm sees no other test's traffic.
+ */
+export function copyExecutable(from: string, to: string): string {
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  fs.copyFileSync(from, to);
+  fs.chmodSync(to, 0o755);
+  return to;
+}
+
+/** `dir/www` holding `files` (name -> content): a server's document root. */
+export function docroot(dir: string, files: Record<string, string | Uint8Array>): string {
+  const www = path.join(dir, 'www');
+  fs.mkdirSync(www);
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(www, name), content);
+  return www;
+}
+
 /** A self-signed certificate for 127.0.0.1/localhost, made on the spot. */
 export function makeCert(dir: string): { key: string; cert: string } {
   const key = path.join(dir, 'key.pem');

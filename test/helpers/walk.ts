@@ -23,6 +23,14 @@ export interface DirStream {
   end: bigint;
 }
 
+/** A direction with nothing walked yet. */
+function emptyStream(pid: number, comm: string, conn: DataRecord['conn'], dir: DirStream['dir'], lib: DataRecord['lib']): DirStream {
+  return {
+    pid, comm, conn: `${conn.pid}:${conn.ptr}:${conn.gen}`, dir, lib,
+    chunks: [], bytes: 0, missing: 0n, truncatedCalls: 0, calls: 0, maxCallLen: 0, end: 0n,
+  };
+}
+
 export function walkJournal(file: string, filter: { pids?: number[] } = {}): Map<string, DirStream> {
   const r = JournalReader.open(file);
   const out = new Map<string, DirStream>();
@@ -46,20 +54,7 @@ export function walkJournal(file: string, filter: { pids?: number[] } = {}): Map
       const key = `${rec.conn.pid}:${rec.conn.ptr}:${rec.conn.gen}:${rec.dir}`;
       let s = out.get(key);
       if (!s) {
-        s = {
-          pid: rec.pid,
-          comm: rec.comm,
-          conn: `${rec.conn.pid}:${rec.conn.ptr}:${rec.conn.gen}`,
-          dir: rec.dir,
-          lib: rec.lib,
-          chunks: [],
-          bytes: 0,
-          missing: 0n,
-          truncatedCalls: 0,
-          calls: 0,
-          maxCallLen: 0,
-          end: 0n,
-        };
+        s = emptyStream(rec.pid, rec.comm, rec.conn, rec.dir, rec.lib);
         out.set(key, s);
       }
       const at = rec.pos + BigInt(rec.chunkOff);
@@ -81,20 +76,7 @@ export function walkJournal(file: string, filter: { pids?: number[] } = {}): Map
         let s = out.get(key);
         if (!s && f.endPos[i] > 0n) {
           // Every record of this direction was lost: all its bytes are missing.
-          s = {
-            pid: f.conn.pid,
-            comm: '',
-            conn: `${f.conn.pid}:${f.conn.ptr}:${f.conn.gen}`,
-            dir,
-            lib: 'unknown' as DataRecord['lib'],
-            chunks: [],
-            bytes: 0,
-            missing: 0n,
-            truncatedCalls: 0,
-            calls: 0,
-            maxCallLen: 0,
-            end: 0n,
-          };
+          s = emptyStream(f.conn.pid, '', f.conn, dir, 'unknown');
           out.set(key, s);
         }
         if (s && f.endPos[i] > s.end) s.missing += f.endPos[i] - s.end;

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { JournalReader } from '../../src/journal/reader';
 import type { DataRecord } from '../../src/analyze/types';
-import { tmpDir, makeCert, startNghttpd, type Server } from '../helpers/peers';
+import { tmpDir, makeCert, startNghttpd, docroot, copyExecutable, type Server } from '../helpers/peers';
 import { canBpf, cli, sleep, startRecorder, stderrLines, type Recorder } from './helpers';
 
 const skip = !canBpf() ? 'needs root, kernel BTF and the built loader' : false;
@@ -25,13 +25,8 @@ let server: Server;
 
 before(async () => {
   if (skip) return;
-  const tls = makeCert(dir);
-  const www = path.join(dir, 'www');
-  fs.mkdirSync(www);
-  fs.writeFileSync(path.join(www, '16k.bin'), Buffer.alloc(16384, 0x62));
-  server = await startNghttpd(www, tls);
-  fs.copyFileSync('/usr/bin/h2load', H2LOAD);
-  fs.chmodSync(H2LOAD, 0o755);
+  server = await startNghttpd(docroot(dir, { '16k.bin': Buffer.alloc(16384, 0x62) }), makeCert(dir));
+  copyExecutable('/usr/bin/h2load', H2LOAD);
 });
 
 after(async () => {
