@@ -7,7 +7,8 @@
  * The start time tells a reused pid from the recorder.
  */
 import fs from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openReadOnly } from './open';
 import { MetaKey } from './schema';
 
 export interface RecorderStamp {
@@ -36,7 +37,7 @@ export function recorderStamp(host: string): RecorderStamp {
 export function liveRecorder(path: string, host: string): RecorderStamp | undefined {
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openReadOnly(path);
     const get = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     if (get.get(MetaKey.stoppedAt) !== undefined) return undefined;
     const raw = get.get(MetaKey.recorder);
