@@ -6,7 +6,6 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { openReadOnly } from '../../src/journal/open';
 import { JournalReader } from '../../src/journal/reader';
 import { spawnSync } from 'node:child_process';
 import { sleep, stop, track, waitExit, waitForLine } from './procs';
@@ -173,14 +172,14 @@ export interface PidBytes {
   records: number;
 }
 
-/** Payload bytes the journal holds for each pid and direction (a data record is its 96-byte header + chunk). */
+/** Payload bytes the journal holds for each pid and direction (journal schema v1: raw = 96-byte header + chunk). */
 export function capturedByPid(journal: string, pids: number[]): Map<number, PidBytes> {
-  const db = openReadOnly(journal);
+  const db = new Database(journal, { readonly: true, fileMustExist: true });
   try {
     const out = new Map<number, PidBytes>(pids.map((p) => [p, { send: 0, recv: 0, records: 0 }]));
     const rows = db
       .prepare(
-        `SELECT pid, dir, count(*) AS n, sum(len) - 96 * count(*) AS bytes
+        `SELECT pid, dir, count(*) AS n, sum(length(raw)) - 96 * count(*) AS bytes
            FROM records WHERE kind = 1 AND pid IN (${pids.map(() => '?').join(',') || 'NULL'}) GROUP BY pid, dir`,
       )
       .all(...pids) as { pid: number; dir: number; n: number; bytes: number }[];

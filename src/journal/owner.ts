@@ -7,8 +7,7 @@
  * The start time tells a reused pid from the recorder.
  */
 import fs from 'node:fs';
-import type Database from 'better-sqlite3';
-import { openReadOnly } from './open';
+import Database from 'better-sqlite3';
 import { MetaKey } from './schema';
 
 export interface RecorderStamp {
@@ -37,7 +36,7 @@ export function recorderStamp(host: string): RecorderStamp {
 export function liveRecorder(path: string, host: string): RecorderStamp | undefined {
   let db: Database.Database | undefined;
   try {
-    db = openReadOnly(path);
+    db = new Database(path, { readonly: true, fileMustExist: true });
     const get = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     if (get.get(MetaKey.stoppedAt) !== undefined) return undefined;
     const raw = get.get(MetaKey.recorder);

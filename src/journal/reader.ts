@@ -6,10 +6,9 @@ import { InputError } from '../errors';
 import { decodeRecord } from '../record/abi';
 import type { ConnKey, JournalRecord } from '../record/types';
 import { COUNTER_MAX, INT64_MAX, INT64_MIN, META_JSON_MAX, META_TEXT_MAX, OFFSET_LIMIT, intCell, sqlType } from './columns';
-import { MetaKey, ORDER_COLS, ORDER_PARAMS, SCHEMA_VERSION, SEGMENTS_SINCE, compareRows, rowKeyOf, type Interruption, type JournalMetaBase, type RowKey } from './schema';
+import { MetaKey, ORDER_COLS, ORDER_PARAMS, SCHEMA_VERSION, compareRows, rowKeyOf, type Interruption, type JournalMetaBase, type RowKey } from './schema';
 import { liveRecorder } from './owner';
 import { readSalvage, type Salvage } from './salvage';
-import { openReadOnly } from './open';
 
 export interface JournalMeta extends JournalMetaBase {
   schemaVersion: number;
@@ -137,17 +136,12 @@ export interface FollowControl {
 type KeyTuple = bigint[];
 
 export class JournalReader {
-  /** where a row's raw record is: the leading columns of every record query, and how to get its bytes */
-  private readonly bytes: RecordBytes;
-
   private constructor(
     readonly path: string,
     private readonly db: Database.Database,
     readonly meta: JournalMeta,
     private readonly salvage?: Salvage,
-  ) {
-    this.bytes = meta.schemaVersion >= SEGMENTS_SINCE ? new SegmentBytes(path, db) : new RowBytes(path);
-  }
+  ) {}
 
   static open(path: string): JournalReader {
     let st: fs.Stats;
@@ -160,7 +154,8 @@ export class JournalReader {
     if (st.size === 0) throw new InputError(`${path} is empty: not an h2rec journal`);
     let db: Database.Database;
     try {
-      db = openReadOnly(path);
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      db.defaultSafeIntegers(true);
     } catch (e) {
       throw inputErrorFrom(path, e);
     }
@@ -172,7 +167,7 @@ export class JournalReader {
       const tables = new Set(
         (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]),
       );
-      for (const t of ['meta', 'records', 'probes', 'losses', 'finals', ...(version >= SEGMENTS_SINCE ? ['segments'] : [])]) {
+      for (const t of ['meta', 'records', 'probes', 'losses', 'finals']) {
         if (!tables.has(t)) {
           throw new InputError(
             version === 0 && tables.size === 0
@@ -229,53 +224,34 @@ export class JournalReader {
 
   /**
    * Streams records in true order: kernel time, then a total order on the
-   * remaining key so the output never depends on row insertion order. The
-   * rows committed when it starts: a journal being recorded is read as it
-   * stood then.
+   * remaining key so the output never depends on row insertion order.
    */
   *records(filter: RecordFilter = {}): IterableIterator<JournalRecord> {
-    const { sql: pidSql, params } = pidFilter(filter);
-    let top: bigint;
+    const where: string[] = [];
+    const params: number[] = [];
+    if (filter.pids && filter.pids.length > 0) {
+      where.push(`pid IN (${filter.pids.map(() => '?').join(', ')})`);
+      params.push(...filter.pids);
+    }
+    if (this.salvage?.records) {
+      yield* this.recordsWithSalvage(where, params, filter);
+      return;
+    }
+    const sql =
+      'SELECT id, raw FROM records' +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY ${ORDER_COLS}`;
+    let it: IterableIterator<unknown[]>;
     try {
-      top = this.maxId();
+      it = this.db.prepare(sql).raw(true).iterate(...params) as IterableIterator<unknown[]>;
     } catch (e) {
       throw inputErrorFrom(this.path, e);
     }
-    const rows = this.orderedRows(`id <= ?${pidSql}`, [top, ...params]);
-    if (this.salvage?.records) yield* this.mergeSalvage(rows, top, filter);
-    else yield* this.decodeRows(rows, filter);
-  }
-
-  private maxId(): bigint {
-    return this.db.prepare('SELECT coalesce(max(id), 0) FROM records').pluck().get() as bigint;
-  }
-
-  /**
-   * Rows of `records` matching `where`, in the journal's order (ORDER_COLS,
-   * then id: the index's own order, as an index entry ends with its rowid),
-   * after the row `after` when given (its ORDER_COLS cells and id). Read
-   * PAGE_ROWS at a time by keyset, each page one short query: the recorder
-   * commits between pages (a reader holding the lock makes it wait,
-   * writer.ts). A row is the bytes columns (this.bytes.cols), then ORDER_COLS.
-   */
-  private *orderedRows(where: string, params: unknown[], after?: unknown[]): IterableIterator<unknown[]> {
-    const w = this.bytes.width;
-    const cols = `${this.bytes.cols}, ${ORDER_COLS}`;
-    const order = `ORDER BY ${ORDER_COLS}, id LIMIT ${PAGE_ROWS}`;
-    const first = this.db.prepare(`SELECT ${cols} FROM records WHERE ${where} ${order}`).raw(true);
-    const next = this.db.prepare(`SELECT ${cols} FROM records WHERE (${ORDER_COLS}, id) > (${ORDER_PARAMS}, ?) AND ${where} ${order}`).raw(true);
-    let key = after;
-    for (;;) {
-      let page: unknown[][];
-      try {
-        page = (key === undefined ? first.all(...params) : next.all(...key, ...params)) as unknown[][];
-      } catch (e) {
-        throw inputErrorFrom(this.path, e);
-      }
-      yield* page;
-      if (page.length < PAGE_ROWS) return;
-      const last = page[page.length - 1];
-      key = [...last.slice(w), last[0]];
+    try {
+      yield* this.decodeRows(it, filter);
+    } finally {
+      // Leaves the connection usable if the consumer stops early or we throw.
+      it.return?.();
     }
   }
 
@@ -284,9 +260,21 @@ export class JournalReader {
    * loader may have salvaged bytes the dead recorder had already committed
    * (a write cut short by EPIPE): an equal key is the same record, kept once.
    */
-  private *mergeSalvage(rows: IterableIterator<unknown[]>, maxId: bigint, filter: RecordFilter): IterableIterator<JournalRecord> {
+  private *recordsWithSalvage(where: string[], params: number[], filter: RecordFilter): IterableIterator<JournalRecord> {
     const pids = filter.pids?.length ? new Set(filter.pids) : undefined;
     const salvage = this.salvage!;
+    const sql =
+      `SELECT id, raw, ${ORDER_COLS} FROM records` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY ${ORDER_COLS}`;
+    let it: IterableIterator<unknown[]>;
+    let maxId = 0;
+    try {
+      maxId = Number(this.db.prepare('SELECT coalesce(max(id), 0) FROM records').pluck().get() as bigint);
+      it = this.db.prepare(sql).raw(true).iterate(...params) as IterableIterator<unknown[]>;
+    } catch (e) {
+      throw inputErrorFrom(this.path, e);
+    }
     /** the next salvaged record in order that passes the pid filter: its place i, key, and number n among those */
     let si = -1;
     let sn = -1;
@@ -304,30 +292,51 @@ export class JournalReader {
     };
     advance();
     const emitSalvaged = (): JournalRecord | undefined => {
-      const rec = decodeRow(salvage.raw(si), Number(maxId) + 1 + sn, filter);
+      const rec = decodeRow(salvage.raw(si), maxId + 1 + sn, filter);
       advance();
       return rec;
     };
-    for (const r of rows) {
-      const raw = this.bytes.raw(r);
-      const row = rowKeyOf(r.slice(this.bytes.width) as bigint[]);
-      while (sk && compareRows(sk, row) < 0) {
+    try {
+      for (;;) {
+        let next: IteratorResult<unknown[]>;
+        try {
+          next = it.next();
+        } catch (e) {
+          throw inputErrorFrom(this.path, e);
+        }
+        if (next.done) break;
+        const [id, raw, ...cells] = next.value as [bigint, Buffer, ...bigint[]];
+        this.checkRaw(id, raw);
+        const row = rowKeyOf(cells);
+        while (sk && compareRows(sk, row) < 0) {
+          const rec = emitSalvaged();
+          if (rec) yield rec;
+        }
+        if (sk && compareRows(sk, row) === 0) advance();
+        const rec = decodeRow(raw, Number(id), filter);
+        if (rec) yield rec;
+      }
+      while (sk) {
         const rec = emitSalvaged();
         if (rec) yield rec;
       }
-      if (sk && compareRows(sk, row) === 0) advance();
-      const rec = decodeRow(raw, Number(r[0] as bigint), filter);
-      if (rec) yield rec;
-    }
-    while (sk) {
-      const rec = emitSalvaged();
-      if (rec) yield rec;
+    } finally {
+      it.return?.();
     }
   }
 
-  private *decodeRows(rows: IterableIterator<unknown[]>, filter: RecordFilter): IterableIterator<JournalRecord> {
-    for (const r of rows) {
-      const rec = decodeRow(this.bytes.raw(r), Number(r[0] as bigint), filter);
+  private *decodeRows(it: IterableIterator<unknown[]>, filter: RecordFilter): IterableIterator<JournalRecord> {
+    for (;;) {
+      let next: IteratorResult<unknown[]>;
+      try {
+        next = it.next();
+      } catch (e) {
+        throw inputErrorFrom(this.path, e);
+      }
+      if (next.done) return;
+      const [id, raw] = next.value as [bigint, Buffer];
+      this.checkRaw(id, raw);
+      const rec = decodeRow(raw, Number(id), filter);
       if (rec) yield rec;
     }
   }
@@ -343,7 +352,7 @@ export class JournalReader {
     const h = crypto.createHash('sha256');
     h.update(`${this.meta.host}\0${this.meta.startedAt}\0${this.meta.realtimeOffsetNs}\0`);
     try {
-      for (const row of this.db.prepare(`SELECT ${this.bytes.cols} FROM records ORDER BY id LIMIT 4`).raw(true).iterate() as IterableIterator<unknown[]>) h.update(this.bytes.raw(row));
+      for (const raw of this.db.prepare('SELECT raw FROM records ORDER BY id LIMIT 4').pluck().iterate() as IterableIterator<Uint8Array>) h.update(raw);
     } catch (e) {
       throw inputErrorFrom(this.path, e);
     }
@@ -353,6 +362,11 @@ export class JournalReader {
   /** Rows in the journal itself (salvaged records are in meta.salvaged). */
   recordCount(): number {
     return Number(this.db.prepare('SELECT count(*) FROM records').pluck().get() as bigint);
+  }
+
+  /** A record's bytes must be a BLOB: anything else is not a record h2rec wrote, whatever it decodes to. */
+  private checkRaw(id: unknown, raw: unknown): void {
+    if (!(raw instanceof Uint8Array)) throw new InputError(`${this.path}: records.raw of row ${id} is ${sqlType(raw)}, not BLOB`);
   }
 
   /**
@@ -437,10 +451,15 @@ export class JournalReader {
    * reached are picked up by id.
    */
   *follow(filter: RecordFilter, control: FollowControl): IterableIterator<JournalRecord> {
-    const { sql: pidSql, params: pids } = pidFilter(filter);
-    const w = this.bytes.width;
+    const pidSql = filter.pids?.length ? ` AND pid IN (${filter.pids.map(() => '?').join(', ')})` : '';
+    const pids = filter.pids ?? [];
+    const maxId = this.db.prepare('SELECT coalesce(max(id), 0) FROM records').pluck();
+    const firstRows = this.db.prepare(`SELECT id, raw, ${ORDER_COLS} FROM records WHERE ktime <= ? AND id <= ?${pidSql} ORDER BY ${ORDER_COLS}`).raw(true);
+    const nextRows = this.db.prepare(
+      `SELECT id, raw, ${ORDER_COLS} FROM records WHERE (${ORDER_COLS}) > (${ORDER_PARAMS}) AND ktime <= ? AND id <= ?${pidSql} ORDER BY ${ORDER_COLS}`,
+    ).raw(true);
     const lateRows = this.db.prepare(
-      `SELECT ${this.bytes.cols}, ${ORDER_COLS} FROM records WHERE id > ? AND id <= ? AND (${ORDER_COLS}, id) < (${ORDER_PARAMS}, ?)${pidSql} ORDER BY id LIMIT ${PAGE_ROWS}`,
+      `SELECT id, raw, ${ORDER_COLS} FROM records WHERE id > ? AND id <= ? AND (${ORDER_COLS}) <= (${ORDER_PARAMS})${pidSql} ORDER BY id`,
     ).raw(true);
     const sameHost = this.meta.host === os.hostname();
     // Ended: stopped or interrupted; or, on this host, its recorder is gone. The recorder's
@@ -450,34 +469,25 @@ export class JournalReader {
       const e = this.endMarks();
       return e.stopped || e.interrupted || (idle && sameHost && !this.meta.complete && liveRecorder(this.path, this.meta.host) === undefined);
     };
-    /** the last row handed out in order: its ORDER_COLS cells, then its id */
     let last: KeyTuple | undefined;
     let seenId = 0n;
     let newest = 0n;
-    /** rows committed since the last round whose key sorts before `last`, by id, a page at a time */
-    const late = function* (this: JournalReader, before: KeyTuple, top: bigint): IterableIterator<unknown[]> {
-      let from = seenId;
-      for (;;) {
-        const page = lateRows.all(from, top, ...before, ...pids) as unknown[][];
-        yield* page;
-        if (page.length < PAGE_ROWS) return;
-        from = page[page.length - 1][0] as bigint;
-      }
-    };
-    const keyed = function* (rows: IterableIterator<unknown[]>, moves: boolean): IterableIterator<unknown[]> {
-      for (const r of rows) {
-        const key = [...r.slice(w), r[0]] as KeyTuple;
-        if (moves) last = key;
-        if (key[0] > newest) newest = key[0];
-        yield r;
-      }
-    };
+    const take = (it: IterableIterator<unknown[]>): IterableIterator<JournalRecord> => this.decodeRows(keyed(it), filter);
+    const keyed = (it: IterableIterator<unknown[]>): IterableIterator<unknown[]> =>
+      (function* () {
+        for (const r of it) {
+          const key = r.slice(2) as KeyTuple;
+          if (last === undefined || compareKeys(key, last) > 0) last = key;
+          if (key[0] > newest) newest = key[0];
+          yield r;
+        }
+      })();
     for (;;) {
       let done = false;
       let top: bigint;
       try {
         done = over();
-        top = this.maxId();
+        top = maxId.get() as bigint;
       } catch (e) {
         throw inputErrorFrom(this.path, e);
       }
@@ -486,9 +496,9 @@ export class JournalReader {
       const before = last;
       let handed = 0;
       try {
-        if (before !== undefined && top > seenId) for (const r of this.decodeRows(keyed(late.call(this, before, top), false), filter)) (handed++, yield r);
-        const inOrder = this.orderedRows(`ktime <= ? AND id <= ?${pidSql}`, [watermark, top, ...pids], before);
-        for (const r of this.decodeRows(keyed(inOrder, true), filter)) (handed++, yield r);
+        if (before !== undefined && top > seenId) for (const r of take(lateRows.iterate(seenId, top, ...before, ...pids) as IterableIterator<unknown[]>)) (handed++, yield r);
+        const it = (before === undefined ? firstRows.iterate(watermark, top, ...pids) : nextRows.iterate(...before, watermark, top, ...pids)) as IterableIterator<unknown[]>;
+        for (const r of take(it)) (handed++, yield r);
       } catch (e) {
         if (e instanceof InputError) throw e;
         throw inputErrorFrom(this.path, e);
@@ -517,15 +527,6 @@ export class JournalReader {
   }
 }
 
-/** Rows per query when reading in order: a short read transaction each (see orderedRows). */
-const PAGE_ROWS = 1024;
-
-/** The pid filter as SQL (` AND pid IN (...)`, or nothing) and its parameters. */
-function pidFilter(filter: RecordFilter): { sql: string; params: number[] } {
-  const pids = filter.pids ?? [];
-  return { sql: pids.length ? ` AND pid IN (${pids.map(() => '?').join(', ')})` : '', params: pids };
-}
-
 /** One row's record, or undefined when the comm filter drops it or it is damaged and the caller counts those. */
 function decodeRow(raw: Uint8Array, id: number, filter: RecordFilter): JournalRecord | undefined {
   let rec: JournalRecord;
@@ -542,77 +543,4 @@ function decodeRow(raw: Uint8Array, id: number, filter: RecordFilter): JournalRe
 function compareKeys(a: KeyTuple, b: KeyTuple): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
   return 0;
-}
-
-/**
- * Where the raw bytes of a records row are. Every record query selects
- * `cols` first (`width` cells, the row id first) and hands the row to `raw`,
- * which checks what it reads: a damaged journal is an InputError, never
- * bytes from the wrong place.
- */
-interface RecordBytes {
-  readonly cols: string;
-  readonly width: number;
-  raw(row: unknown[]): Uint8Array;
-}
-
-/** Schemas v1 and v2: each row carries its record in records.raw. */
-class RowBytes implements RecordBytes {
-  readonly cols = 'id, raw';
-  readonly width = 2;
-  constructor(private readonly path: string) {}
-  raw(row: unknown[]): Uint8Array {
-    const raw = row[1];
-    if (!(raw instanceof Uint8Array)) throw new InputError(`${this.path}: records.raw of row ${row[0]} is ${sqlType(raw)}, not BLOB`);
-    return raw;
-  }
-}
-
-/** Segments kept in memory: records in true order come mostly from the newest few segments. */
-const SEGMENT_CACHE = 4;
-
-/**
- * Schema v3: a row names its segment and place. Reads in true order visit
- * segments nearly in order, so a few recent ones are kept (views into them,
- * no copy per record).
- */
-class SegmentBytes implements RecordBytes {
-  readonly cols = 'id, seg, off, len';
-  readonly width = 4;
-  private readonly cache = new Map<bigint, Buffer>();
-  private readonly load: Database.Statement;
-  constructor(
-    private readonly path: string,
-    db: Database.Database,
-  ) {
-    this.load = db.prepare('SELECT data FROM segments WHERE id = ?').pluck();
-  }
-
-  raw(row: unknown[]): Uint8Array {
-    const [id, seg, off, len] = row as bigint[];
-    const data = this.segment(seg, id);
-    if (typeof off !== 'bigint') throw new InputError(`${this.path}: records.off of row ${id} is ${sqlType(off)}, not INTEGER`);
-    if (typeof len !== 'bigint') throw new InputError(`${this.path}: records.len of row ${id} is ${sqlType(len)}, not INTEGER`);
-    if (off < 0n || len < 0n || off + len > BigInt(data.byteLength)) {
-      throw new InputError(`${this.path}: records row ${id} points outside segment ${seg} (${off} + ${len} of ${data.byteLength} bytes)`);
-    }
-    return data.subarray(Number(off), Number(off + len));
-  }
-
-  private segment(seg: unknown, id: bigint): Buffer {
-    if (typeof seg !== 'bigint') throw new InputError(`${this.path}: records.seg of row ${id} is ${sqlType(seg)}, not INTEGER`);
-    const hit = this.cache.get(seg);
-    if (hit) {
-      // Least recently used goes first: a Map keeps insertion order.
-      this.cache.delete(seg);
-      this.cache.set(seg, hit);
-      return hit;
-    }
-    const data = this.load.get(seg);
-    if (data === undefined) throw new InputError(`${this.path}: records row ${id} names segment ${seg}, which does not exist`);
-    if (!(data instanceof Buffer)) throw new InputError(`${this.path}: segments.data of segment ${seg} is ${sqlType(data)}, not BLOB`);
-    if (this.cache.size >= SEGMENT_CACHE) this.cache.delete(this.cache.keys().next().value as bigint);
-    this.cache.set(seg, data);
-    return data;
-  }
 }

@@ -3,7 +3,7 @@
  * version; each step up is one numbered migration, and a journal written by a
  * newer h2rec is refused rather than misread.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 2;
 
 export const MIGRATIONS: readonly string[] = [
   // v1
@@ -41,39 +41,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE losses ADD COLUMN cipher_calls INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE losses ADD COLUMN cipher_bytes INTEGER NOT NULL DEFAULT 0;
   `,
-  // v3: the records' bytes move into segments, many raw records back to back
-  // per row (one batch each): one large write per batch instead of a row, an
-  // index entry and a page chain per record. records keeps one small row per
-  // record (its order columns and where its bytes are); a v2 journal migrates
-  // with each old row as a segment of its own.
-  `
-  CREATE TABLE segments (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
-  INSERT INTO segments (id, data) SELECT id, raw FROM records;
-  CREATE TABLE records_v3 (
-    id INTEGER PRIMARY KEY,
-    kind INTEGER NOT NULL,
-    ktime INTEGER NOT NULL,   -- ordering ns: entry for writes, return for reads
-    pid INTEGER NOT NULL,
-    ptr INTEGER NOT NULL,     -- SSL*/session pointer or struct sock, as signed 64-bit
-    gen INTEGER NOT NULL,
-    dir INTEGER NOT NULL,     -- 0 send, 1 recv
-    pos INTEGER NOT NULL,     -- byte position of the call's first byte
-    chunk_off INTEGER NOT NULL,
-    seg INTEGER NOT NULL,     -- segments.id holding the raw record
-    off INTEGER NOT NULL,     -- its first byte in segments.data
-    len INTEGER NOT NULL      -- its length
-  );
-  INSERT INTO records_v3 SELECT id, kind, ktime, pid, ptr, gen, dir, pos, chunk_off, id, 0, length(raw) FROM records;
-  DROP TABLE records;
-  ALTER TABLE records_v3 RENAME TO records;
-  -- the whole RECORD_ORDER (v1 left out kind): an index entry ends with its rowid, so
-  -- ORDER BY these columns, id walks the index with no sort (reader.ts pages by it)
-  CREATE INDEX records_order ON records (ktime, pid, ptr, gen, dir, pos, chunk_off, kind);
-  `,
 ];
-
-/** The first schema whose records keep their bytes in segments (v1/v2 rows carry them in records.raw). */
-export const SEGMENTS_SINCE = 3;
 
 /**
  * The journal's record order, defined once: kernel time, then the

@@ -19,12 +19,11 @@ export function checkJournalTarget(path: string, host: string, overwrite: boolea
 
 /**
  * Moves the initialised journal `tmp` to `path`. A replaced journal's
- * -journal/-wal/-shm/-salvage go first: SQLite would roll a stale -journal back,
- * or replay a stale -wal, into the new file.
+ * -wal/-shm/-salvage go first: SQLite would replay a stale -wal into the new file.
  */
 export function placeJournal(tmp: string, path: string, overwrite: boolean): void {
   if (overwrite && fs.lstatSync(path, { throwIfNoEntry: false })?.isFile()) {
-    for (const side of [`${path}-journal`, `${path}-wal`, `${path}-shm`, salvagePath(path)]) {
+    for (const side of [`${path}-wal`, `${path}-shm`, salvagePath(path)]) {
       const s = fs.lstatSync(side, { throwIfNoEntry: false });
       if (s?.isFile() || s?.isSymbolicLink()) fs.unlinkSync(side);
     }

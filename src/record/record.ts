@@ -199,7 +199,7 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
     salvageFd = openPrivate(salvageFile, true);
   } catch (e) {
     writer.abort();
-    for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(opts.output + suffix, { force: true });
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(opts.output + suffix, { force: true });
     throw e;
   }
   const started = Date.now();
@@ -295,7 +295,6 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
     }
   };
 
-  let lastConn: { pid: number; ptr: bigint; gen: bigint } = { pid: -1, ptr: 0n, gen: 0n };
   child.stdout.on('data', (chunk: Buffer) => {
     // After the first failure the rest of the stream is read only to let the
     // loader finish: the error that stopped us is the one to report.
@@ -307,11 +306,7 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
           if (ix.ktime > newestKtime) newestKtime = ix.ktime;
           if (ix.kind === 1) {
             payloadBytes += ix.chunkLen;
-            // Consecutive records are mostly one connection's: its key string is built once per run.
-            if (ix.ptr !== lastConn.ptr || ix.gen !== lastConn.gen || ix.pid !== lastConn.pid) {
-              lastConn = ix;
-              conns.add(`${ix.pid}:${ix.ptr}:${ix.gen}`);
-            }
+            conns.add(`${ix.pid}:${ix.ptr}:${ix.gen}`);
           }
         } else if (msg.type === 'json') onJson(msg.value);
         else {
@@ -399,7 +394,7 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
   if (!ready) {
     writer.abort();
     // Nothing was recorded: do not leave an empty journal behind.
-    if (writer.records === 0) for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(opts.output + suffix, { force: true });
+    if (writer.records === 0) for (const suffix of ['', '-wal', '-shm']) fs.rmSync(opts.output + suffix, { force: true });
     if (streamError) throw streamError;
     if (exit.code === ExitCode.USAGE) throw new UsageError(lastLine || 'the loader rejected its arguments');
     if (stopRequested && exit.code === 0) throw new H2recError('stopped before the probes were live', ExitCode.ENV);

@@ -71,23 +71,3 @@ export function dataRec(p: {
     data: p.data,
   };
 }
-
-/**
- * Carries the journal at `file` (a copy of a fixture: they are v1) forward
- * through every numbered migration to the current schema, in place.
- */
-export function migrateToCurrent(file: string): void {
-  // Required here, not imported at the top: most users of this module never migrate.
-  const Database = require('better-sqlite3') as typeof import('better-sqlite3');
-  const { MIGRATIONS, SCHEMA_VERSION } = require('../../src/journal/schema') as typeof import('../../src/journal/schema');
-  const db = new Database(file);
-  try {
-    for (let v = Number(db.pragma('user_version', { simple: true })); v < SCHEMA_VERSION; v++) {
-      db.exec(MIGRATIONS[v]);
-      db.pragma(`user_version = ${v + 1}`);
-    }
-    db.pragma('wal_checkpoint(TRUNCATE)');
-  } finally {
-    db.close();
-  }
-}

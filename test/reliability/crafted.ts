@@ -6,7 +6,6 @@
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { migrateToCurrent } from '../helpers/journal';
 
 export interface Crafted {
   name: string;
@@ -14,8 +13,6 @@ export interface Crafted {
   sql: string;
   /** what the one line must name */
   says: RegExp;
-  /** applied to a copy carried to the current schema (the fixtures are v1) */
-  current?: boolean;
 }
 
 const INT64_MAX = '9223372036854775807';
@@ -24,10 +21,6 @@ export const CRAFTED: Crafted[] = [
   { name: 'raw stored as TEXT', sql: 'UPDATE records SET raw = CAST(raw AS TEXT) WHERE id = 5', says: /records\.raw .*TEXT/ },
   { name: "raw = 'abc'", sql: "UPDATE records SET raw = 'abc' WHERE id = 3", says: /records\.raw .*TEXT/ },
   { name: 'raw stored as an INTEGER', sql: 'UPDATE records SET raw = 42 WHERE id = 2', says: /records\.raw .*INTEGER/ },
-  { name: 'a segment stored as TEXT', sql: 'UPDATE segments SET data = CAST(data AS TEXT) WHERE id = 5', says: /segments\.data .*TEXT/, current: true },
-  { name: 'a record reaching past its segment', sql: 'UPDATE records SET len = len + 1 WHERE id = 3', says: /records row 3 points outside segment/, current: true },
-  { name: 'a record in a missing segment', sql: 'DELETE FROM segments WHERE id = 2', says: /names segment 2, which does not exist/, current: true },
-  { name: 'a record offset stored as REAL', sql: 'UPDATE records SET off = 0.5 WHERE id = 4', says: /records\.off .*REAL/, current: true },
   { name: 'loss counters at INT64_MAX (their sum overflows)', sql: `UPDATE losses SET records = ${INT64_MAX}, bytes = ${INT64_MAX}`, says: /losses\.records/ },
   { name: 'negative loss counters', sql: 'UPDATE losses SET records = -5, bytes = -100', says: /losses\.records/ },
   { name: 'loss counters stored as text', sql: "UPDATE losses SET bytes = 'many'", says: /losses\.bytes .*TEXT/ },
@@ -42,10 +35,9 @@ export const CRAFTED: Crafted[] = [
   { name: 'a finals row with a REAL pid', sql: 'INSERT INTO finals VALUES (1.5, 4096, 1, 0, 0)', says: /finals\.pid .*REAL/ },
 ];
 
-/** Copies `src` to `dst`, carries it to the current schema when asked, and applies `sql` to the copy. */
-export function craft(src: string, dst: string, sql: string, current = false): void {
+/** Copies `src` to `dst` and applies `sql` to the copy. */
+export function craft(src: string, dst: string, sql: string): void {
   fs.copyFileSync(src, dst);
-  if (current) migrateToCurrent(dst);
   const db = new Database(dst);
   try {
     db.exec(sql);

@@ -9,7 +9,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { openReadOnly } from '../../src/journal/open';
 import type { ChildReport } from './analyze-child';
 
 export const REPO = path.resolve(__dirname, '../../..');
@@ -63,7 +62,7 @@ export function journalHashes(file: string): Record<string, string | null> {
 }
 
 export function integrityCheck(file: string): string {
-  const db = openReadOnly(file);
+  const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
   } finally {

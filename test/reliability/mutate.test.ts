@@ -12,7 +12,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { tmpDir } from '../helpers/peers';
-import { migrateToCurrent } from '../helpers/journal';
 import { REPO, envInt, sha256File, stderrLines, analyzeInChild, TIME_CAP_MS, PEAK_RSS_CAP_MIB } from './helpers';
 
 
@@ -33,20 +32,14 @@ function prng(seed: number): () => number {
   };
 }
 
-/** Where the record bytes are: records.raw up to v2, segments.data since v3. */
-function recordBlobs(db: Database.Database): { table: string; col: string } {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'segments'").get() ? { table: 'segments', col: 'data' } : { table: 'records', col: 'raw' };
-}
-
 /** Overwrites RATE of each blob's bytes; returns the bytes changed. */
 export function mutateJournal(file: string, seed: number, rate = RATE): number {
   const rnd = prng(seed);
   const db = new Database(file);
   let changed = 0;
   try {
-    const blobs = recordBlobs(db);
-    const rows = db.prepare(`SELECT id, ${blobs.col} AS raw FROM ${blobs.table}`).all() as { id: number; raw: Buffer }[];
-    const put = db.prepare(`UPDATE ${blobs.table} SET ${blobs.col} = ? WHERE id = ?`);
+    const rows = db.prepare('SELECT id, raw FROM records').all() as { id: number; raw: Buffer }[];
+    const put = db.prepare('UPDATE records SET raw = ? WHERE id = ?');
     db.transaction(() => {
       for (const r of rows) {
         const b = Buffer.from(r.raw);
@@ -66,15 +59,14 @@ export function mutateJournal(file: string, seed: number, rate = RATE): number {
 
 const figures: { fixture: string; seed: number; badRecords: number; ms: number; peakRssMiB: number }[] = [];
 
-for (const [fx, current] of fixtures.flatMap((f) => [[f, false], [f, true]] as const)) {
-  test(`mutations: ${fx}${current ? ' carried to the current schema' : ''}, ${ROUNDS} rounds of ${RATE * 100}% of record bytes`, (t) => {
+for (const fx of fixtures) {
+  test(`mutations: ${fx}, ${ROUNDS} rounds of ${RATE * 100}% of record bytes`, (t) => {
     const src = path.join(REPO, 'fixtures', fx);
     const before = sha256File(src);
     for (let round = 0; round < ROUNDS; round++) {
       const seed = (fixtures.indexOf(fx) + 1) * 1_000_003 + round;
       const file = path.join(dir, `${path.basename(fx, '.db')}-${round}.db`);
       fs.copyFileSync(src, file);
-      if (current) migrateToCurrent(file);
       const changed = mutateJournal(file, seed);
       let bad = 0;
       let worstMs = 0;
@@ -123,9 +115,7 @@ const INTERESTING: unknown[] = [
 ];
 const TABLES: Record<string, string[]> = {
   meta: ['value'],
-  // raw up to v2; seg/off/len and segments since v3 (an edit of a column the journal lacks is a no-op)
-  records: ['kind', 'ktime', 'pid', 'ptr', 'gen', 'dir', 'pos', 'chunk_off', 'raw', 'seg', 'off', 'len'],
-  segments: ['data'],
+  records: ['kind', 'ktime', 'pid', 'ptr', 'gen', 'dir', 'pos', 'chunk_off', 'raw'],
   losses: ['ts_ns', 'cpu', 'records', 'bytes', 'truncated_calls', 'truncated_bytes'],
   finals: ['pid', 'ptr', 'gen', 'end_send', 'end_recv'],
   probes: ['binary', 'symbol', 'ok', 'error'],
@@ -176,27 +166,19 @@ function structuralEdit(db: Database.Database, rnd: () => number, salvage: strin
   }
   if (what === 5) {
     // Record bytes, as the blob mutations above, on a few rows.
-    const { table, col } = recordBlobs(db);
-    const rows = db.prepare(`SELECT id, ${col} AS raw FROM ${table} ORDER BY random() LIMIT 5`).all() as { id: bigint; raw: unknown }[];
+    const rows = db.prepare('SELECT id, raw FROM records ORDER BY random() LIMIT 5').all() as { id: bigint; raw: unknown }[];
     for (const r of rows) {
       if (!(r.raw instanceof Uint8Array)) continue;
       const b = Buffer.from(r.raw);
       for (let i = 0; i < 4 && b.length; i++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
-      tryRun(`UPDATE ${table} SET ${col} = ? WHERE id = ?`, b, r.id);
+      tryRun('UPDATE records SET raw = ? WHERE id = ?', b, r.id);
     }
-    return `record bytes of 5 ${table} rows`;
+    return 'record bytes of 5 rows';
   }
   // A killed recording with a salvage file of the journal's own records and damaged loss/final messages.
   tryRun("DELETE FROM meta WHERE key = 'stopped_at'");
   const msg = (type: number, payload: Buffer): Buffer => Buffer.concat([Buffer.from(Uint32Array.of(type, payload.length).buffer), payload]);
-  const recs = (
-    (recordBlobs(db).table === 'segments'
-      ? db.prepare('SELECT substr(s.data, r.off + 1, r.len) FROM records r JOIN segments s ON s.id = r.seg ORDER BY random() LIMIT 20')
-      : db.prepare('SELECT raw FROM records ORDER BY random() LIMIT 20')
-    )
-      .pluck()
-      .all() as unknown[]
-  ).filter((r): r is Buffer => r instanceof Uint8Array);
+  const recs = (db.prepare('SELECT raw FROM records ORDER BY random() LIMIT 20').pluck().all() as unknown[]).filter((r): r is Buffer => r instanceof Uint8Array);
   const num = (): unknown => {
     const v = pick(INTERESTING);
     return typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? 'x' : v;
@@ -220,8 +202,6 @@ test(`structural mutations: ${STRUCT_CASES} journals with cells of wrong types a
     const fx = small[i % small.length];
     const file = path.join(dir, `struct-${i}.db`);
     fs.copyFileSync(path.join(REPO, 'fixtures', fx), file);
-    // Every other journal in the current schema, the rest as the fixtures are (v1).
-    if (i % 2 === 1) migrateToCurrent(file);
     const edits: string[] = [];
     const db = new Database(file);
     db.defaultSafeIntegers(true);
