@@ -14,7 +14,8 @@ import { frames } from './frames';
 import { TYPE_NAMES } from './h2const';
 import { decodeHeaders, mergeHeaderBlocks, type DecodeHeadersOptions } from './hpack';
 import { TextReporter } from './text';
-import { jsonLine, summaryJsonLine } from './json';
+import { JsonFrameWriter, summaryJsonLine } from './json';
+import { OutputBuffer } from './output';
 import { exchanges, type Exchange } from './messages';
 import { watchLine, rowFilter, summaryHeader, summaryLine, summaryRows, type SummaryFilter, type SummarySort } from './summary';
 import type { DataMode } from './text';
@@ -167,23 +168,16 @@ export function firstKtime(reader: JournalReader): bigint | undefined {
   return first?.ktime;
 }
 
-const CHUNK = 1 << 20;
-
-/** Output gathered into 1 MiB writes; `flush()` hands over what is held. */
-function bufferedWriter(write: (chunk: string) => void): { out: (s: string) => void; flush: () => void } {
-  let buf = '';
+/** Output gathered into 1 MiB writes (output.ts); `flush()` hands over what is held. */
+function bufferedWriter(write: (chunk: string) => void, writeBytes?: (chunk: Uint8Array) => void): { out: (s: string) => void; flush: () => void; buffer: OutputBuffer } {
+  const buffer = new OutputBuffer(write, writeBytes);
   return {
     out: (s) => {
-      buf += s;
-      if (buf.length >= CHUNK) {
-        write(buf);
-        buf = '';
-      }
+      buffer.text(s);
+      buffer.lineDone();
     },
-    flush: () => {
-      if (buf) write(buf);
-      buf = '';
-    },
+    flush: () => buffer.flush(),
+    buffer,
   };
 }
 
@@ -192,6 +186,8 @@ interface Run {
   opts: AnalyzeOptions;
   reader: JournalReader;
   out: (s: string) => void;
+  /** what `out` writes into: reporters that write bytes (JSON frame lines) go straight to it */
+  buffer: OutputBuffer;
   counts: AnalyzeCounts;
   json: boolean;
   /** CLOCK_REALTIME - CLOCK_MONOTONIC of the journal */
@@ -304,10 +300,12 @@ function reportEvents(r: Run): void {
         realtimeOffsetNs: r.offset,
         originKtime: r.origin,
       });
+  const jw = json ? new JsonFrameWriter(jopts) : undefined;
   for (const e of events) {
     if (filter && !filter(e)) continue;
     countEvent(r.counts, e);
-    out(text ? text.format(e) : jsonLine(e, jopts));
+    if (jw) jw.write(e, r.buffer);
+    else out(text!.format(e));
   }
 }
 
@@ -335,12 +333,13 @@ function journalFooter(r: Run, badRecords: number, complete: boolean): string {
 }
 
 /** One analysis: header, the events or rows, footer; returns what it counted. */
-export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): AnalyzeResult {
+/** `writeBytes`: where the output goes as UTF-8 bytes, if the caller can take them (else `write` gets strings). */
+export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void, writeBytes?: (chunk: Uint8Array) => void): AnalyzeResult {
   // Validate --type and the row filters before touching the journal.
   frameTypeSet(opts.types);
   const keepRow = rowFilter({ ...opts.rows, streams: opts.streams });
   const reader = JournalReader.open(opts.journal);
-  const { out, flush } = bufferedWriter(write);
+  const { out, flush, buffer } = bufferedWriter(write, writeBytes);
   let badRecords = 0;
   try {
     const meta = reader.meta;
@@ -350,7 +349,7 @@ export function analyze(opts: AnalyzeOptions, write: (chunk: string) => void): A
     const origin = opts.follow ? BigInt(Date.parse(meta.startedAt)) * 1_000_000n - offset : (firstKtime(reader) ?? 0n);
     if (opts.follow) opts.follow.onIdle = flush;
     const counts: AnalyzeCounts = { conns: 0, frames: 0, streams: 0, http1Messages: 0, gaps: 0, gapBytes: 0n, diagnostics: 0 };
-    const run: Run = { opts, reader, out, counts, json: opts.format === 'json', offset, origin, onBadRecord: () => void badRecords++ };
+    const run: Run = { opts, reader, out, buffer, counts, json: opts.format === 'json', offset, origin, onBadRecord: () => void badRecords++ };
 
     out(journalHeader(run, loss));
     if (opts.summary) reportRows(run, keepRow);

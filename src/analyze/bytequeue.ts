@@ -28,28 +28,46 @@ export class ByteQueue {
     this.length += data.byteLength;
   }
 
-  /** The chunk holding byte `off` and the offset within it. */
-  private locate(off: number): [number, number] {
+  /** locate()'s answer: the chunk index and the offset within it (fields, not a tuple per call: frame-heavy runs call it per frame). */
+  private li = 0;
+  private lh = 0;
+
+  /** Finds the chunk holding byte `off` and the offset within it: this.li, this.lh. */
+  private locate(off: number): void {
     let i = this.first;
     let h = this.head + off;
     while (h >= this.chunks[i].data.byteLength) {
       h -= this.chunks[i].data.byteLength;
       i++;
     }
-    return [i, h];
+    this.li = i;
+    this.lh = h;
   }
 
   /** The call that delivered byte `off` (off < length). */
   metaAt(off: number): Chunk {
-    return this.chunks[this.locate(off)[0]];
+    this.locate(off);
+    return this.chunks[this.li];
+  }
+
+  /** The first live chunk's bytes and where the queue begins in them (length > 0): reads without a view. */
+  front(): Uint8Array {
+    return this.chunks[this.first].data;
+  }
+
+  frontOffset(): number {
+    return this.head;
   }
 
   /** n bytes from offset `off` (off + n <= length); a view when they lie in one chunk. */
   peekAt(off: number, n: number): Uint8Array {
-    let [i, h] = this.locate(off);
+    this.locate(off);
+    let i = this.li;
+    let h = this.lh;
     const c = this.chunks[i].data;
     if (c.byteLength - h >= n) return c.subarray(h, h + n);
-    const out = new Uint8Array(n);
+    // Every byte is written below: no zero-filling (bulk DATA frames straddle records, so this copies most bytes).
+    const out = Buffer.allocUnsafe(n);
     for (let o = 0; o < n; i++, h = 0) {
       const src = this.chunks[i].data;
       const take = Math.min(n - o, src.byteLength - h);
@@ -66,7 +84,9 @@ export class ByteQueue {
   indexOf(byte: number, from: number, limit: number): number {
     const end = Math.min(limit, this.length);
     if (from >= end) return -1;
-    let [i, h] = this.locate(from);
+    this.locate(from);
+    let i = this.li;
+    let h = this.lh;
     // front-relative offset of chunks[i].data[0] (negative for a partly consumed first chunk)
     let rel0 = from - h;
     for (; i < this.chunks.length && rel0 < end; i++, h = 0) {

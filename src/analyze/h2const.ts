@@ -53,9 +53,21 @@ const NO_FLAGS: readonly (readonly [number, string])[] = [];
 /** The defined flags of a frame type. */
 export const flagDefs = (type: number): readonly (readonly [number, string])[] => FLAG_DEFS[type] ?? NO_FLAGS;
 
+/**
+ * The names for each (type, flags) of the wire, made once: every frame of a
+ * kind shares its array (a per-frame array was a visible share of the
+ * frame-heavy run's garbage). Callers never change the array.
+ */
+const FLAG_NAMES: (string[] | undefined)[] = new Array(256 * 256);
+
 export function flagNames(type: number, flags: number): string[] {
+  const wire = type >= 0 && type < 256 && flags >= 0 && flags < 256 && Number.isInteger(type) && Number.isInteger(flags);
+  const key = type * 256 + flags;
+  const known = wire ? FLAG_NAMES[key] : undefined;
+  if (known) return known;
   const out: string[] = [];
   for (const [bit, name] of flagDefs(type)) if (flags & bit) out.push(name);
+  if (wire) FLAG_NAMES[key] = out;
   return out;
 }
 

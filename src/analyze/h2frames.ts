@@ -340,8 +340,8 @@ export function* parseFrames(ctx: FramesContext, cp: ConnParsers, p: DirParser):
   const di = p.di;
   if (p.q.length < p.need) return; // the frame whose header we read is not all here yet
   while (p.q.length >= 9) {
-    const hb = p.q.peek(9);
-    const h = readHeader(hb);
+    // Read in place when the header lies in one chunk (most do): no view per frame.
+    const h = p.q.firstRun() >= 9 ? readHeader(p.q.front(), p.q.frontOffset()) : readHeader(p.q.peek(9));
     const limit = cp.maxFrame[di];
     if (p.mode === 'verify' || p.verifyNext > 0) {
       // After a gap that ended exactly on a frame boundary (or a cut frame skipped by count),

@@ -17,7 +17,7 @@
  */
 import { encode as HUFFMAN_CODE } from 'hpack.js/lib/hpack/huffman';
 import { table as STATIC_TABLE } from 'hpack.js/lib/hpack/static-table';
-import type { Diagnostic, Dir, Frame, FrameEvent, FrameOf, HeaderField } from './types';
+import { FIELD_CACHE, type Diagnostic, type Dir, type Frame, type FrameEvent, type FrameOf, type HeaderField } from './types';
 import { Flag, FrameType, SettingsId, flagNames } from './h2const';
 
 export const UNKNOWN = '<unknown>';
@@ -90,6 +90,25 @@ interface Entry {
   /** RFC 7541 §4.1 size; a lower bound when the name is unknown */
   size: number;
   unknown?: boolean;
+  /**
+   * The field an index to this entry decodes to, made once: every reference
+   * shares it (HeaderField values are never changed once decoded), so a
+   * block of indexed fields allocates nothing per field, and a reporter may
+   * cache what it makes of one (json.ts).
+   */
+  field: HeaderField;
+}
+
+/** The static table (RFC 7541 Appendix A) as entries, each with its shared field. */
+const STATIC_ENTRIES: Entry[] = STATIC_TABLE.map((s) => ({ name: s.name, value: s.value, size: s.totalSize, field: sharedField({ name: s.name, value: s.value }) }));
+
+/**
+ * A field every reference to one table entry shares, with an empty slot
+ * (not enumerable: the field still equals a plain one) where a reporter may
+ * keep what it made of the field once (json.ts's encoded pair).
+ */
+function sharedField(f: HeaderField): HeaderField {
+  return Object.defineProperty(f, FIELD_CACHE, { value: null, writable: true, enumerable: false });
 }
 
 export interface DecodeResult {
@@ -226,7 +245,7 @@ export class HpackDecoder {
       return;
     }
     this.evictTo(this.maxSize - size);
-    this.ring.push(unknown ? { name, value, size, unknown } : { name, value, size });
+    this.ring.push(unknown ? { name, value, size, unknown, field: sharedField({ name: UNKNOWN, value, unknown: true }) } : { name, value, size, field: sharedField({ name, value }) });
     this.size += size;
     this.checkKnown();
     // A peer may announce a huge table; past our memory bound the oldest become unknown.
@@ -237,13 +256,10 @@ export class HpackDecoder {
   }
 
   /** Field at index i (RFC 7541 §2.3.3), or undefined when it lies in the unknown part. */
-  private lookup(i: number): Entry | { name: string; value: string; size: number; unknown?: undefined } | undefined {
+  private lookup(i: number): Entry | undefined {
     // RFC 7541 §6.1: the index value of 0 is not used; it MUST be treated as a decoding error.
     if (i === 0) throw new HpackError('RFC 7541 §6.1: index 0 is not a valid index');
-    if (i <= STATIC_LEN) {
-      const s = STATIC_TABLE[i - 1];
-      return { name: s.name, value: s.value, size: s.totalSize };
-    }
+    if (i <= STATIC_LEN) return STATIC_ENTRIES[i - 1];
     const d = i - STATIC_LEN;
     if (d <= this.length) return this.ring[this.ring.length - d];
     if (this.unknownBelow) return undefined;
@@ -308,7 +324,7 @@ export class HpackDecoder {
           // RFC 7541 §6.1 Indexed Header Field
           const e = this.lookup(int(7));
           if (!e) push({ name: UNKNOWN, value: UNKNOWN, unknown: true }, 0);
-          else push(e.unknown ? { name: UNKNOWN, value: e.value, unknown: true } : { name: e.name, value: e.value }, e.size - 32);
+          else push(e.field, e.size - 32);
         } else if ((b & 0xe0) === 0x20) {
           // RFC 7541 §6.3 Dynamic Table Size Update
           // §4.2: it MUST occur at the beginning of the first header block following the change.

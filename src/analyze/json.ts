@@ -6,7 +6,8 @@
  * `stream` object per exchange. Integers that can exceed 2^53 (times, byte
  * positions) are decimal strings; the rest (sizes, durations) are numbers.
  */
-import type { ConnInfo, FrameEvent } from './types';
+import { FIELD_CACHE, type ConnInfo, type Frame, type FrameEvent, type HeaderField } from './types';
+import { utf8, type OutputBuffer } from './output';
 import { ERROR_NAMES, FrameType, SETTINGS_NAMES } from './h2const';
 import type { SummaryRow } from './summary';
 
@@ -175,6 +176,199 @@ export function toJson(e: FrameEvent, opts: JsonOptions): Record<string, unknown
       return { kind: 'opaque', tsNs: ts(e.ktime), conn: e.conn.id, dir: e.dir, pos: e.pos.toString(), length: e.length };
     default:
       return undefined;
+  }
+}
+
+/**
+ * Characters JSON.stringify does not copy as they are: quote, backslash,
+ * controls, and surrogates (a lone one is escaped; RFC 8259 §7, ES2019
+ * well-formed JSON.stringify). A string without any is quoted as it is.
+ */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON.stringify(s) for a string. */
+const jstr = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
+
+/** Per connection: the pre-encoded runs of its frame lines. */
+interface ConnRuns {
+  /** `","conn":ID,"pid":PID,"tid":` */
+  ids: Uint8Array;
+  /** `,"comm":COMM,"dir":"send","pos":"` and the same for recv */
+  send: Uint8Array;
+  recv: Uint8Array;
+}
+
+/** Per (type, flags): the runs around the length, and what they were made from. */
+interface TypeRuns {
+  /** `","type":NAME,"length":` */
+  type: Uint8Array;
+  /** `,"flags":[...],"flagBits":N,"stream":` */
+  flags: Uint8Array;
+  typeName: string;
+  flagBits: number;
+  flagNames: string[];
+}
+
+const sameNames = (a: string[], b: string[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+const FRAME_START = utf8('{"kind":"frame","tsNs":"');
+const DATA_LENGTH = utf8(',"dataLength":');
+const HEADERS_START = utf8(',"headers":[');
+const LINE_END = utf8('}\n');
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const COMMA = 0x2c;
+const CLOSE = 0x5d;
+
+/**
+ * Frame lines written as bytes into an OutputBuffer: exactly the bytes of
+ * jsonLine (JSON.stringify of toJson's object), which the frame-heavy profile
+ * showed costing more than all the parsing stages together (an object per
+ * frame, then its serialisation, then its UTF-8 encoding). What repeats is
+ * encoded once: a connection's ids, a type's name and flags, each shared HPACK
+ * field (hpack.ts hands out one object per table entry), a record's time.
+ * test/analyze/json.test.ts holds the two equal for any strings.
+ */
+export class JsonFrameWriter {
+  private readonly conns = new WeakMap<ConnInfo, ConnRuns>();
+  private readonly types = new Map<number, TypeRuns>();
+  private readonly keys = new Map<string, Uint8Array>();
+  /** the last frame's ktime and its tsNs digits: the frames of one record share them */
+  private lastKtime = -1n;
+  private lastTs: Uint8Array = FRAME_START;
+
+  constructor(private readonly opts: JsonOptions) {}
+
+  /** One event's line; other than frames, jsonLine's. */
+  write(e: FrameEvent, out: OutputBuffer): void {
+    if (e.kind === 'frame') this.frame(e, out);
+    else {
+      const s = jsonLine(e, this.opts);
+      if (s) out.text(s);
+    }
+    out.lineDone();
+  }
+
+  private frame(e: Frame, out: OutputBuffer): void {
+    const c = e.conn;
+    let cr = this.conns.get(c);
+    if (!cr) {
+      const comm = `,"comm":${jstr(c.comm)},"dir":`;
+      cr = { ids: utf8(`","conn":${jval(c.id)},"pid":${jval(c.pid)},"tid":`), send: utf8(`${comm}"send","pos":"`), recv: utf8(`${comm}"recv","pos":"`) };
+      this.conns.set(c, cr);
+    }
+    // Checked against the frame's own names, so a hand-made frame is printed as it is.
+    const key = e.type * 256 + e.flags;
+    let tr = this.types.get(key);
+    if (!tr || tr.typeName !== e.typeName || tr.flagBits !== e.flags || !sameNames(tr.flagNames, e.flagNames)) {
+      tr = {
+        type: utf8(`","type":${jstr(e.typeName)},"length":`),
+        flags: utf8(`,"flags":[${e.flagNames.map(jstr).join(',')}],"flagBits":${jval(e.flags)},"stream":`),
+        typeName: e.typeName,
+        flagBits: e.flags,
+        flagNames: [...e.flagNames],
+      };
+      this.types.set(key, tr);
+    }
+    if (e.ktime !== this.lastKtime) {
+      this.lastKtime = e.ktime;
+      this.lastTs = utf8(`{"kind":"frame","tsNs":"${e.ktime + this.opts.realtimeOffsetNs}`);
+    }
+    out.bytes(this.lastTs);
+    out.bytes(cr.ids);
+    this.num(out, e.tid);
+    out.bytes(e.dir === 'send' ? cr.send : e.dir === 'recv' ? cr.recv : utf8(`,"comm":${jstr(c.comm)},"dir":${jstr(e.dir)},"pos":"`));
+    if (e.pos >= 0n && e.pos <= MAX_SAFE) out.uint(Number(e.pos));
+    else out.text(e.pos.toString());
+    out.bytes(tr.type);
+    this.num(out, e.length);
+    out.bytes(tr.flags);
+    this.num(out, e.stream);
+    const fields: Readonly<Record<string, unknown>> = e.fields;
+    for (const k in fields) {
+      const v = fields[k];
+      if (k === 'errorName') continue;
+      let j: string | undefined;
+      if (k === 'errorCode' && typeof v === 'number') j = jstr(errorCodeName(v));
+      else if (k === 'settings' && Array.isArray(v)) j = JSON.stringify((v as [number, number][]).map(([id, val]) => [settingName(id), val]));
+      else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) {
+        out.bytes(this.key(k));
+        out.uint(v);
+        continue;
+      } else j = jval(v);
+      if (j === undefined) continue;
+      out.bytes(this.key(k));
+      out.text(j);
+    }
+    if (e.type === FrameType.DATA) {
+      out.bytes(DATA_LENGTH);
+      out.uint(e.payload.byteLength);
+      if (this.opts.data) out.text(`,"dataHex":"${Buffer.from(e.payload.buffer, e.payload.byteOffset, Math.min(e.payload.byteLength, this.opts.dataBytes ?? 64)).toString('hex')}"`);
+    }
+    if (e.headers) this.headers(e.headers, out);
+    out.bytes(LINE_END);
+  }
+
+  /** `,"KEY":` */
+  private key(k: string): Uint8Array {
+    let b = this.keys.get(k);
+    if (!b) {
+      b = utf8(`,${jstr(k)}:`);
+      this.keys.set(k, b);
+    }
+    return b;
+  }
+
+  /** A number as JSON.stringify prints it. */
+  private num(out: OutputBuffer, v: number): void {
+    if (Number.isSafeInteger(v) && v >= 0) out.uint(v);
+    else out.text(jval(v) ?? 'null');
+  }
+
+  private headers(hs: HeaderField[], out: OutputBuffer): void {
+    out.bytes(HEADERS_START);
+    let unknown = '';
+    let sensitive = '';
+    for (let i = 0; i < hs.length; i++) {
+      const h = hs[i];
+      const slot = h as HeaderField & { [FIELD_CACHE]?: Uint8Array | null };
+      let pair = slot[FIELD_CACHE];
+      if (!pair) {
+        pair = utf8(`[${jstr(h.name)},${jstr(h.value)}]`);
+        // Only a shared field has the slot (its fields never change); others are encoded each time.
+        if (slot[FIELD_CACHE] === null) slot[FIELD_CACHE] = pair;
+      }
+      if (i) out.byte(COMMA);
+      out.bytes(pair);
+      if (h.unknown) unknown += unknown ? `,${i}` : `${i}`;
+      if (h.neverIndex) sensitive += sensitive ? `,${i}` : `${i}`;
+    }
+    out.byte(CLOSE);
+    // Indices into `headers`: fields that referenced dynamic-table entries we never saw.
+    if (unknown) out.text(`,"unknownHeaders":[${unknown}]`);
+    // RFC 7541 §6.2.3 never-indexed literals: what the sender considers sensitive.
+    if (sensitive) out.text(`,"neverIndexed":[${sensitive}]`);
+  }
+}
+
+/** JSON.stringify(v) for a field value; undefined for one JSON.stringify leaves out of an object. */
+function jval(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'string':
+      return jstr(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    default:
+      return JSON.stringify(v);
   }
 }
 

@@ -163,6 +163,13 @@ export type UnknownFrame = FrameHead & { type: UnknownFrameType; fields: NoField
  */
 export type Frame = FrameOf<KnownFrameType> | UnknownFrame;
 
+/**
+ * The slot of a HeaderField shared by every reference to one HPACK table
+ * entry (hpack.ts): null until a reporter keeps there what it made of the
+ * field (json.ts: its encoded `["name","value"]`); absent on other fields.
+ */
+export const FIELD_CACHE: unique symbol = Symbol('h2rec.fieldCache');
+
 /** A decoded header list, attached to the frame that completed the block (stage 6 output). */
 export interface HeaderField {
   name: string;

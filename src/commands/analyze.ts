@@ -90,7 +90,7 @@ export async function run(a: Record<string, unknown>, io: CommandIO): Promise<An
     res = await followAnalyze({ ...opts, watch: opts.summary === true && opts.format === 'text' && io.stdoutIsTTY === true }, { stdout: io.stdout, signal: io.signal });
   } else {
     const { analyze } = await import('../analyze/analyze');
-    res = analyze(opts, io.stdout);
+    res = analyze(opts, io.stdout, io.stdoutBytes);
   }
   // The analyzer reports what it found; failing on it is the caller's choice. Lost ring-buffer bytes are gaps too.
   const hits: string[] = [];

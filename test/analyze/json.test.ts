@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toJson, jsonLine, summaryJsonLine } from '../../src/analyze/json';
+import fc from 'fast-check';
+import { toJson, jsonLine, summaryJsonLine, JsonFrameWriter, type JsonOptions } from '../../src/analyze/json';
+import { OutputBuffer } from '../../src/analyze/output';
 import { frames } from '../../src/analyze/frames';
 import { decodeHeaders, mergeHeaderBlocks } from '../../src/analyze/hpack';
 import type { FrameEvent, StreamEvent } from '../../src/analyze/types';
@@ -86,4 +88,39 @@ test('json: a --summary row is a `stream` object; sizes and durations are number
   assert.equal(o.startNs, '1795353559531455279', 'beyond 2^53: kept exact as a string');
   assert.deepEqual({ ...o, kind: undefined }, { ...row, kind: undefined });
   assert.equal(JSON.parse(summaryJsonLine({ ...row, durationNs: null })).durationNs, null);
+});
+
+/** Lines through JsonFrameWriter into an OutputBuffer, as bytes. */
+function written(evs: FrameEvent[], opts: JsonOptions): string {
+  const chunks: Buffer[] = [];
+  const out = new OutputBuffer(() => assert.fail('bytes expected'), (b) => chunks.push(Buffer.from(b)));
+  const w = new JsonFrameWriter(opts);
+  for (const e of evs) w.write(e, out);
+  out.flush();
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+test('json: frame lines written as bytes are byte for byte jsonLine (JSON.stringify of toJson), whatever the strings', () => {
+  const base = events().filter((e): e is Extract<FrameEvent, { kind: 'frame' }> => e.kind === 'frame');
+  // Strings with quotes, backslashes, controls, lone and paired surrogates, U+2028 and non-ASCII.
+  const nasty = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udfff', 'é', '😀'), fc.char()) });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: base.length - 1 }), nasty, nasty, nasty, fc.boolean(), fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }),
+      fc.oneof(fc.integer(), fc.double()), fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n }), fc.constant(-1n)),
+      (i, comm, name, value, data, off, n, pos) => {
+        const c = { ...base[i].conn, comm };
+        const f = { ...base[i], conn: c, pos, tid: n, fields: { ...base[i].fields, weight: n, odd: name }, headers: [{ name, value, neverIndex: true }, { name: value, value: name, unknown: true }] } as unknown as FrameEvent;
+        const g = { ...base[i], conn: c, pos: 7n, ktime: base[i].ktime + 1n } as FrameEvent;
+        const opts = { realtimeOffsetNs: off, data };
+        const want = [f, g, f].map((e) => Buffer.from(jsonLine(e, opts), 'utf8').toString('utf8')).join('');
+        assert.equal(written([f, g, f], opts), want);
+      },
+    ),
+    { numRuns: 500 },
+  );
+  const all = events();
+  assert.equal(written(all, { realtimeOffsetNs: OFF }), all.map((e) => jsonLine(e, { realtimeOffsetNs: OFF })).join(''));
+  // Shared HPACK fields keep their encoded pair: a second pass over the same frames prints the same.
+  assert.equal(written(all, { realtimeOffsetNs: OFF, data: true }), all.map((e) => jsonLine(e, { realtimeOffsetNs: OFF, data: true })).join(''));
 });
