@@ -173,13 +173,81 @@ function startLive(journal: string, mode: NonNullable<RecordOptions['live']>, st
   return { done, stop };
 }
 
+/**
+ * One recording: the journal, the loader and what is learnt while it runs.
+ * The stream handlers below update it; the end of the recording reads it.
+ */
+interface Recording {
+  opts: RecordOptions;
+  io: RecordIO;
+  writer: JournalWriter;
+  child: ChildProcessWithoutNullStreams;
+  parser: LoaderStreamParser;
+  salvageFile: string;
+  started: number;
+  conns: Set<string>;
+  payloadBytes: number;
+  probesOk: number;
+  probesFailed: number;
+  /** symbols the loader could not find, by binary: one warning line each at readiness */
+  missing: Map<string, string[]>;
+  latestLoss?: LossSnapshot;
+  ready: boolean;
+  readyAt: number;
+  stoppedAt: number;
+  /** the loader's last message: after it, EOF on its stdout means a clean stop */
+  loaderStopped: boolean;
+  /** ktime of the newest record received: if the loader dies, what follows it is unknown */
+  newestKtime: bigint;
+  stopRequested: boolean;
+  /** the first failure: the one reported (the rest of the stream is only drained) */
+  streamError?: H2recError;
+  /** the loader's last stderr lines: the last explains a failure */
+  stderrTail: string[];
+  /** --duration counts from readiness: attaching to a large binary can take a while */
+  durationTimer?: NodeJS.Timeout;
+}
+
+type LoaderExit = { code: number | null; signal: NodeJS.Signals | null };
+
 async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordSummary> {
   validate(opts);
-  const loader = opts.loaderPath ?? defaultLoaderPath();
-  if (!fs.existsSync(loader)) {
-    throw new EnvError(`the BPF loader is not built (${loader}); run: npm run setup`);
+  const loader = requireLoader(opts);
+  const writer = createJournal(opts);
+  const salvageFd = openSalvage(opts.output, writer);
+  const child = spawn(loader, [...loaderArgs(opts), '--salvage-fd', '3'], {
+    stdio: ['pipe', 'pipe', 'pipe', salvageFd],
+  }) as ChildProcessWithoutNullStreams;
+  fs.closeSync(salvageFd);
+  const r: Recording = {
+    opts, io, writer, child, parser: new LoaderStreamParser(), salvageFile: salvagePath(opts.output), started: Date.now(),
+    conns: new Set(), payloadBytes: 0, probesOk: 0, probesFailed: 0, missing: new Map(), ready: false, readyAt: 0, stoppedAt: 0,
+    loaderStopped: false, newestKtime: 0n, stopRequested: false, stderrTail: [],
+  };
+  const exit = await runLoader(r, loader);
+  dropEmptySalvage(r.salvageFile);
+  const lastLine = (r.stderrTail[r.stderrTail.length - 1] ?? '').replace(/^h2rec-loader:\s*(error:\s*)?/, '');
+  if (!r.ready) throw failedBeforeReady(r, exit, lastLine);
+  const summary = summaryOf(r);
+  if (!r.loaderStopped && !r.streamError) throw interrupted(r, exit, lastLine);
+  if (r.streamError || (exit.code !== 0 && exit.code !== null)) {
+    // Keep what was recorded, unmarked as complete, and say why we stopped.
+    writer.abort();
+    throw r.streamError ?? new EnvError(`the BPF loader stopped unexpectedly (exit ${exit.code}): ${lastLine}; ${writer.records} records kept in ${opts.output}`);
   }
-  const writer = JournalWriter.create(
+  finishJournal(r, summary);
+  io.stderr(formatSummary(summary));
+  return summary;
+}
+
+function requireLoader(opts: RecordOptions): string {
+  const loader = opts.loaderPath ?? defaultLoaderPath();
+  if (!fs.existsSync(loader)) throw new EnvError(`the BPF loader is not built (${loader}); run: npm run setup`);
+  return loader;
+}
+
+function createJournal(opts: RecordOptions): JournalWriter {
+  return JournalWriter.create(
     opts.output,
     {
       abi: ABI_VERSION,
@@ -192,268 +260,275 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
     },
     { overwrite: opts.force },
   );
-  // The loader outlives a killed recorder: what it still holds goes here (journal/salvage.ts).
-  const salvageFile = salvagePath(opts.output);
-  let salvageFd: number;
+}
+
+/** The journal's files, removed when nothing was recorded into it. */
+function removeJournal(output: string): void {
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(output + suffix, { force: true });
+}
+
+/** The loader outlives a killed recorder: what it still holds goes to this file (journal/salvage.ts), its fd 3. */
+function openSalvage(output: string, writer: JournalWriter): number {
   try {
-    salvageFd = openPrivate(salvageFile, true);
+    return openPrivate(salvagePath(output), true);
   } catch (e) {
     writer.abort();
-    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(opts.output + suffix, { force: true });
+    removeJournal(output);
     throw e;
   }
-  const started = Date.now();
-  const child = spawn(loader, [...loaderArgs(opts), '--salvage-fd', '3'], {
-    stdio: ['pipe', 'pipe', 'pipe', salvageFd],
-  }) as ChildProcessWithoutNullStreams;
-  fs.closeSync(salvageFd);
-  const parser = new LoaderStreamParser();
-  const conns = new Set<string>();
-  let payloadBytes = 0;
-  let probesOk = 0;
-  let probesFailed = 0;
-  let latestLoss: LossSnapshot | undefined;
-  let ready = false;
-  let readyAt = 0;
-  let stoppedAt = 0;
-  /** the loader's last message: after it, EOF on its stdout means a clean stop */
-  let loaderStopped = false;
-  /** ktime of the newest record received: if the loader dies, what follows it is unknown */
-  let newestKtime = 0n;
-  let stopRequested = false;
-  let streamError: H2recError | undefined;
-  const missing = new Map<string, string[]>();
-  const stderrTail: string[] = [];
+}
 
-  const stop = (): void => {
-    if (stopRequested) return;
-    stopRequested = true;
-    stoppedAt = Date.now();
-    // EOF on stdin is the loader's stop signal; SIGINT covers a loader that is busy.
-    child.stdin.end();
-    child.kill('SIGINT');
+/** Only a loader that lost us mid-recording writes salvage; it is empty otherwise. */
+function dropEmptySalvage(file: string): void {
+  if ((fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0) === 0) fs.rmSync(file, { force: true });
+}
+
+/** Asks the loader to stop, once: EOF on its stdin is its stop signal; SIGINT covers a loader that is busy. */
+function stopLoader(r: Recording): void {
+  if (r.stopRequested) return;
+  r.stopRequested = true;
+  r.stoppedAt = Date.now();
+  r.child.stdin.end();
+  r.child.kill('SIGINT');
+}
+
+/** Stops the recording because of `e`, unless an earlier failure already did (that one is reported). */
+function fail(r: Recording, e: H2recError): void {
+  r.streamError ??= e;
+  stopLoader(r);
+}
+
+const writeError = (r: Recording, e: unknown): H2recError =>
+  e instanceof H2recError ? e : new EnvError(`cannot write the journal ${r.opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+
+/** The loader's stdout: records into the journal, JSON messages to onLoaderMessage. */
+function onLoaderOutput(r: Recording, chunk: Buffer): void {
+  // After the first failure the rest of the stream is read only to let the loader finish.
+  if (r.streamError) return;
+  try {
+    for (const msg of r.parser.push(chunk)) {
+      if (msg.type === 'record') {
+        const ix = r.writer.append(msg.raw);
+        if (ix.ktime > r.newestKtime) r.newestKtime = ix.ktime;
+        if (ix.kind === 1) {
+          r.payloadBytes += ix.chunkLen;
+          r.conns.add(`${ix.pid}:${ix.ptr}:${ix.gen}`);
+        }
+      } else if (msg.type === 'json') onLoaderMessage(r, msg.value);
+      else return fail(r, new H2recError(msg.reason, ExitCode.ENV));
+    }
+  } catch (e) {
+    fail(r, writeError(r, e));
+  }
+}
+
+/** The loader's JSON status lines (bpf/h2rec.h lists them). */
+function onLoaderMessage(r: Recording, m: Record<string, unknown>): void {
+  switch (m.t) {
+    case 'probe':
+      return onProbe(r, m);
+    case 'ready':
+      return onReady(r, m);
+    case 'loss': {
+      const cpus = lossOf(m);
+      // The loader counts exactly; a message out of range would be a bug of ours, never a guess.
+      if (!cpus) return fail(r, new H2recError('the loader sent unreadable loss counters', ExitCode.ENV));
+      r.latestLoss = { tsNs: process.hrtime.bigint(), cpus };
+      r.writer.addLoss(r.latestLoss);
+      return;
+    }
+    case 'final': {
+      const f = finalOf(m);
+      if (!f) return fail(r, new H2recError('the loader sent an unreadable end position', ExitCode.ENV));
+      r.writer.addFinal(f);
+      return;
+    }
+    case 'warn':
+      r.io.stderr(`warning: ${String(m.msg)}`);
+      return;
+    case 'stopped':
+      r.loaderStopped = true;
+      return;
+    default:
+      return;
+  }
+}
+
+function onProbe(r: Recording, m: Record<string, unknown>): void {
+  const ok = m.ok === true;
+  r.writer.addProbe({ binary: String(m.binary), symbol: String(m.symbol), ok, error: m.error ? String(m.error) : undefined });
+  if (ok) {
+    r.probesOk++;
+    return;
+  }
+  r.probesFailed++;
+  const list = r.missing.get(String(m.binary)) ?? [];
+  list.push(String(m.symbol));
+  r.missing.set(String(m.binary), list);
+}
+
+function onReady(r: Recording, m: Record<string, unknown>): void {
+  const { opts, io } = r;
+  r.ready = true;
+  r.readyAt = Date.now();
+  r.writer.setMeta(MetaKey.loader, JSON.stringify(m));
+  for (const [bin, syms] of r.missing) io.stderr(`warning: ${bin}: no ${syms.join(', ')}; those probes are disabled`);
+  const targets = [...(opts.pids ?? []).map((p) => `pid ${p}`), ...(opts.comm ? [`comm ${opts.comm}`] : [])];
+  io.stderr(
+    `recording: ${r.probesOk} probes live, ring buffer ${Number(m.ringbuf_bytes ?? 0) / 1048576} MiB, ` +
+      `${targets.length ? targets.join(', ') : 'all processes'} -> ${opts.output} ` +
+      (opts.duration ? `for ${opts.duration} s (Ctrl-C to stop early)` : '(Ctrl-C to stop)'),
+  );
+  if (opts.duration) r.durationTimer = setTimeout(() => stopLoader(r), opts.duration * 1000);
+  io.onReady?.();
+}
+
+/** The loader's stderr, a line at a time: kept for the error that explains a failure, shown once recording. */
+function stderrLines(r: Recording): { push(chunk: Buffer): void; end(): void } {
+  let buf = '';
+  const line = (l: string): void => {
+    r.stderrTail.push(l);
+    if (r.stderrTail.length > 20) r.stderrTail.shift();
+    // Before readiness the loader's lines explain a failure; the caller prints the last one.
+    if (r.ready) r.io.stderr(l);
   };
-
-  const onJson = (m: Record<string, unknown>): void => {
-    switch (m.t) {
-      case 'probe': {
-        const ok = m.ok === true;
-        writer.addProbe({ binary: String(m.binary), symbol: String(m.symbol), ok, error: m.error ? String(m.error) : undefined });
-        if (ok) probesOk++;
-        else {
-          probesFailed++;
-          const list = missing.get(String(m.binary)) ?? [];
-          list.push(String(m.symbol));
-          missing.set(String(m.binary), list);
-        }
-        break;
+  return {
+    push(chunk) {
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const l = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (l) line(l);
       }
-      case 'ready': {
-        ready = true;
-        readyAt = Date.now();
-        writer.setMeta(MetaKey.loader, JSON.stringify(m));
-        for (const [bin, syms] of missing) io.stderr(`warning: ${bin}: no ${syms.join(', ')}; those probes are disabled`);
-        const targets = [...(opts.pids ?? []).map((p) => `pid ${p}`), ...(opts.comm ? [`comm ${opts.comm}`] : [])];
-        io.stderr(
-          `recording: ${probesOk} probes live, ring buffer ${Number(m.ringbuf_bytes ?? 0) / 1048576} MiB, ` +
-            `${targets.length ? targets.join(', ') : 'all processes'} -> ${opts.output} ` +
-            (opts.duration ? `for ${opts.duration} s (Ctrl-C to stop early)` : '(Ctrl-C to stop)'),
-        );
-        if (opts.duration) timer = setTimeout(stop, opts.duration * 1000);
-        io.onReady?.();
-        break;
-      }
-      case 'loss': {
-        const cpus = lossOf(m);
-        // The loader counts exactly; a message out of range would be a bug of ours, never a guess.
-        if (!cpus) {
-          streamError ??= new H2recError('the loader sent unreadable loss counters', ExitCode.ENV);
-          stop();
-          break;
-        }
-        latestLoss = { tsNs: process.hrtime.bigint(), cpus };
-        writer.addLoss(latestLoss);
-        break;
-      }
-      case 'final': {
-        const f = finalOf(m);
-        if (f) writer.addFinal(f);
-        else {
-          streamError ??= new H2recError('the loader sent an unreadable end position', ExitCode.ENV);
-          stop();
-        }
-        break;
-      }
-      case 'warn':
-        io.stderr(`warning: ${String(m.msg)}`);
-        break;
-      case 'stopped':
-        loaderStopped = true;
-        break;
-      default:
-        break;
-    }
+    },
+    end() {
+      if (buf.trim()) r.stderrTail.push(buf.trim());
+    },
   };
+}
 
-  child.stdout.on('data', (chunk: Buffer) => {
-    // After the first failure the rest of the stream is read only to let the
-    // loader finish: the error that stopped us is the one to report.
-    if (streamError) return;
-    try {
-      for (const msg of parser.push(chunk)) {
-        if (msg.type === 'record') {
-          const ix = writer.append(msg.raw);
-          if (ix.ktime > newestKtime) newestKtime = ix.ktime;
-          if (ix.kind === 1) {
-            payloadBytes += ix.chunkLen;
-            conns.add(`${ix.pid}:${ix.ptr}:${ix.gen}`);
-          }
-        } else if (msg.type === 'json') onJson(msg.value);
-        else {
-          streamError ??= new H2recError(msg.reason, ExitCode.ENV);
-          stop();
-          return;
-        }
-      }
-    } catch (e) {
-      streamError ??= e instanceof H2recError ? e : new EnvError(`cannot write the journal ${opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}`);
-      stop();
-    }
-  });
+/** A status line a second on a terminal: records, rates and losses so far. */
+function progressLine(r: Recording): () => void {
+  let last = { t: Date.now(), records: 0, bytes: 0 };
+  return () => {
+    const now = Date.now();
+    const dt = (now - last.t) / 1000;
+    const rps = (r.writer.records - last.records) / dt;
+    const mbps = (r.payloadBytes - last.bytes) / dt / 1e6;
+    const lost = r.latestLoss ? r.latestLoss.cpus.reduce((a, c) => a + c.bytes, 0n) : 0n;
+    r.io.stderr(`\r${r.writer.records} records  ${rps.toFixed(0)} rec/s  ${mbps.toFixed(2)} MB/s  lost ${lost} bytes\x1b[K`);
+    last = { t: now, records: r.writer.records, bytes: r.payloadBytes };
+  };
+}
 
-  let errBuf = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    errBuf += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = errBuf.indexOf('\n')) >= 0) {
-      const line = errBuf.slice(0, nl);
-      errBuf = errBuf.slice(nl + 1);
-      if (!line) continue;
-      stderrTail.push(line);
-      if (stderrTail.length > 20) stderrTail.shift();
-      // Before readiness the loader's lines explain a failure; the caller prints the last one.
-      if (ready) io.stderr(line);
-    }
-  });
+/** Feeds the journal from the loader until it exits or, after its `stopped` message, closes its stdout. */
+async function runLoader(r: Recording, loader: string): Promise<LoaderExit> {
+  const { child, io, writer } = r;
+  const stderr = stderrLines(r);
+  child.stdout.on('data', (chunk: Buffer) => onLoaderOutput(r, chunk));
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   child.stdin.on('error', () => undefined);
-
-  const onAbort = (): void => stop();
+  const onAbort = (): void => stopLoader(r);
   io.signal?.addEventListener('abort', onAbort);
-  // --duration counts from readiness: attaching to a large binary can take a while.
-  let timer: NodeJS.Timeout | undefined;
   const flusher = setInterval(() => {
     try {
       writer.flush();
     } catch (e) {
       // A full or failing disk: stop rather than drop batches; what was committed stays.
-      streamError ??= new EnvError(`cannot write the journal ${opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}`);
-      stop();
+      fail(r, writeError(r, e));
     }
   }, FLUSH_INTERVAL_MS);
-  let lastProgress = { t: Date.now(), records: 0, bytes: 0 };
-  const progress =
-    io.isTTY === true && !opts.live
-      ? setInterval(() => {
-          const now = Date.now();
-          const dt = (now - lastProgress.t) / 1000;
-          const rps = (writer.records - lastProgress.records) / dt;
-          const mbps = (payloadBytes - lastProgress.bytes) / dt / 1e6;
-          const lost = latestLoss ? latestLoss.cpus.reduce((a, c) => a + c.bytes, 0n) : 0n;
-          io.stderr(`\r${writer.records} records  ${rps.toFixed(0)} rec/s  ${mbps.toFixed(2)} MB/s  lost ${lost} bytes\x1b[K`);
-          lastProgress = { t: now, records: writer.records, bytes: payloadBytes };
-        }, 1000)
-      : undefined;
-  if (io.signal?.aborted) stop();
-
+  const progress = io.isTTY === true && !r.opts.live ? setInterval(progressLine(r), 1000) : undefined;
+  if (io.signal?.aborted) stopLoader(r);
   let endedAtNs = 0n;
-  const exit: { code: number | null; signal: NodeJS.Signals | null } = await new Promise((resolve, reject) => {
-    child.on('error', (e) => reject(new EnvError(`cannot run the BPF loader ${loader}: ${e.message}`)));
-    child.on('close', (code, signal) => resolve({ code, signal }));
-    // After `stopped` the loader only detaches its probes, ~100 ms each: we need not wait for that.
-    child.stdout.on('end', () => {
-      endedAtNs = process.hrtime.bigint();
-      if (loaderStopped) resolve({ code: 0, signal: null });
+  try {
+    return await new Promise<LoaderExit>((resolve, reject) => {
+      child.on('error', (e) => reject(new EnvError(`cannot run the BPF loader ${loader}: ${e.message}`)));
+      child.on('close', (code, signal) => resolve({ code, signal }));
+      // After `stopped` the loader only detaches its probes, ~100 ms each: we need not wait for that.
+      child.stdout.on('end', () => {
+        endedAtNs = process.hrtime.bigint();
+        if (r.loaderStopped) resolve({ code: 0, signal: null });
+      });
+      child.on('exit', () => {
+        if (endedAtNs === 0n) endedAtNs = process.hrtime.bigint();
+      });
     });
-    child.on('exit', () => {
-      if (endedAtNs === 0n) endedAtNs = process.hrtime.bigint();
-    });
-  }).finally(() => {
+  } finally {
     io.signal?.removeEventListener('abort', onAbort);
-    if (timer) clearTimeout(timer);
+    if (r.durationTimer) clearTimeout(r.durationTimer);
     clearInterval(flusher);
     if (progress) {
       clearInterval(progress);
       io.stderr('\n');
     }
-  }) as { code: number | null; signal: NodeJS.Signals | null };
-
-  // Only a loader that lost us mid-recording writes salvage; it is empty otherwise.
-  if ((fs.statSync(salvageFile, { throwIfNoEntry: false })?.size ?? 0) === 0) fs.rmSync(salvageFile, { force: true });
-  if (errBuf.trim()) stderrTail.push(errBuf.trim());
-  const lastLine = (stderrTail[stderrTail.length - 1] ?? '').replace(/^h2rec-loader:\s*(error:\s*)?/, '');
-  if (!ready) {
-    writer.abort();
-    // Nothing was recorded: do not leave an empty journal behind.
-    if (writer.records === 0) for (const suffix of ['', '-wal', '-shm']) fs.rmSync(opts.output + suffix, { force: true });
-    if (streamError) throw streamError;
-    if (exit.code === ExitCode.USAGE) throw new UsageError(lastLine || 'the loader rejected its arguments');
-    if (stopRequested && exit.code === 0) throw new H2recError('stopped before the probes were live', ExitCode.ENV);
-    throw new EnvError(lastLine || `the BPF loader failed (exit ${exit.code ?? exit.signal})`);
+    stderr.end();
+    if (r.newestKtime === 0n) r.newestKtime = endedAtNs;
   }
+}
 
-  const loss = latestLoss?.cpus.reduce(
-    (a, c) => ({
-      records: a.records + c.records,
-      bytes: a.bytes + c.bytes,
-      truncatedCalls: a.truncatedCalls + c.truncatedCalls,
-      truncatedBytes: a.truncatedBytes + c.truncatedBytes,
-    }),
-    { records: 0n, bytes: 0n, truncatedCalls: 0n, truncatedBytes: 0n },
-  ) ?? { records: 0n, bytes: 0n, truncatedCalls: 0n, truncatedBytes: 0n };
-  const summary: RecordSummary = {
-    output: opts.output,
-    records: writer.records,
-    bytes: writer.bytes,
-    payloadBytes,
-    connections: conns.size,
+/** The loader ended before its probes were live: no journal is left behind without records, and its reason is the error. */
+function failedBeforeReady(r: Recording, exit: LoaderExit, lastLine: string): H2recError {
+  r.writer.abort();
+  if (r.writer.records === 0) removeJournal(r.opts.output);
+  if (r.streamError) return r.streamError;
+  if (exit.code === ExitCode.USAGE) return new UsageError(lastLine || 'the loader rejected its arguments');
+  if (r.stopRequested && exit.code === 0) return new H2recError('stopped before the probes were live', ExitCode.ENV);
+  return new EnvError(lastLine || `the BPF loader failed (exit ${exit.code ?? exit.signal})`);
+}
+
+function summaryOf(r: Recording): RecordSummary {
+  const zero = { records: 0n, bytes: 0n, truncatedCalls: 0n, truncatedBytes: 0n };
+  const loss =
+    r.latestLoss?.cpus.reduce(
+      (a, c) => ({ records: a.records + c.records, bytes: a.bytes + c.bytes, truncatedCalls: a.truncatedCalls + c.truncatedCalls, truncatedBytes: a.truncatedBytes + c.truncatedBytes }),
+      zero,
+    ) ?? zero;
+  return {
+    output: r.opts.output,
+    records: r.writer.records,
+    bytes: r.writer.bytes,
+    payloadBytes: r.payloadBytes,
+    connections: r.conns.size,
     lostRecords: loss.records,
     lostBytes: loss.bytes,
     truncatedCalls: loss.truncatedCalls,
     truncatedBytes: loss.truncatedBytes,
-    probesOk,
-    probesFailed,
+    probesOk: r.probesOk,
+    probesFailed: r.probesFailed,
     // From the moment the probes were live to the stop: what --duration asks for.
-    seconds: ((stoppedAt || Date.now()) - (readyAt || started)) / 1000,
+    seconds: ((r.stoppedAt || Date.now()) - (r.readyAt || r.started)) / 1000,
   };
-  if (!loaderStopped && !streamError) {
-    // The loader died (killed, crashed): what it held is gone and nothing after is
-    // recorded. The journal says so, and the analyzer shows it as a gap.
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}${lastLine ? ` (${lastLine})` : ''}`;
-    const at = new Date();
-    const interruption: Interruption = { reason: `the BPF loader ${how}`, at: at.toISOString(), ktimeNs: (newestKtime || endedAtNs || process.hrtime.bigint()).toString() };
-    try {
-      writer.flush();
-      writer.setMeta(MetaKey.interrupted, JSON.stringify(interruption));
-    } catch {
-      // a failing disk: the journal stays incomplete, which is also what it says
-    }
-    writer.abort();
-    throw new EnvError(
-      `the BPF loader ${how} at ${at.toISOString().slice(11, 23)}; recording stopped: ${writer.records} records kept in ${opts.output}, marked INCOMPLETE` +
-        (parser.pendingBytes > 0 ? ` (${parser.pendingBytes} bytes of a cut message dropped)` : ''),
-    );
-  }
-  if (streamError || (exit.code !== 0 && exit.code !== null)) {
-    // Keep what was recorded, unmarked as complete, and say why we stopped.
-    writer.abort();
-    throw streamError ?? new EnvError(`the BPF loader stopped unexpectedly (exit ${exit.code}): ${lastLine}; ${writer.records} records kept in ${opts.output}`);
-  }
+}
+
+/**
+ * The loader died (killed, crashed): what it held is gone and nothing after
+ * is recorded. The journal says so, and the analyzer shows it as a gap.
+ */
+function interrupted(r: Recording, exit: LoaderExit, lastLine: string): H2recError {
+  const { writer } = r;
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}${lastLine ? ` (${lastLine})` : ''}`;
+  const at = new Date();
+  const interruption: Interruption = { reason: `the BPF loader ${how}`, at: at.toISOString(), ktimeNs: (r.newestKtime || process.hrtime.bigint()).toString() };
   try {
-    writer.finish(summary, new Date().toISOString());
-  } catch (e) {
-    writer.abort();
-    throw new EnvError(`cannot finish the journal ${opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}; ${writer.records} records were received`);
+    writer.flush();
+    writer.setMeta(MetaKey.interrupted, JSON.stringify(interruption));
+  } catch {
+    // a failing disk: the journal stays incomplete, which is also what it says
   }
-  io.stderr(formatSummary(summary));
-  return summary;
+  writer.abort();
+  return new EnvError(
+    `the BPF loader ${how} at ${at.toISOString().slice(11, 23)}; recording stopped: ${writer.records} records kept in ${r.opts.output}, marked INCOMPLETE` +
+      (r.parser.pendingBytes > 0 ? ` (${r.parser.pendingBytes} bytes of a cut message dropped)` : ''),
+  );
+}
+
+function finishJournal(r: Recording, summary: RecordSummary): void {
+  try {
+    r.writer.finish(summary, new Date().toISOString());
+  } catch (e) {
+    r.writer.abort();
+    throw new EnvError(`cannot finish the journal ${r.opts.output}: ${(e as { code?: string }).code ?? (e as Error).message}; ${r.writer.records} records were received`);
+  }
 }
