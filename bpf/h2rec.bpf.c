@@ -110,10 +110,13 @@ struct {
  * exactly this with its last frame: a writer goroutine flushes the GOAWAY
  * while the serve loop closes the connection.
  *
- * Ending the connection at Close's entry lost that race about one run in
- * three: such a Write's bytes, returning after the end, started a second
- * generation (a spurious connection beginning mid-stream). So `state` mirrors
- * activeCall, in one word changed only by atomic operations:
+ * Close's entry is too early to decide: a Write whose entry probe runs just
+ * after it can still win the compare-and-swap, send its bytes and return
+ * after Close. Ending the connection at Close's entry therefore lost that race
+ * (about one CI run in three for the HTTP/2 server; 9-11 connections in 300
+ * in the closerace test): the Write's bytes started a second generation, a
+ * spurious connection beginning mid-stream. So `state` mirrors activeCall, in
+ * one word changed only by atomic operations:
  *  - a call's entry adds 2 before anything else it does (before it publishes
  *    its go_call), so a Close that comes after sees it;
  *  - Close decides at its RETs, not at its entry: by then its own
@@ -680,7 +683,8 @@ int BPF_KPROBE(go_return)
 /*
  * (*Conn).Close: its entry notes the receiver for its RETs, where the
  * connection is ended (see go_conns for why not here). A second Close of the
- * same connection finds GO_CLOSING already set and does nothing.
+ * same connection finds GO_CLOSING set (calls still in flight) or the
+ * connection already ended, and changes nothing.
  */
 SEC("uprobe")
 int BPF_KPROBE(go_close_entry)
