@@ -102,16 +102,40 @@ struct {
 } go_calls SEC(".maps");
 
 /*
- * Go: calls in flight per connection. (*Conn).Close may run while a Write
- * is still in flight on another goroutine (crypto/tls interlocks them
- * through activeCall and lets that Write finish), so the connection ends when
- * both have happened: at Close if nothing is in flight, else at the last
- * return. Otherwise that Write's bytes would start a new generation.
+ * Go: calls in flight per connection, and whether (*Conn).Close has returned.
+ * crypto/tls lets Close run while a Write is in flight on another goroutine:
+ * both go through its activeCall word (Write adds 2 while it runs, Close sets
+ * bit 0), and a Write that got in before Close's compare-and-swap still sends
+ * its bytes, then returns after Close did. net/http's HTTP/2 server does
+ * exactly this with its last frame: a writer goroutine flushes the GOAWAY
+ * while the serve loop closes the connection.
+ *
+ * Close's entry is too early to decide: a Write whose entry probe runs just
+ * after it can still win the compare-and-swap, send its bytes and return
+ * after Close. Ending the connection at Close's entry therefore lost that race
+ * (about one CI run in three for the HTTP/2 server; 9-11 connections in 300
+ * in the closerace test): the Write's bytes started a second generation, a
+ * spurious connection beginning mid-stream. So `state` mirrors activeCall, in
+ * one word changed only by atomic operations:
+ *  - a call's entry adds 2 before anything else it does (before it publishes
+ *    its go_call), so a Close that comes after sees it;
+ *  - Close decides at its RETs, not at its entry: by then its own
+ *    compare-and-swap has happened, and every Write that got in before it
+ *    had already passed its entry probe (the probe runs before the Write's
+ *    first instruction). A Write entering later finds activeCall's bit 0 and
+ *    returns 0 bytes, so it carries nothing to record;
+ *  - Close's RET sets bit 0 (fetch-or): if nothing was in flight it ends the
+ *    connection itself; else the call whose return takes the word from 3
+ *    (closing, itself the last) ends it.
+ * Exactly one of them sees the word in the state that ends it, so the end
+ * positions cover every byte and the close record is written once. The entry
+ * is then deleted: a *tls.Conn address reused by the allocator after the
+ * collector freed it starts a new generation (emit_call), as before.
  */
+#define GO_CLOSING 1
+#define GO_CALL 2
 struct go_conn {
-	__s64 inflight;
-	__u32 closing;
-	__u32 _pad;
+	__s64 state; /* GO_CALL per call in flight, | GO_CLOSING once Close returned */
 };
 
 struct {
@@ -120,6 +144,14 @@ struct {
 	__type(key, struct h2rec_conn_key);
 	__type(value, struct go_conn);
 } go_conns SEC(".maps");
+
+/* Go: the *tls.Conn of a Close in progress, key (tgid, g): at its RETs, RAX holds the error, not the receiver. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct h2rec_conn_key);
+	__type(value, __u64);
+} go_closes SEC(".maps");
 
 /*
  * (tgid, SSL*) -> positions. SSL_free/gnutls_deinit delete the entry so a
@@ -557,16 +589,38 @@ struct go_stack {
 	__u64 lo, hi;
 };
 
+/* One call of ptr has ended (returned, or was never published): the last one after Close ends the connection. */
+static __always_inline void go_call_done(__u32 tgid, __u64 ptr)
+{
+	struct h2rec_conn_key ck = { .tgid = tgid, .ptr = ptr };
+	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
+	if (gc && __sync_fetch_and_add(&gc->state, -GO_CALL) == (GO_CALL | GO_CLOSING)) {
+		bpf_map_delete_elem(&go_conns, &ck);
+		on_free(ptr);
+	}
+}
+
 static __always_inline int go_entry(struct pt_regs *ctx, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	if (quiesced || !wanted(id >> 32))
 		return 0;
 	__u64 g = GO_G(ctx);
+	__u64 ptr = GO_RECV(ctx);
+	/* Counted in flight first, published second: see go_conns. */
+	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = ptr };
+	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
+	if (!gc) {
+		struct go_conn z = {};
+		bpf_map_update_elem(&go_conns, &ck, &z, BPF_NOEXIST);
+		gc = bpf_map_lookup_elem(&go_conns, &ck);
+	}
+	if (gc)
+		__sync_fetch_and_add(&gc->state, GO_CALL);
 	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = g };
 	struct go_call c = {
 		.a = {
-			.ptr = GO_RECV(ctx),
+			.ptr = ptr,
 			.buf = GO_BUF(ctx),
 			.ts_entry = bpf_ktime_get_ns(),
 			.fd = -1,
@@ -582,17 +636,8 @@ static __always_inline int go_entry(struct pt_regs *ctx, __u8 dir)
 	struct go_stack stk = {};
 	if (!bpf_probe_read_user(&stk, sizeof(stk), (void *)g) && c.a.buf >= stk.lo && c.a.buf < stk.hi)
 		c.stack_off = stk.hi - c.a.buf;
-	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
-		return 0;
-	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = c.a.ptr };
-	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
-	if (!gc) {
-		struct go_conn z = {};
-		bpf_map_update_elem(&go_conns, &ck, &z, BPF_NOEXIST);
-		gc = bpf_map_lookup_elem(&go_conns, &ck);
-	}
-	if (gc)
-		__sync_fetch_and_add(&gc->inflight, 1);
+	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY) && gc)
+		go_call_done(ck.tgid, ptr); /* no return will find this call: uncount it */
 	return 0;
 }
 
@@ -631,19 +676,15 @@ int BPF_KPROBE(go_return)
 		emit_call(id, &c->a, buf, (__u64)n);
 	__u64 ptr = c->a.ptr;
 	bpf_map_delete_elem(&go_calls, &k);
-	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = ptr };
-	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
-	if (gc && __sync_fetch_and_add(&gc->inflight, -1) <= 1 && gc->closing) {
-		bpf_map_delete_elem(&go_conns, &ck);
-		on_free(ptr);
-	}
+	go_call_done(k.tgid, ptr);
 	return 0;
 }
 
 /*
- * (*Conn).Close: the *tls.Conn may be reused by the allocator, so its next
- * use is a new generation; with calls in flight, the last one's return ends
- * it (go_conns). Both may call on_free: the second finds no connection.
+ * (*Conn).Close: its entry notes the receiver for its RETs, where the
+ * connection is ended (see go_conns for why not here). A second Close of the
+ * same connection finds GO_CLOSING set (calls still in flight) or the
+ * connection already ended, and changes nothing.
  */
 SEC("uprobe")
 int BPF_KPROBE(go_close_entry)
@@ -651,12 +692,33 @@ int BPF_KPROBE(go_close_entry)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (quiesced || !wanted(id >> 32))
 		return 0;
-	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = GO_RECV(ctx) };
+	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = GO_G(ctx) };
+	__u64 ptr = GO_RECV(ctx);
+	bpf_map_update_elem(&go_closes, &k, &ptr, BPF_ANY);
+	return 0;
+}
+
+/*
+ * At every RET of (*Conn).Close. The *tls.Conn cannot be freed and reused
+ * before this (Close holds it), so ptr is still the connection Close closed.
+ */
+SEC("uprobe")
+int BPF_KPROBE(go_close_return)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = GO_G(ctx) };
+	__u64 *p = bpf_map_lookup_elem(&go_closes, &k);
+	if (!p)
+		return 0;
+	struct h2rec_conn_key ck = { .tgid = k.tgid, .ptr = *p };
+	bpf_map_delete_elem(&go_closes, &k);
+	if (quiesced)
+		return 0; /* the loader's final dump has the end positions */
 	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
 	if (gc) {
-		gc->closing = 1;
-		if (gc->inflight > 0)
-			return 0;
+		__s64 was = __sync_fetch_and_or(&gc->state, GO_CLOSING);
+		if (was != 0)
+			return 0; /* calls in flight: the last to return ends it; or closed already */
 		bpf_map_delete_elem(&go_conns, &ck);
 	}
 	return on_free(ck.ptr);

@@ -186,7 +186,10 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
-/* Go crypto/tls functions: Write and Read get an entry probe and one at each RET; Close only an entry probe. */
+/*
+ * Go crypto/tls functions, each with an entry probe and one at each RET. Close ends the connection at
+ * its RETs, after its interlock with a concurrent Write (h2rec.bpf.c, go_conns).
+ */
 enum { GO_WRITE, GO_READ, GO_CLOSE, GO_NFUNCS };
 static const char *const go_func_names[GO_NFUNCS] = {
 	"crypto/tls.(*Conn).Write", "crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).Close",
@@ -476,12 +479,12 @@ static bool inspect_go_targets(void)
  * detaches what this function had. Returns the links made, or -1 when the
  * kernel refuses uprobes (said on stderr; main's cleanup detaches the rest).
  */
-static int attach_go_func(struct h2rec_bpf *skel, struct target *t, int f, struct bpf_program *entry)
+static int attach_go_func(struct h2rec_bpf *skel, struct target *t, int f, struct bpf_program *entry, struct bpf_program *ret)
 {
 	const struct go_func *fn = &t->go_funcs[f];
 	int first = n_links, err = 0;
 	char ebuf[PATH_MAX * 2], ebuf2[256];
-	int nret = f == GO_CLOSE ? 0 : fn->nrets;
+	int nret = fn->nrets;
 	for (int i = 0; i <= nret && !err; i++) {
 		bool is_entry = i == nret;
 		if (n_links >= MAX_LINKS) {
@@ -489,7 +492,7 @@ static int attach_go_func(struct h2rec_bpf *skel, struct target *t, int f, struc
 			break;
 		}
 		LIBBPF_OPTS(bpf_uprobe_opts, o);
-		struct bpf_program *prog = count_only ? skel->progs.count_only : is_entry ? entry : skel->progs.go_return;
+		struct bpf_program *prog = count_only ? skel->progs.count_only : is_entry ? entry : ret;
 		struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, t->path,
 								     is_entry ? fn->file_off : fn->ret_offs[i], &o);
 		if (!l) {
@@ -523,15 +526,15 @@ static int attach_go(struct h2rec_bpf *skel, struct target *t)
 			  jstr(t->path, ebuf, sizeof(ebuf)), jstr(t->go_err, ebuf2, sizeof(ebuf2)));
 		return 0;
 	}
-	int w = attach_go_func(skel, t, GO_WRITE, skel->progs.go_write_entry);
+	int w = attach_go_func(skel, t, GO_WRITE, skel->progs.go_write_entry, skel->progs.go_return);
 	if (w < 0)
 		return -1;
-	int r = attach_go_func(skel, t, GO_READ, skel->progs.go_read_entry);
+	int r = attach_go_func(skel, t, GO_READ, skel->progs.go_read_entry, skel->progs.go_return);
 	if (r < 0)
 		return -1;
 	if (!w || !r)
 		return w + r; /* one direction is better than none, and its probe line says what failed */
-	int c = attach_go_func(skel, t, GO_CLOSE, skel->progs.go_close_entry);
+	int c = attach_go_func(skel, t, GO_CLOSE, skel->progs.go_close_entry, skel->progs.go_close_return);
 	return c < 0 ? -1 : w + r + c;
 }
 

@@ -2,8 +2,8 @@
  * Recording cost on a Go program (issue 12): h2load against a net/http TLS
  * file server built from test/fixtures/go/h2go.go, the same fixed run
  * (a) untraced, (b) under the floor: a uprobe that only counts, on exactly
- * the places h2rec probes (entry of (*Conn).Write/Read/Close and every RET of
- * Write and Read), behind the same --comm filter (`h2rec-loader --count-only`:
+ * the places h2rec probes (entry and every RET of (*Conn).Write/Read/Close),
+ * behind the same --comm filter (`h2rec-loader --count-only`:
  * bpftrace cannot attach at function+offset on Debian), (c) the h2rec loader
  * alone with its output thrown away, (d) `h2rec record`. Interleaved and
  * rotated per repetition, as in recordCost.ts.
@@ -119,7 +119,7 @@ export async function goCost(env: Env): Promise<GoCostResult> {
   let probes = 0;
   for (const f of FUNCS) {
     const j = JSON.parse(spawnSync(path.join(env.repo, 'bpf/.output/x86len-test'), ['--go', bin, f, 'auto'], { encoding: 'utf8' }).stdout);
-    probes += 1 + (f.endsWith('Close') ? 0 : j.rets.length);
+    probes += 1 + j.rets.length;
   }
   const server = track(bin, ['server', '127.0.0.1:0', path.join(env.tmp, 'doc'), path.join(env.tmp, 'cert.pem'), path.join(env.tmp, 'key.pem')], {
     stdio: ['ignore', 'pipe', 'pipe'],
