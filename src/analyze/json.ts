@@ -29,20 +29,18 @@ function endpoints(c: ConnInfo): Record<string, unknown> {
   return { fd: k.fd, family: k.family, local: `${k.laddr}:${k.lport}`, remote: `${k.raddr}:${k.rport}` };
 }
 
+/** The fields that open a frame's or an HTTP/1 message's object: what it is, when, where and who. */
+function located(kind: string, e: { ktime: bigint; conn: { id: number | string; pid: number; comm: string }; tid: number; dir: string; pos: bigint }, ts: (k: bigint) => string): Record<string, unknown> {
+  return { kind, tsNs: ts(e.ktime), conn: e.conn.id, pid: e.conn.pid, tid: e.tid, comm: e.conn.comm, dir: e.dir, pos: e.pos.toString() };
+}
+
 /** The JSON object for one event, or undefined for events that have none. */
 export function toJson(e: FrameEvent, opts: JsonOptions): Record<string, unknown> | undefined {
   const ts = (k: bigint): string => (k + opts.realtimeOffsetNs).toString();
   switch (e.kind) {
     case 'frame': {
       const o: Record<string, unknown> = {
-        kind: 'frame',
-        tsNs: ts(e.ktime),
-        conn: e.conn.id,
-        pid: e.conn.pid,
-        tid: e.tid,
-        comm: e.conn.comm,
-        dir: e.dir,
-        pos: e.pos.toString(),
+        ...located('frame', e, ts),
         type: e.typeName,
         length: e.length,
         flags: e.flagNames,
@@ -132,14 +130,7 @@ export function toJson(e: FrameEvent, opts: JsonOptions): Record<string, unknown
       return { kind: 'protocol', tsNs: ts(e.ktime), conn: e.conn.id, dir: e.dir, protocol: e.protocol, pos: e.pos.toString(), note: e.note };
     case 'http1':
       return {
-        kind: 'http1',
-        tsNs: ts(e.ktime),
-        conn: e.conn.id,
-        pid: e.conn.pid,
-        tid: e.tid,
-        comm: e.conn.comm,
-        dir: e.dir,
-        pos: e.pos.toString(),
+        ...located('http1', e, ts),
         startLine: e.startLine,
         headers: e.headers,
         message: e.message,

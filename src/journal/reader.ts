@@ -297,16 +297,7 @@ export class JournalReader {
       return rec;
     };
     try {
-      for (;;) {
-        let next: IteratorResult<unknown[]>;
-        try {
-          next = it.next();
-        } catch (e) {
-          throw inputErrorFrom(this.path, e);
-        }
-        if (next.done) break;
-        const [id, raw, ...cells] = next.value as [bigint, Buffer, ...bigint[]];
-        this.checkRaw(id, raw);
+      for (const [id, raw, ...cells] of this.checkedRows(it) as IterableIterator<[bigint, Buffer, ...bigint[]]>) {
         const row = rowKeyOf(cells);
         while (sk && compareRows(sk, row) < 0) {
           const rec = emitSalvaged();
@@ -325,7 +316,8 @@ export class JournalReader {
     }
   }
 
-  private *decodeRows(it: IterableIterator<unknown[]>, filter: RecordFilter): IterableIterator<JournalRecord> {
+  /** The rows of a records query (id, raw, ...): SQLite's failures become InputErrors, and raw must be a BLOB. */
+  private *checkedRows(it: IterableIterator<unknown[]>): IterableIterator<unknown[]> {
     for (;;) {
       let next: IteratorResult<unknown[]>;
       try {
@@ -334,8 +326,13 @@ export class JournalReader {
         throw inputErrorFrom(this.path, e);
       }
       if (next.done) return;
-      const [id, raw] = next.value as [bigint, Buffer];
-      this.checkRaw(id, raw);
+      this.checkRaw(next.value[0], next.value[1]);
+      yield next.value;
+    }
+  }
+
+  private *decodeRows(it: IterableIterator<unknown[]>, filter: RecordFilter): IterableIterator<JournalRecord> {
+    for (const [id, raw] of this.checkedRows(it) as IterableIterator<[bigint, Buffer]>) {
       const rec = decodeRow(raw, Number(id), filter);
       if (rec) yield rec;
     }
