@@ -114,6 +114,13 @@ export interface AnalysisResult {
   summary_seconds: number | null;
   export_seconds: number | null;
   tshark_seconds: number | null;
+  /** every raw record read in journal order and nothing done with it (bench/lib/readfloor.ts): analyze's floor */
+  read_floor_seconds: number | null;
+  /** analyze --format json / --summary time as a multiple of the read floor, same run (target ≤ 1.5) */
+  json_vs_floor: number | null;
+  summary_vs_floor: number | null;
+  /** HTTP/2 frames analyze --format json printed per second of its wall time */
+  frames_per_second: number | null;
   speedup_vs_tshark: number | null;
   speedup_reason?: string;
   json_cpu_seconds: number | null;
@@ -123,16 +130,16 @@ export interface AnalysisResult {
   /** peak RSS of analyze --format json */
   peak_rss_mb: number | null;
   pcap_bytes: number | null;
-  tools: Record<'json' | 'text' | 'summary' | 'export' | 'tshark', ToolRun | null>;
+  tools: Record<'json' | 'text' | 'summary' | 'export' | 'tshark' | 'floor', ToolRun | null>;
   reasons: Record<string, string>;
 }
 
 const TSHARK_FIELDS = ['http2.type', 'http2.streamid', 'http2.flags', 'http2.length', 'http2.header.name'];
 
-type Kind = 'json' | 'tshark' | 'text' | 'summary' | 'export';
+type Kind = 'json' | 'tshark' | 'text' | 'summary' | 'export' | 'floor';
 
 /** `only`: the tools to run (export always runs when tshark does: it makes tshark's input). */
-export async function analysisSpeed(env: Env, j: Journal, only: Kind[] = ['json', 'tshark', 'text', 'summary', 'export']): Promise<AnalysisResult> {
+export async function analysisSpeed(env: Env, j: Journal, only: Kind[] = ['json', 'tshark', 'text', 'summary', 'export', 'floor']): Promise<AnalysisResult> {
   const node = process.execPath;
   const out = (name: string): string => path.join(env.tmp, `out-${name}`);
   const timeout = 1_800_000;
@@ -141,11 +148,12 @@ export async function analysisSpeed(env: Env, j: Journal, only: Kind[] = ['json'
     json: [env.cli, 'analyze', j.file, '--format', 'json'],
     text: [env.cli, 'analyze', j.file],
     summary: [env.cli, 'analyze', j.file, '--summary'],
+    floor: [path.join(env.repo, 'build/bench/lib/readfloor.js'), j.file],
   };
   const pcap = path.join(env.tmp, 'analysis.pcapng');
   const exportCmd = [env.cli, 'export', j.file, '--pcap', pcap];
   const exportAvailable = fs.existsSync(path.join(env.repo, 'build/src/export/export.js'));
-  const ms: Record<string, Measured[]> = { json: [], text: [], summary: [], export: [], tshark: [] };
+  const ms: Record<string, Measured[]> = { json: [], text: [], summary: [], export: [], tshark: [], floor: [] };
   let tsharkArgs: string[] | null = null;
   let exportError: string | undefined;
 
@@ -175,10 +183,10 @@ export async function analysisSpeed(env: Env, j: Journal, only: Kind[] = ['json'
   if (!tsharkOk) reasons.tshark = 'tshark is not installed';
   else if (exportError) reasons.tshark = `no pcapng to read: ${exportError}`;
 
-  const kinds: Kind[] = ['json', 'tshark', 'text', 'summary', 'export'];
+  const kinds: Kind[] = ['floor', 'json', 'tshark', 'text', 'summary', 'export'];
   for (let rep = 0; rep < env.sizes.analysisReps; rep++) {
     // json and tshark back to back in alternating order: the ratio is what must hold on a noisy machine.
-    const order: Kind[] = rep % 2 ? ['tshark', 'json', 'summary', 'text', 'export'] : kinds;
+    const order: Kind[] = rep % 2 ? ['tshark', 'json', 'floor', 'summary', 'text', 'export'] : kinds;
     for (const k of order.filter((x) => only.includes(x))) {
       if (k === 'export') {
         if (rep > 0 && !exportError) await runExport();
@@ -191,7 +199,7 @@ export async function analysisSpeed(env: Env, j: Journal, only: Kind[] = ['json'
         env.log(`tshark -T fields: ${m.seconds.toFixed(2)} s (CPU ${m.cpuSeconds?.toFixed(2)} s), peak RSS ${m.peakRssMb?.toFixed(0)} MB (exit ${m.code})`);
         continue;
       }
-      const m = await measure(node, cmds[k as 'json' | 'text' | 'summary'], out(k), timeout);
+      const m = await measure(node, cmds[k as 'json' | 'text' | 'summary' | 'floor'], out(k), timeout);
       ms[k].push(m);
       env.log(`analyze ${k}: ${m.seconds.toFixed(2)} s (CPU ${m.cpuSeconds?.toFixed(2)} s), ${(j.bytes / m.seconds / 1e6).toFixed(0)} MB/s, peak RSS ${m.peakRssMb?.toFixed(0)} MB (exit ${m.code})`);
     }
@@ -211,7 +219,10 @@ export async function analysisSpeed(env: Env, j: Journal, only: Kind[] = ['json'
     summary: only.includes('summary') ? toolRun(j.bytes, `node ${cmds.summary.join(' ')}`, ms.summary) : null,
     export: exportAvailable ? toolRun(j.bytes, `node ${exportCmd.join(' ')}`, ms.export, exportError) : null,
     tshark: ms.tshark.length ? toolRun(j.bytes, `tshark ${(tsharkArgs ?? []).join(' ')}`, ms.tshark) : null,
+    floor: only.includes('floor') ? toolRun(j.bytes, `node ${cmds.floor.join(' ')}`, ms.floor) : null,
   };
+  const floor = tools.floor?.seconds ?? null;
+  const vsFloor = (t: number | null | undefined): number | null => (t && floor ? round(t / floor, 2) : null);
   const js = tools.json?.seconds ?? null;
   const ts = tools.tshark?.seconds ?? null;
   let speedup: number | null = null;
@@ -237,6 +248,10 @@ export async function analysisSpeed(env: Env, j: Journal, only: Kind[] = ['json'
     summary_seconds: tools.summary?.seconds ?? null,
     export_seconds: exportError ? null : tools.export?.seconds ?? null,
     tshark_seconds: ts,
+    read_floor_seconds: floor,
+    json_vs_floor: vsFloor(js),
+    summary_vs_floor: vsFloor(tools.summary?.seconds),
+    frames_per_second: frames !== null && js ? Math.round(frames / js) : null,
     speedup_vs_tshark: speedup,
     ...(speedupReason ? { speedup_reason: speedupReason } : {}),
     json_cpu_seconds: tools.json?.cpu_seconds ?? null,

@@ -154,8 +154,7 @@ export class JournalReader {
     if (st.size === 0) throw new InputError(`${path} is empty: not an h2rec journal`);
     let db: Database.Database;
     try {
-      db = new Database(path, { readonly: true, fileMustExist: true });
-      db.defaultSafeIntegers(true);
+      db = openJournalDb(path);
     } catch (e) {
       throw inputErrorFrom(path, e);
     }
@@ -237,10 +236,7 @@ export class JournalReader {
       yield* this.recordsWithSalvage(where, params, filter);
       return;
     }
-    const sql =
-      'SELECT id, raw FROM records' +
-      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-      ` ORDER BY ${ORDER_COLS}`;
+    const sql = where.length ? `SELECT id, raw FROM records WHERE ${where.join(' AND ')} ORDER BY ${ORDER_COLS}` : recordsInOrderSql();
     let it: IterableIterator<unknown[]>;
     try {
       it = this.db.prepare(sql).raw(true).iterate(...params) as IterableIterator<unknown[]>;
@@ -522,6 +518,18 @@ export class JournalReader {
     this.salvage?.close();
     this.db.close();
   }
+}
+
+/** The SQL of a plain read of every record in the journal's order: (id, raw) rows. */
+export function recordsInOrderSql(): string {
+  return `SELECT id, raw FROM records ORDER BY ${ORDER_COLS}`;
+}
+
+/** The journal's database as the reader opens it (read-only, 64-bit integers as bigint), for measuring reads. */
+export function openJournalDb(path: string): Database.Database {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  db.defaultSafeIntegers(true);
+  return db;
 }
 
 /** One row's record, or undefined when the comm filter drops it or it is damaged and the caller counts those. */
