@@ -33,8 +33,17 @@ const volatile __u64 wakeup_bytes = 1 << 20;
  * does not advance its connection's position, exactly as if detached.
  */
 volatile __u32 quiesced = 0;
-/* Set by the loader when it placed Go probes: only then does sys_enter look for a goroutine's call. */
+/* Set by the loader when it placed Go probes, or may place them later: only then does sys_enter look for a goroutine's call. */
 const volatile __u8 go_enabled = 0;
+/*
+ * System-wide recording with --comm: a program of that name that starts
+ * while we record may be a Go program, whose crypto/tls is linked into its
+ * own executable (no shared library already probed). on_exec tells the
+ * loader its pid, and the loader probes the executable then.
+ */
+const volatile __u8 watch_execs = 0;
+/* execs whose pid did not fit in the execs ring: the loader warns about them */
+volatile __u32 exec_drops = 0;
 /* Plaintext socket capture (--no-sockets clears it) and its --port filter. */
 const volatile __u8 capture_sockets = 0;
 const volatile __u32 n_filter_ports = 0;
@@ -607,6 +616,20 @@ static __always_inline int go_entry(struct pt_regs *ctx, __u8 dir)
 		return 0;
 	__u64 g = GO_G(ctx);
 	__u64 ptr = GO_RECV(ctx);
+	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = g };
+	/*
+	 * The same call entering again: a function whose frame does not fit the
+	 * goroutine's stack calls runtime.morestack from its prologue, which
+	 * grows the stack and jumps back to the function's first instruction, so
+	 * this probe runs twice for one call (same goroutine, receiver and
+	 * direction: a goroutine is in one Write or Read at a time). Counted
+	 * twice, the connection's in-flight count stayed one call high and it
+	 * never ended at its Close (no close record: about 1 run in 6 of the
+	 * closerace test, whose racing Write runs on a fresh goroutine). Only
+	 * this goroutine touches its key, so the lookup cannot race.
+	 */
+	struct go_call *prev = bpf_map_lookup_elem(&go_calls, &k);
+	bool reentry = prev && prev->a.ptr == ptr && prev->a.dir == dir;
 	/* Counted in flight first, published second: see go_conns. */
 	struct h2rec_conn_key ck = { .tgid = id >> 32, .ptr = ptr };
 	struct go_conn *gc = bpf_map_lookup_elem(&go_conns, &ck);
@@ -615,9 +638,8 @@ static __always_inline int go_entry(struct pt_regs *ctx, __u8 dir)
 		bpf_map_update_elem(&go_conns, &ck, &z, BPF_NOEXIST);
 		gc = bpf_map_lookup_elem(&go_conns, &ck);
 	}
-	if (gc)
+	if (gc && !reentry)
 		__sync_fetch_and_add(&gc->state, GO_CALL);
-	struct h2rec_conn_key k = { .tgid = id >> 32, .ptr = g };
 	struct go_call c = {
 		.a = {
 			.ptr = ptr,
@@ -636,7 +658,10 @@ static __always_inline int go_entry(struct pt_regs *ctx, __u8 dir)
 	struct go_stack stk = {};
 	if (!bpf_probe_read_user(&stk, sizeof(stk), (void *)g) && c.a.buf >= stk.lo && c.a.buf < stk.hi)
 		c.stack_off = stk.hi - c.a.buf;
-	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY) && gc)
+	/* A re-entered call keeps its first entry time: that is when it began (true order). */
+	if (reentry)
+		c.a.ts_entry = prev->a.ts_entry;
+	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY) && gc && !reentry)
 		go_call_done(ck.tgid, ptr); /* no return will find this call: uncount it */
 	return 0;
 }
@@ -1049,6 +1074,25 @@ int BPF_PROG(sys_exit_sock, struct pt_regs *regs, long ret)
 	if (ret > 0 && ret <= 0xffffffffL && !quiesced)
 		on_sock_return(id, c, (__u64)ret);
 	bpf_map_delete_elem(&sock_active, &id);
+	return 0;
+}
+
+/* The pids of wanted programs that exec while we record (see watch_execs): a few a second at most. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16384);
+} execs SEC(".maps");
+
+/* After exec the task has its new comm: the --comm filter sees the program's own name. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!watch_execs || quiesced || !wanted(tgid))
+		return 0;
+	/* With the ring full the loader would never hear of this program: counted, and it warns. */
+	if (bpf_ringbuf_output(&execs, &tgid, sizeof(tgid), 0))
+		__sync_fetch_and_add(&exec_drops, 1);
 	return 0;
 }
 

@@ -401,7 +401,8 @@ static bool is_go_binary(const char *path)
 /*
  * System-wide recording with --comm: the Go programs of that name running
  * now. Go links crypto/tls into each executable, so there is no shared
- * library to probe for programs that start later: those need --binary.
+ * library already probed for programs that start later: on_exec reports
+ * those, and probe_new_programs probes each new executable.
  */
 static void add_comm_go_targets(const char *comm)
 {
@@ -430,44 +431,48 @@ static void add_comm_go_targets(const char *comm)
 	closedir(d);
 }
 
-/* Reads every target's Go build info and finds the functions and their RETs: before load, to set go_enabled. */
+/* Reads a target's Go build info and finds the functions and their RETs; whether it can be probed. */
+static bool inspect_go_target(struct target *t)
+{
+	struct go_elf g;
+	char err[512];
+	if (go_open(t->path, &g, err, sizeof(err)))
+		return false;
+	if (!g.is_go) {
+		go_close(&g);
+		return false;
+	}
+	t->is_go = true;
+	snprintf(t->go_version, sizeof(t->go_version), "%s", g.version[0] ? g.version : "an unknown Go version");
+	if (!g.x86_64) {
+		snprintf(t->go_err, sizeof(t->go_err), "Go programs are recorded on x86_64 only");
+	} else if (g.minor < GO_MIN_REGABI_MINOR) {
+		snprintf(t->go_err, sizeof(t->go_err),
+			 "built with %s, which passes arguments on the stack; h2rec records Go programs built with Go 1.%d or later (register ABI)",
+			 t->go_version, GO_MIN_REGABI_MINOR);
+	} else {
+		t->go_ok = true;
+		for (int f = 0; f < GO_NFUNCS && t->go_ok; f++)
+			if (go_find_func(&g, go_func_names[f], NULL, &t->go_funcs[f], err, sizeof(err))) {
+				t->go_ok = false;
+				if (!g.has_symtab && !g.has_pclntab)
+					snprintf(t->go_err, sizeof(t->go_err), "%s is stripped of its symbol table and no pclntab was found in it: cannot find crypto/tls", t->go_version);
+				else
+					snprintf(t->go_err, sizeof(t->go_err), "%s", err);
+			}
+	}
+	go_close(&g);
+	if (!t->go_ok && t->required)
+		die(EXIT_USAGE, "--binary %s: Go program %s", t->path, t->go_err);
+	return t->go_ok;
+}
+
+/* Every target's Go build info: before load, to set go_enabled. */
 static bool inspect_go_targets(void)
 {
 	bool any = false;
-	for (int i = 0; i < n_targets; i++) {
-		struct target *t = &targets[i];
-		struct go_elf g;
-		char err[512];
-		if (go_open(t->path, &g, err, sizeof(err)))
-			continue;
-		if (!g.is_go) {
-			go_close(&g);
-			continue;
-		}
-		t->is_go = true;
-		snprintf(t->go_version, sizeof(t->go_version), "%s", g.version[0] ? g.version : "an unknown Go version");
-		if (!g.x86_64) {
-			snprintf(t->go_err, sizeof(t->go_err), "Go programs are recorded on x86_64 only");
-		} else if (g.minor < GO_MIN_REGABI_MINOR) {
-			snprintf(t->go_err, sizeof(t->go_err),
-				 "built with %s, which passes arguments on the stack; h2rec records Go programs built with Go 1.%d or later (register ABI)",
-				 t->go_version, GO_MIN_REGABI_MINOR);
-		} else {
-			t->go_ok = true;
-			for (int f = 0; f < GO_NFUNCS && t->go_ok; f++)
-				if (go_find_func(&g, go_func_names[f], NULL, &t->go_funcs[f], err, sizeof(err))) {
-					t->go_ok = false;
-					if (!g.has_symtab && !g.has_pclntab)
-						snprintf(t->go_err, sizeof(t->go_err), "%s is stripped of its symbol table and no pclntab was found in it: cannot find crypto/tls", t->go_version);
-					else
-						snprintf(t->go_err, sizeof(t->go_err), "%s", err);
-				}
-		}
-		go_close(&g);
-		if (!t->go_ok && t->required)
-			die(EXIT_USAGE, "--binary %s: Go program %s", t->path, t->go_err);
-		any |= t->go_ok;
-	}
+	for (int i = 0; i < n_targets; i++)
+		any |= inspect_go_target(&targets[i]);
 	return any;
 }
 
@@ -618,6 +623,58 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Pids of programs that exec'd while recording, probed after the poll (attaching is slow). */
+static int exec_pids[64];
+static int n_exec_pids;
+static unsigned exec_overflow;
+
+static int on_exec_event(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size < sizeof(__u32))
+		return 0;
+	if (n_exec_pids < (int)(sizeof(exec_pids) / sizeof(exec_pids[0])))
+		exec_pids[n_exec_pids++] = (int)*(__u32 *)data;
+	else
+		exec_overflow++;
+	return 0;
+}
+
+/*
+ * The Go programs among the execs just seen: each new executable is
+ * inspected and probed as at start (probe lines on stdout). Calls it made
+ * before its probes were live are not recorded: its first bytes on a
+ * connection may be missing (the analyzer resyncs mid-stream), and the
+ * socket tracer counts their ciphertext.
+ */
+static void probe_new_programs(struct h2rec_bpf *skel, int *live)
+{
+	for (int i = 0; i < n_exec_pids; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/%d/exe", exec_pids[i]);
+		int known = n_targets;
+		if (!is_go_binary(p))
+			continue;
+		int ix = add_target(p, false);
+		if (ix < known)
+			continue; /* gone, or an executable already probed */
+		if (!inspect_go_target(&targets[ix])) {
+			attach_go(skel, &targets[ix]); /* says why it is not recorded */
+			continue;
+		}
+		int n = attach_go(skel, &targets[ix]);
+		if (n > 0)
+			*live += n;
+	}
+	n_exec_pids = 0;
+	static unsigned dropped_seen;
+	unsigned dropped = skel->bss->exec_drops + exec_overflow;
+	if (dropped != dropped_seen) {
+		emit_json("{\"t\":\"warn\",\"msg\":\"%u programs started too fast to be inspected; a Go program among them is not recorded (use --binary)\"}", dropped - dropped_seen);
+		dropped_seen = dropped;
+	}
+}
+
 static unsigned long parse_num(const char *flag, const char *v, unsigned long max)
 {
 	char *end;
@@ -647,10 +704,16 @@ struct options {
 	unsigned long max_call, ringbuf_bytes, loss_ms;
 };
 
+/* System-wide with --comm: Go programs of that name that start later are probed as they exec (on_exec). */
+static bool watching_execs(const struct options *o)
+{
+	return o->comm && o->tls && !count_only;
+}
+
 /* What main holds once the BPF object is open; all of it is released at cleanup. */
 struct loader {
 	struct h2rec_bpf *skel;
-	struct bpf_link *fd_link, *sock_links[2]; /* the TLS probes are in links[] */
+	struct bpf_link *fd_link, *sock_links[2], *exec_link; /* the TLS probes are in links[] */
 	struct ring_buffer *rb;
 	int live; /* TLS probes attached */
 	int ncpus;
@@ -776,7 +839,8 @@ static void set_rodata(struct h2rec_bpf *skel, const struct options *o, bool go_
 	skel->rodata->n_filter_ports = o->n_ports;
 	for (int i = 0; i < o->n_ports; i++)
 		skel->rodata->filter_ports[i] = (__u16)o->ports[i];
-	skel->rodata->go_enabled = go_any;
+	skel->rodata->go_enabled = go_any || watching_execs(o);
+	skel->rodata->watch_execs = watching_execs(o);
 	bpf_map__set_max_entries(skel->maps.rb, o->ringbuf_bytes);
 	/* Wake up at an eighth of the ring, at most 1 MiB: batches stay large, and far from overflowing. */
 	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 8 < (1UL << 20) ? o->ringbuf_bytes / 8 : (1UL << 20);
@@ -878,6 +942,11 @@ static int attach_all(struct loader *L, const struct options *o)
 		err = attach_sockets(L, o);
 	if (err)
 		return err;
+	if (watching_execs(o)) {
+		L->exec_link = bpf_program__attach(L->skel->progs.on_exec);
+		if (!L->exec_link)
+			warnx("cannot watch for programs named %s that start while recording (%s): only those running now are probed", o->comm, strerror(errno));
+	}
 	if (o->tls && L->live == 0 && !o->sockets) {
 		out_flush();
 		return fail(EXIT_ENV, "no TLS library probe could be attached (targets: %d); use --binary PATH for statically linked programs", n_targets);
@@ -892,6 +961,8 @@ static int open_ring(struct loader *L)
 	L->rb = ring_buffer__new(bpf_map__fd(L->skel->maps.rb), on_record, NULL, NULL);
 	if (!L->rb)
 		return fail(EXIT_ENV, "cannot open the ring buffer: %s", strerror(errno));
+	if (L->exec_link && ring_buffer__add(L->rb, bpf_map__fd(L->skel->maps.execs), on_exec_event, NULL))
+		return fail(EXIT_ENV, "cannot open the exec ring buffer: %s", strerror(errno));
 	L->ncpus = libbpf_num_possible_cpus();
 	return 0;
 }
@@ -925,6 +996,8 @@ static void poll_until_stop(struct loader *L, const struct options *o)
 			warnx("ring buffer poll failed: %s", strerror(-err));
 			break;
 		}
+		if (n_exec_pids || exec_overflow)
+			probe_new_programs(L->skel, &L->live);
 		out_flush();
 		if (out_broken && !salvaging)
 			break;
@@ -1003,6 +1076,7 @@ static void release(struct loader *L)
 	bpf_link__destroy(L->fd_link);
 	bpf_link__destroy(L->sock_links[0]);
 	bpf_link__destroy(L->sock_links[1]);
+	bpf_link__destroy(L->exec_link);
 	ring_buffer__free(L->rb);
 	h2rec_bpf__destroy(L->skel);
 }

@@ -191,6 +191,8 @@ interface Recording {
   probesFailed: number;
   /** symbols the loader could not find, by binary: one warning line each at readiness */
   missing: Map<string, string[]>;
+  /** executables probed after readiness (Go programs started while recording), announced once */
+  lateBinaries: Set<string>;
   latestLoss?: LossSnapshot;
   ready: boolean;
   readyAt: number;
@@ -221,7 +223,7 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
   fs.closeSync(salvageFd);
   const r: Recording = {
     opts, io, writer, child, parser: new LoaderStreamParser(), salvageFile: salvagePath(opts.output), started: Date.now(),
-    conns: new Set(), payloadBytes: 0, probesOk: 0, probesFailed: 0, missing: new Map(), ready: false, readyAt: 0, stoppedAt: 0,
+    conns: new Set(), payloadBytes: 0, probesOk: 0, probesFailed: 0, missing: new Map(), lateBinaries: new Set(), ready: false, readyAt: 0, stoppedAt: 0,
     loaderStopped: false, newestKtime: 0n, stopRequested: false, stderrTail: [],
   };
   const exit = await runLoader(r, loader);
@@ -356,7 +358,13 @@ function onLoaderMessage(r: Recording, m: Record<string, unknown>): void {
 
 function onProbe(r: Recording, m: Record<string, unknown>): void {
   const ok = m.ok === true;
-  r.writer.addProbe({ binary: String(m.binary), symbol: String(m.symbol), ok, error: m.error ? String(m.error) : undefined });
+  const binary = String(m.binary);
+  r.writer.addProbe({ binary, symbol: String(m.symbol), ok, error: m.error ? String(m.error) : undefined });
+  // After readiness, probes come from a Go program that started while recording (--comm): said once each.
+  if (r.ready && !r.lateBinaries.has(binary)) {
+    r.lateBinaries.add(binary);
+    r.io.stderr(ok ? `recording ${binary} too: a Go program named ${r.opts.comm ?? ''} started` : `warning: ${binary}: no ${String(m.symbol)} (${String(m.error ?? '')}); its traffic is not recorded`);
+  }
   if (ok) {
     r.probesOk++;
     return;

@@ -258,6 +258,41 @@ for (const how of ['--pid', '--comm', '--binary'] as How[]) {
 }
 
 /**
+ * System-wide with --comm, a Go program that starts after the recording: the loader hears of its exec
+ * (on_exec), finds crypto/tls in its executable and probes it. The client waits for go() until its
+ * probe rows are in the journal, so every call is recorded: the same mirror and hash as above.
+ */
+test('Go client started while recording with --comm: probed at its exec, frames mirror nghttpd -v, body hashes', { skip }, async (t) => {
+  const server = await startNghttpdV();
+  const bin = copyAs('l');
+  const journal = path.join(dir, 'client-late.db');
+  const url = `https://127.0.0.1:${server.port}/1m.bin`;
+  let client: GoClient | undefined;
+  let probedMs = -1;
+  const { summary, result } = await recordDuring({ output: journal, comm: path.basename(bin) }, async () => {
+    const t0 = Date.now();
+    client = startGoClient(bin, url);
+    const real = fs.realpathSync(bin);
+    for (let i = 0; i < 100 && probedMs < 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const r = JournalReader.open(journal);
+      if (r.probes().filter((p) => p.ok && p.binary === real).length === 3) probedMs = Date.now() - t0;
+      r.close();
+    }
+    client.go();
+    return client.done;
+  });
+  await stopPeer(server);
+  assert.ok(probedMs >= 0, 'Write, Read and Close were probed after the program started');
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, new RegExp(`^${bigHash} ${1 << 20}\nproto HTTP/2.0\n$`));
+  assert.equal(summary.lostBytes, 0n);
+  assertMirrors(analyzed(journal, client!.pid), nghttpdMirror(server.log), true);
+  assertBody(journal, client!.pid, 'recv', bigHash);
+  t.diagnostic(`probed ${probedMs} ms after the program started (journal commit included)`);
+});
+
+/**
  * net/http's HTTP/2 server flushes its last frame (GOAWAY) on a writer goroutine while the serve loop
  * closes the connection; crypto/tls lets a Write that got in first finish after that Close. Ending the
  * connection at Close's entry made such a Write's bytes a spurious second connection (MID_STREAM_START)
