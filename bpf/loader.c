@@ -658,11 +658,8 @@ static void probe_new_programs(struct h2rec_bpf *skel, int *live)
 		int ix = add_target(p, false);
 		if (ix < known)
 			continue; /* gone, or an executable already probed */
-		if (!inspect_go_target(&targets[ix])) {
-			attach_go(skel, &targets[ix]); /* says why it is not recorded */
-			continue;
-		}
-		int n = attach_go(skel, &targets[ix]);
+		inspect_go_target(&targets[ix]);
+		int n = attach_go(skel, &targets[ix]); /* or says why it is not recorded */
 		if (n > 0)
 			*live += n;
 	}
@@ -996,7 +993,8 @@ static void poll_until_stop(struct loader *L, const struct options *o)
 			warnx("ring buffer poll failed: %s", strerror(-err));
 			break;
 		}
-		if (n_exec_pids || exec_overflow)
+		/* An overflow happens only with the queue full, so n_exec_pids covers it. */
+		if (n_exec_pids)
 			probe_new_programs(L->skel, &L->live);
 		out_flush();
 		if (out_broken && !salvaging)

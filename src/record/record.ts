@@ -201,6 +201,8 @@ interface Recording {
   loaderStopped: boolean;
   /** ktime of the newest record received: if the loader dies, what follows it is unknown */
   newestKtime: bigint;
+  /** when the loader's stdout ended (or it exited): the interruption's time when no record came */
+  endedAtNs: bigint;
   stopRequested: boolean;
   /** the first failure: the one reported (the rest of the stream is only drained) */
   streamError?: H2recError;
@@ -224,7 +226,7 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
   const r: Recording = {
     opts, io, writer, child, parser: new LoaderStreamParser(), salvageFile: salvagePath(opts.output), started: Date.now(),
     conns: new Set(), payloadBytes: 0, probesOk: 0, probesFailed: 0, missing: new Map(), lateBinaries: new Set(), ready: false, readyAt: 0, stoppedAt: 0,
-    loaderStopped: false, newestKtime: 0n, stopRequested: false, stderrTail: [],
+    loaderStopped: false, newestKtime: 0n, endedAtNs: 0n, stopRequested: false, stderrTail: [],
   };
   const exit = await runLoader(r, loader);
   dropEmptySalvage(r.salvageFile);
@@ -449,18 +451,17 @@ async function runLoader(r: Recording, loader: string): Promise<LoaderExit> {
   }, FLUSH_INTERVAL_MS);
   const progress = io.isTTY === true && !r.opts.live ? setInterval(progressLine(r), 1000) : undefined;
   if (io.signal?.aborted) stopLoader(r);
-  let endedAtNs = 0n;
   try {
     return await new Promise<LoaderExit>((resolve, reject) => {
       child.on('error', (e) => reject(new EnvError(`cannot run the BPF loader ${loader}: ${e.message}`)));
       child.on('close', (code, signal) => resolve({ code, signal }));
       // After `stopped` the loader only detaches its probes, ~100 ms each: we need not wait for that.
       child.stdout.on('end', () => {
-        endedAtNs = process.hrtime.bigint();
+        r.endedAtNs = process.hrtime.bigint();
         if (r.loaderStopped) resolve({ code: 0, signal: null });
       });
       child.on('exit', () => {
-        if (endedAtNs === 0n) endedAtNs = process.hrtime.bigint();
+        if (r.endedAtNs === 0n) r.endedAtNs = process.hrtime.bigint();
       });
     });
   } finally {
@@ -472,7 +473,6 @@ async function runLoader(r: Recording, loader: string): Promise<LoaderExit> {
       io.stderr('\n');
     }
     stderr.end();
-    if (r.newestKtime === 0n) r.newestKtime = endedAtNs;
   }
 }
 
@@ -518,7 +518,7 @@ function interrupted(r: Recording, exit: LoaderExit, lastLine: string): H2recErr
   const { writer } = r;
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}${lastLine ? ` (${lastLine})` : ''}`;
   const at = new Date();
-  const interruption: Interruption = { reason: `the BPF loader ${how}`, at: at.toISOString(), ktimeNs: (r.newestKtime || process.hrtime.bigint()).toString() };
+  const interruption: Interruption = { reason: `the BPF loader ${how}`, at: at.toISOString(), ktimeNs: (r.newestKtime || r.endedAtNs || process.hrtime.bigint()).toString() };
   try {
     writer.flush();
     writer.setMeta(MetaKey.interrupted, JSON.stringify(interruption));
