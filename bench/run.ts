@@ -448,6 +448,16 @@ function targets(r: Results): Target[] {
           met: unthrottled.recorder_cpu_s_per_gb === null ? null : unthrottled.recorder_cpu_s_per_gb <= 0.5,
         });
       }
+      // What the target is measured against: moving the same bytes with no journal writer at all.
+      const floor = (ll.copy_floor ?? []).find((p) => p.body === body);
+      if (floor) {
+        out.push({
+          name: `  copy floor (loader | cat > file, no writer) at that rate, ${body}`,
+          target: '≤ 0.5 CPU-s/GB',
+          value: floor.cpu_s_per_gb === null ? 'not measured' : `${floor.cpu_s_per_gb.toFixed(2)} CPU-s/GB (loader ${floor.loader_cpu_s} + cat ${floor.writer_cpu_s} CPU-s)`,
+          met: floor.cpu_s_per_gb === null ? null : floor.cpu_s_per_gb <= 0.5,
+        });
+      }
     }
   }
   if (!('error' in r.analyze && Object.keys(r.analyze).length === 1)) {

@@ -21,7 +21,7 @@
 #define H2REC_CHUNK_DATA 16384
 #define H2REC_DEFAULT_MAX_CALL_BYTES (4u << 20)
 /* The ring buffer's default size; --ringbuf-mb changes it. */
-#define H2REC_DEFAULT_RINGBUF_BYTES (64UL << 20)
+#define H2REC_DEFAULT_RINGBUF_BYTES (128UL << 20)
 /* The system TLS libraries attached by default (sonames, searched in the usual library directories). */
 #define H2REC_SYSTEM_LIBS "libssl.so.3", "libssl.so.1.1", "libgnutls.so.30"
 /* These defaults are read by src/record/abi.ts's tests: the TypeScript copies must match. */

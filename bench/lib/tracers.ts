@@ -260,12 +260,9 @@ export interface KernelOnly {
   stop(): Promise<void>;
 }
 
-export async function startKernelOnly(loader: string, lib: string, comm: string, timeoutMs = 30_000): Promise<KernelOnly> {
-  const proc = track('sh', ['-c', 'exec "$0" --comm "$1" > /dev/null', loader, comm], { stdio: ['pipe', 'ignore', 'pipe'] });
-  const err: string[] = [];
-  proc.stderr?.on('data', (d: Buffer) => err.push(d.toString('utf8')));
+/** Waits until the kernel lists `pid`'s probes on `lib` (entry and return of 4 symbols, plus SSL_free). */
+async function probesLive(proc: ChildProcess, lib: string, err: string[], timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
-  // Ready when the kernel lists this process's probes on libssl (entry and return of 4 symbols, plus SSL_free).
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`h2rec-loader exited: ${err.join('').trim()}`);
     const r = spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8', timeout: 10_000 });
@@ -275,18 +272,67 @@ export async function startKernelOnly(loader: string, lib: string, comm: string,
     } catch {
       // retry
     }
-    if (mine >= 8) break;
+    if (mine >= 8) return;
     if (Date.now() > end) {
       await stop(proc, 3000);
       throw new Error(`h2rec-loader: probes not live within ${timeoutMs} ms (bpftool perf list)`);
     }
     await sleep(200);
   }
+}
+
+function startLoader(loader: string, comm: string, stdout: 'ignore' | NodeJS.WritableStream): { proc: ChildProcess; err: string[] } {
+  const proc = track(loader, ['--comm', comm], { stdio: ['pipe', stdout as 'ignore', 'pipe'] });
+  const err: string[] = [];
+  proc.stderr?.on('data', (d: Buffer) => err.push(d.toString('utf8')));
+  return { proc, err };
+}
+
+export async function startKernelOnly(loader: string, lib: string, comm: string, timeoutMs = 30_000): Promise<KernelOnly> {
+  // stdio 'ignore' is /dev/null: the loader's writes cost no copy.
+  const { proc, err } = startLoader(loader, comm, 'ignore');
+  await probesLive(proc, lib, err, timeoutMs);
   return {
     proc,
     async stop(): Promise<void> {
       proc.stdin?.end();
       await stop(proc, 10_000);
+    },
+  };
+}
+
+/**
+ * The copy floor of any journal writer behind the privilege boundary: the
+ * loader's stream through a pipe into `cat`, which writes it to a plain file.
+ * No parsing, no SQLite, no Node: the least CPU that moving recorded bytes
+ * from the ring buffer into a file can cost on this machine.
+ */
+export interface CopyFloor {
+  /** CPU seconds (user + sys) of the loader and of the writer so far, and the file's bytes */
+  usage(): { loaderCpuS: number; writerCpuS: number; bytes: number };
+  stop(): Promise<void>;
+}
+
+const cpuSecondsOf = (pid: number | undefined): number => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised comm; utime and stime are fields 14 and 15.
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+};
+
+export async function startCopyFloor(loader: string, lib: string, comm: string, file: string, timeoutMs = 30_000): Promise<CopyFloor> {
+  const out = fs.openSync(file, 'w', 0o600);
+  const writer = track('cat', [], { stdio: ['pipe', out, 'ignore'] });
+  fs.closeSync(out);
+  const { proc, err } = startLoader(loader, comm, writer.stdin!);
+  await probesLive(proc, lib, err, timeoutMs);
+  return {
+    usage: () => ({ loaderCpuS: cpuSecondsOf(proc.pid), writerCpuS: cpuSecondsOf(writer.pid), bytes: fs.statSync(file).size }),
+    async stop(): Promise<void> {
+      proc.stdin?.end();
+      await stop(proc, 10_000);
+      await waitExit(writer, 10_000);
+      fs.rmSync(file, { force: true });
     },
   };
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { COST_BODIES, type BodyName, type Env } from '../lib/env';
 import { runH2load, type H2loadResult } from '../lib/h2load';
 import { round } from '../lib/stats';
-import { capturedByPid, foreignUprobes, journalBytes, journalLosses, removeJournal, startRecorder, type Recorder } from '../lib/tracers';
+import { capturedByPid, foreignUprobes, journalBytes, journalLosses, removeJournal, startCopyFloor, startRecorder, type Recorder } from '../lib/tracers';
 
 export interface LosslessPoint {
   body: BodyName;
@@ -53,6 +53,18 @@ export interface LosslessResult {
   threads: number;
   by_body: Partial<Record<BodyName, BodyLossless>>;
   points: LosslessPoint[];
+  /** the same unthrottled load with the loader's stream piped into `cat` > a file: what moving the bytes alone costs */
+  copy_floor: CopyFloorPoint[];
+}
+
+export interface CopyFloorPoint {
+  body: BodyName;
+  mbps: number;
+  file_bytes: number;
+  loader_cpu_s: number;
+  writer_cpu_s: number;
+  /** (loader + cat) CPU seconds per GB written: no journal writer can cost less behind the loader's pipe */
+  cpu_s_per_gb: number | null;
 }
 
 const CLIENTS = 8;
@@ -112,9 +124,39 @@ async function probe(env: Env, body: BodyName, targetRps: number | null, ring: {
   }
 }
 
+/** The copy floor under the same unthrottled load as `probe(env, body, null)`. */
+async function copyFloor(env: Env, body: BodyName): Promise<CopyFloorPoint> {
+  const floor = await startCopyFloor(path.join(env.repo, 'bpf/.output/h2rec-loader'), env.libssl, env.comm, path.join(env.tmp, `copy-floor-${body}.bin`));
+  try {
+    const r = await runH2load({
+      bin: env.h2load,
+      url: env.url(body),
+      clients: CLIENTS,
+      streams: STREAMS,
+      threads: THREADS,
+      durationS: env.sizes.losslessSeconds,
+      timeoutMs: (env.sizes.losslessSeconds + 60) * 1000,
+    });
+    // Let the loader drain its ring before the CPU is read.
+    await new Promise((res) => setTimeout(res, 1000));
+    const u = floor.usage();
+    return {
+      body,
+      mbps: round(r.mbps, 1) ?? 0,
+      file_bytes: u.bytes,
+      loader_cpu_s: round(u.loaderCpuS, 2) ?? 0,
+      writer_cpu_s: round(u.writerCpuS, 2) ?? 0,
+      cpu_s_per_gb: u.bytes ? round((u.loaderCpuS + u.writerCpuS) / (u.bytes / 1e9), 2) : null,
+    };
+  } finally {
+    await floor.stop();
+  }
+}
+
 export async function lossless(env: Env): Promise<LosslessResult> {
   const ring = { mb: null as number | null };
   const points: LosslessPoint[] = [];
+  const copy_floor: CopyFloorPoint[] = [];
   const by_body: Partial<Record<BodyName, BodyLossless>> = {};
   const say = (p: LosslessPoint): void =>
     env.log(
@@ -127,6 +169,11 @@ export async function lossless(env: Env): Promise<LosslessResult> {
     const max = await probe(env, body, null, ring);
     points.push(max);
     say(max);
+    const cf = await copyFloor(env, body);
+    copy_floor.push(cf);
+    env.log(
+      `copy floor ${body} unthrottled: ${cf.mbps} MB/s, loader ${cf.loader_cpu_s} + cat ${cf.writer_cpu_s} CPU-s for ${(cf.file_bytes / 1e6).toFixed(0)} MB = ${cf.cpu_s_per_gb} CPU-s/GB`,
+    );
     let best: LosslessPoint | null = max.lost_bytes === 0 ? max : null;
     if (!best) {
       // Bisection on the requested rate between 0 and the unthrottled rate; every probe is a fresh recording.
@@ -157,7 +204,8 @@ export async function lossless(env: Env): Promise<LosslessResult> {
     method:
       `h2rec record --comm ${env.comm} with default settings; h2load -c ${CLIENTS} -m ${STREAMS} -t ${THREADS} -D ${env.sizes.losslessSeconds} ` +
       `(unthrottled, then --rps bisection over ${env.sizes.losslessSteps} steps if the unthrottled run lost bytes); ` +
-      `lost bytes from the journal's loss counters; journal_write_mbps = journal bytes / (recorder exit - load start)`,
+      `lost bytes from the journal's loss counters; journal_write_mbps = journal bytes / (recorder exit - load start); ` +
+      `copy_floor: the same unthrottled load with h2rec-loader's stdout piped into cat > a file, CPU of both from /proc`,
     ring_mb: ring.mb,
     load_seconds: env.sizes.losslessSeconds,
     clients: CLIENTS,
@@ -165,5 +213,6 @@ export async function lossless(env: Env): Promise<LosslessResult> {
     threads: THREADS,
     by_body,
     points,
+    copy_floor,
   };
 }

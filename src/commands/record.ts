@@ -1,5 +1,5 @@
 /** `h2rec record`: flags -> RecordOptions -> record(). */
-import { DEFAULT_MAX_CALL_BYTES, DEFAULT_RINGBUF_BYTES } from '../record/abi';
+import { DEFAULT_MAX_CALL_BYTES, DEFAULT_NICE, DEFAULT_RINGBUF_BYTES } from '../record/abi';
 import type { Argv } from 'yargs';
 import type { RecordOptions, RecordSummary } from '../record/record';
 import { UsageError } from '../errors';
@@ -20,6 +20,7 @@ export function builder(y: Argv): Argv {
     .option('duration', { alias: 'd', type: 'string', describe: 'stop after this many seconds', requiresArg: true })
     .option('max-call-bytes', { type: 'string', describe: `bytes kept per call, e.g. 1M (default ${DEFAULT_MAX_CALL_BYTES >> 20}M); beyond that the call is flagged truncated`, requiresArg: true })
     .option('ringbuf-mb', { type: 'string', describe: `BPF ring buffer size in MiB, a power of two (default ${DEFAULT_RINGBUF_BYTES >> 20})`, requiresArg: true })
+    .option('nice', { type: 'string', describe: `scheduling priority of the recorder and its loader, -20 to 19 (default ${DEFAULT_NICE}: ahead of the traced programs, so a busy CPU slows them instead of dropping records)`, requiresArg: true })
     .option('port', { type: 'string', array: true, describe: 'plaintext sockets: only this local or remote port (repeatable)', requiresArg: true })
     .option('tls', { type: 'boolean', default: true, describe: 'record TLS plaintext through the library probes (--no-tls: plaintext sockets only)' })
     .option('sockets', { type: 'boolean', default: true, describe: 'record plaintext TCP socket I/O: h2c, HTTP/1.1 (--no-sockets: TLS only)' })
@@ -41,6 +42,12 @@ function liveMode(v: unknown): RecordOptions['live'] {
   if (v === '' || v === true || v === 'summary') return 'summary';
   if (v === 'text' || v === 'json') return v;
   throw new UsageError(`--live ${String(v)}: expected text, summary or json`);
+}
+
+function niceValue(v: unknown): number {
+  const n = Number(v);
+  if (String(v).trim() === '' || !Number.isInteger(n) || n < -20 || n > 19) throw new UsageError(`--nice ${String(v)}: expected a whole number from -20 to 19`);
+  return n;
 }
 
 export function toOptions(a: Record<string, unknown>): RecordOptions {
@@ -65,6 +72,7 @@ export function toOptions(a: Record<string, unknown>): RecordOptions {
     ports: intList('port', a.port, 1),
     force: a.force === true ? true : undefined,
     live: liveMode(a.live),
+    nice: a.nice === undefined ? undefined : niceValue(a.nice),
   };
 }
 

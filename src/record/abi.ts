@@ -10,8 +10,17 @@ export const ABI_VERSION = 1;
 /** bpf/h2rec.h's defaults (H2REC_DEFAULT_*, H2REC_SYSTEM_LIBS), checked equal by test/record/abi.test.ts. */
 export const CHUNK_DATA = 16384;
 export const DEFAULT_MAX_CALL_BYTES = 4 << 20;
-export const DEFAULT_RINGBUF_BYTES = 64 << 20;
+export const DEFAULT_RINGBUF_BYTES = 128 << 20;
 export const SYSTEM_TLS_LIBS = ['libssl.so.3', 'libssl.so.1.1', 'libgnutls.so.30'] as const;
+/**
+ * Not bpf/h2rec.h's: the recorder's scheduling priority, which its loader
+ * inherits. The recorder and its loader run ahead of the traced programs: when every
+ * CPU is busy, those programs wait a little instead of the ring buffer
+ * dropping their records. At normal priority, on 2 cores saturated by
+ * h2load and nghttpd, the recorder got under half a core and lost 1.0-1.7 GB
+ * of 3.5 GB in 10 s; at -10 it kept up (bench/RESULTS.md, issue 14).
+ */
+export const DEFAULT_NICE = -10;
 export const KIND_DATA = 1;
 export const KIND_CLOSE = 2;
 export const KIND_SOCK = 3;

@@ -9,9 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EnvError, H2recError, UsageError, ExitCode } from '../errors';
-import { JournalWriter, type LossSnapshot } from '../journal/writer';
+import { CHECKPOINT_BYTES, JournalWriter, type LossSnapshot } from '../journal/writer';
+import { Checkpointer } from '../journal/checkpointer';
 import { MetaKey, type Interruption } from '../journal/schema';
-import { ABI_VERSION } from './abi';
+import { ABI_VERSION, DEFAULT_NICE } from './abi';
 import { salvagePath } from '../journal/salvage';
 import { openPrivate } from '../fsutil';
 import { LoaderStreamParser } from './stream';
@@ -40,6 +41,8 @@ export interface RecordOptions {
   force?: boolean;
   /** print the traffic on stdout while recording: frames (text or JSON Lines) or one line per exchange */
   live?: 'text' | 'json' | 'summary';
+  /** scheduling priority of the recorder and its loader (default DEFAULT_NICE) */
+  nice?: number;
   loaderPath?: string;
 }
 
@@ -74,6 +77,7 @@ export interface RecordSummary {
  * journal (with the loader's 25 ms poll), and on what a SIGKILL loses of it.
  */
 export const FLUSH_INTERVAL_MS = 100;
+
 
 export function defaultLoaderPath(): string {
   return process.env.H2REC_LOADER ?? path.resolve(__dirname, '../../../bpf/.output/h2rec-loader');
@@ -117,6 +121,9 @@ function validate(opts: RecordOptions): void {
   if (opts.duration !== undefined && !(opts.duration > 0)) throw new UsageError('--duration must be > 0 seconds');
   if (opts.maxCallBytes !== undefined && !(Number.isInteger(opts.maxCallBytes) && opts.maxCallBytes > 0)) {
     throw new UsageError('--max-call-bytes must be a positive integer');
+  }
+  if (opts.nice !== undefined && !(Number.isInteger(opts.nice) && opts.nice >= -20 && opts.nice <= 19)) {
+    throw new UsageError(`--nice ${opts.nice}: expected a whole number from -20 to 19`);
   }
   if (opts.ringbufMb !== undefined) {
     const bytes = opts.ringbufMb * 1048576;
@@ -208,6 +215,8 @@ interface Recording {
   streamError?: H2recError;
   /** the loader's last stderr lines: the last explains a failure */
   stderrTail: string[];
+  /** why the recorder runs at its usual priority, said once it is live */
+  priorityWarning: string | undefined;
   /** --duration counts from readiness: attaching to a large binary can take a while */
   durationTimer?: NodeJS.Timeout;
 }
@@ -217,6 +226,41 @@ type LoaderExit = { code: number | null; signal: NodeJS.Signals | null };
 async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordSummary> {
   validate(opts);
   const loader = requireLoader(opts);
+  const priority = setPriority(opts);
+  try {
+    return await recordWith(opts, io, loader, priority.warning);
+  } finally {
+    priority.restore();
+  }
+}
+
+/**
+ * Sets this thread's priority before the loader and the checkpoint worker
+ * start, so they inherit it, and says how to put it back. Not permitted (no
+ * CAP_SYS_NICE): a warning, shown once the recording is live (a recording
+ * that fails to start says only why), and the recording goes on.
+ */
+function setPriority(opts: RecordOptions): { restore: () => void; warning?: string } {
+  const before = os.getPriority();
+  const want = opts.nice ?? DEFAULT_NICE;
+  if (want === before) return { restore: () => undefined };
+  try {
+    os.setPriority(want);
+  } catch (e) {
+    const why = (e as { code?: string }).code ?? (e as Error).message;
+    return { restore: () => undefined, warning: `warning: cannot run at nice ${want} (${why}); when the CPUs are busy the recorder may fall behind and lose records (they are counted)` };
+  }
+  const restore = (): void => {
+    try {
+      os.setPriority(before);
+    } catch {
+      // raising a nice value is always permitted; nothing to do otherwise
+    }
+  };
+  return { restore };
+}
+
+async function recordWith(opts: RecordOptions, io: RecordIO, loader: string, priorityWarning: string | undefined): Promise<RecordSummary> {
   const writer = createJournal(opts);
   const salvageFd = openSalvage(opts.output, writer);
   const child = spawn(loader, [...loaderArgs(opts), '--salvage-fd', '3'], {
@@ -226,7 +270,7 @@ async function recordJournal(opts: RecordOptions, io: RecordIO): Promise<RecordS
   const r: Recording = {
     opts, io, writer, child, parser: new LoaderStreamParser(), salvageFile: salvagePath(opts.output), started: Date.now(),
     conns: new Set(), payloadBytes: 0, probesOk: 0, probesFailed: 0, missing: new Map(), lateBinaries: new Set(), ready: false, readyAt: 0, stoppedAt: 0,
-    loaderStopped: false, newestKtime: 0n, endedAtNs: 0n, stopRequested: false, stderrTail: [],
+    loaderStopped: false, newestKtime: 0n, endedAtNs: 0n, stopRequested: false, stderrTail: [], priorityWarning,
   };
   const exit = await runLoader(r, loader);
   dropEmptySalvage(r.salvageFile);
@@ -383,6 +427,7 @@ function onReady(r: Recording, m: Record<string, unknown>): void {
   r.readyAt = Date.now();
   r.writer.setMeta(MetaKey.loader, JSON.stringify(m));
   for (const [bin, syms] of r.missing) io.stderr(`warning: ${bin}: no ${syms.join(', ')}; those probes are disabled`);
+  if (r.priorityWarning) io.stderr(r.priorityWarning);
   const targets = [...(opts.pids ?? []).map((p) => `pid ${p}`), ...(opts.comm ? [`comm ${opts.comm}`] : [])];
   io.stderr(
     `recording: ${r.probesOk} probes live, ring buffer ${Number(m.ringbuf_bytes ?? 0) / 1048576} MiB, ` +
@@ -450,6 +495,7 @@ async function runLoader(r: Recording, loader: string): Promise<LoaderExit> {
     }
   }, FLUSH_INTERVAL_MS);
   const progress = io.isTTY === true && !r.opts.live ? setInterval(progressLine(r), 1000) : undefined;
+  const checkpointer = startCheckpoints(r);
   if (io.signal?.aborted) stopLoader(r);
   try {
     return await new Promise<LoaderExit>((resolve, reject) => {
@@ -468,12 +514,50 @@ async function runLoader(r: Recording, loader: string): Promise<LoaderExit> {
     io.signal?.removeEventListener('abort', onAbort);
     if (r.durationTimer) clearTimeout(r.durationTimer);
     clearInterval(flusher);
+    await stopCheckpoints(r, checkpointer);
     if (progress) {
       clearInterval(progress);
       io.stderr('\n');
     }
     stderr.end();
   }
+}
+
+/**
+ * WAL checkpoints on a worker thread (src/journal/checkpointer.ts), one per
+ * CHECKPOINT_BYTES committed, so the main thread keeps draining the loader.
+ * If the worker fails, commits checkpoint inline again.
+ */
+function startCheckpoints(r: Recording): Checkpointer {
+  const checkpointer = Checkpointer.start(r.opts.output);
+  r.writer.checkpointOnCommit(false);
+  checkpointer.onDone = () => {
+    try {
+      r.writer.checkpointRest();
+    } catch (e) {
+      fail(r, writeError(r, e));
+    }
+  };
+  let next = CHECKPOINT_BYTES;
+  r.writer.onCommit = (committed) => {
+    if (checkpointer.error !== undefined) {
+      r.writer.onCommit = undefined;
+      r.writer.checkpointOnCommit(true);
+      r.io.stderr(`h2rec: warning: WAL checkpoints on a worker failed (${checkpointer.error}); checkpointing inline\n`);
+      return;
+    }
+    if (committed < next) return;
+    next = committed + CHECKPOINT_BYTES;
+    checkpointer.request();
+  };
+  return checkpointer;
+}
+
+async function stopCheckpoints(r: Recording, checkpointer: Checkpointer): Promise<void> {
+  r.writer.onCommit = undefined;
+  checkpointer.onDone = undefined;
+  await checkpointer.stop();
+  r.writer.checkpointOnCommit(true);
 }
 
 /** The loader ended before its probes were live: no journal is left behind without records, and its reason is the error. */

@@ -12,11 +12,11 @@ import { main } from '../../src/cli';
 test('flags map to RecordOptions', () => {
   assert.deepEqual(
     toOptions({ output: 'run.db', pid: ['181', '7,9'], comm: 'curl', binary: ['/usr/bin/node'], duration: '2.5', 'max-call-bytes': '4M', 'ringbuf-mb': '16', 'system-libs': false, force: true }),
-    { output: 'run.db', pids: [181, 7, 9], comm: 'curl', binaries: ['/usr/bin/node'], duration: 2.5, maxCallBytes: 4 << 20, ringbufMb: 16, noSystemLibs: true, noTls: undefined, noSockets: undefined, ports: undefined, force: true, live: undefined },
+    { output: 'run.db', pids: [181, 7, 9], comm: 'curl', binaries: ['/usr/bin/node'], duration: 2.5, maxCallBytes: 4 << 20, ringbufMb: 16, noSystemLibs: true, noTls: undefined, noSockets: undefined, ports: undefined, force: true, live: undefined, nice: undefined },
   );
   assert.deepEqual(toOptions({ output: 'run.db', 'system-libs': true }), {
     output: 'run.db', pids: undefined, comm: undefined, binaries: undefined, duration: undefined, maxCallBytes: undefined,
-    ringbufMb: undefined, noSystemLibs: undefined, noTls: undefined, noSockets: undefined, ports: undefined, force: undefined, live: undefined,
+    ringbufMb: undefined, noSystemLibs: undefined, noTls: undefined, noSockets: undefined, ports: undefined, force: undefined, live: undefined, nice: undefined,
   });
   assert.deepEqual(
     [toOptions({ output: 'x', port: ['80', '8080,443'], tls: false }).ports, toOptions({ output: 'x', tls: false }).noTls, toOptions({ output: 'x', sockets: false }).noSockets],
@@ -24,6 +24,12 @@ test('flags map to RecordOptions', () => {
   );
   assert.equal(toOptions({ output: 'x', 'max-call-bytes': '512k' }).maxCallBytes, 512 * 1024);
   assert.equal(toOptions({ output: 'x', 'max-call-bytes': '65536' }).maxCallBytes, 65536);
+});
+
+test('--nice: a whole number from -20 to 19', () => {
+  assert.equal(toOptions({ output: 'x', nice: '-5' }).nice, -5);
+  assert.equal(toOptions({ output: 'x', nice: '19' }).nice, 19);
+  for (const bad of ['', 'high', '-21', '20', '1.5']) assert.throws(() => toOptions({ output: 'x', nice: bad }), /--nice .*: expected a whole number from -20 to 19/, bad);
 });
 
 test('bad values are usage errors before anything runs', () => {
