@@ -121,6 +121,12 @@ export function markdown(r: Results, svgFile: string | null): string {
           (b.lossless_rps === null ? 'no lossless rate found.' : `highest lossless rate measured: ${n(b.lossless_rps, 0)} req/s (${n(b.lossless_mbps)} MB/s).`),
       );
     }
+    for (const f of ll.copy_floor ?? []) {
+      L.push(
+        `- copy floor, ${f.body}: the same unthrottled load with the loader's stream piped into \`cat\` > a file (no parsing, no SQLite) ran at ${n(f.mbps)} MB/s; ` +
+          `loader ${n(f.loader_cpu_s, 2)} + cat ${n(f.writer_cpu_s, 2)} CPU-s for ${mb(f.file_bytes)} MB = ${n(f.cpu_s_per_gb, 2)} CPU-s/GB, the least any journal writer behind the loader's pipe can cost here.`,
+      );
+    }
     L.push('');
   }
 

@@ -71,6 +71,20 @@ const CLIENTS = 8;
 const STREAMS = 10;
 const THREADS = 2;
 
+/** h2load for losslessSeconds at a total rate (null: unthrottled). */
+function load(env: Env, body: BodyName, targetRps: number | null): Promise<H2loadResult> {
+  return runH2load({
+    bin: env.h2load,
+    url: env.url(body),
+    clients: CLIENTS,
+    streams: STREAMS,
+    threads: THREADS,
+    durationS: env.sizes.losslessSeconds,
+    rpsPerClient: targetRps === null ? undefined : Math.max(1, Math.round(targetRps / CLIENTS)),
+    timeoutMs: (env.sizes.losslessSeconds + 60) * 1000,
+  });
+}
+
 async function probe(env: Env, body: BodyName, targetRps: number | null, ring: { mb: number | null }): Promise<LosslessPoint> {
   const journal = path.join(env.tmp, `lossless-${body}.db`);
   const foreign = foreignUprobes(env.libssl);
@@ -82,16 +96,7 @@ async function probe(env: Env, body: BodyName, targetRps: number | null, ring: {
   let r: H2loadResult;
   let stopped: Awaited<ReturnType<Recorder['stop']>>;
   try {
-    r = await runH2load({
-      bin: env.h2load,
-      url: env.url(body),
-      clients: CLIENTS,
-      streams: STREAMS,
-      threads: THREADS,
-      durationS: env.sizes.losslessSeconds,
-      rpsPerClient: targetRps === null ? undefined : Math.max(1, Math.round(targetRps / CLIENTS)),
-      timeoutMs: (env.sizes.losslessSeconds + 60) * 1000,
-    });
+    r = await load(env, body, targetRps);
     loadEnd = process.hrtime.bigint();
   } finally {
     stopped = await rec.stop();
@@ -128,15 +133,7 @@ async function probe(env: Env, body: BodyName, targetRps: number | null, ring: {
 async function copyFloor(env: Env, body: BodyName): Promise<CopyFloorPoint> {
   const floor = await startCopyFloor(path.join(env.repo, 'bpf/.output/h2rec-loader'), env.libssl, env.comm, path.join(env.tmp, `copy-floor-${body}.bin`));
   try {
-    const r = await runH2load({
-      bin: env.h2load,
-      url: env.url(body),
-      clients: CLIENTS,
-      streams: STREAMS,
-      threads: THREADS,
-      durationS: env.sizes.losslessSeconds,
-      timeoutMs: (env.sizes.losslessSeconds + 60) * 1000,
-    });
+    const r = await load(env, body, null);
     // Let the loader drain its ring before the CPU is read.
     await new Promise((res) => setTimeout(res, 1000));
     const u = floor.usage();
