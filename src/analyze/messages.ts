@@ -142,11 +142,34 @@ interface ConnState {
   troubleAt: Map<number, number>;
 }
 
+/** An exchange of which nothing is seen yet: no headers, no bodies, incomplete (HTTP/1: `version`). */
+export function emptyExchange(conn: ConnInfo, stream: number, role: Exchange['role'], ktime: bigint, requestDir?: Dir, version?: string): Exchange {
+  return {
+    conn,
+    stream,
+    ...(version !== undefined ? { httpVersion: version } : {}),
+    role,
+    requestDir,
+    requestHeaders: [],
+    informational: [],
+    responseHeaders: [],
+    requestTrailers: [],
+    responseTrailers: [],
+    requestBodyBytes: 0,
+    responseBodyBytes: 0,
+    startKtime: ktime,
+    pushPromises: [],
+    state: 'incomplete',
+    lossy: false,
+  };
+}
+
 /**
  * The message stage's state: per connection the open exchanges (HTTP/2 by
  * stream, HTTP/1 by request number), what is held or draining after a
  * reset, and the trouble seen; the methods are the steps of one event.
  */
+
 class ExchangeBuilder {
   readonly conns = new Map<number, ConnState>();
   /** exchanges closed early to make room, yielded before the next event */
@@ -197,24 +220,7 @@ class ExchangeBuilder {
   }
   /** A new exchange, nothing seen yet (HTTP/1: `version`). */
   blank(c: ConnState, conn: ConnInfo, stream: number, ktime: bigint, requestDir: Dir | undefined, version?: string): Exchange {
-    const x: Exchange = {
-      conn,
-      stream,
-      ...(version !== undefined ? { httpVersion: version } : {}),
-      role: c.role,
-      requestDir,
-      requestHeaders: [],
-      informational: [],
-      responseHeaders: [],
-      requestTrailers: [],
-      responseTrailers: [],
-      requestBodyBytes: 0,
-      responseBodyBytes: 0,
-      startKtime: ktime,
-      pushPromises: [],
-      state: 'incomplete',
-      lossy: false,
-    };
+    const x = emptyExchange(conn, stream, c.role, ktime, requestDir, version);
     if (this.opts.keepBodies) {
       x.requestBody = [];
       x.responseBody = [];

@@ -1,7 +1,7 @@
 /** Builds stage-3 events directly, to test the frame and HPACK stages alone. */
 import assert from 'node:assert/strict';
 import type { ConnInfo, Dir, StreamEvent, FrameEvent, Frame, FrameOf, KnownFrameType } from '../../src/analyze/types';
-import type { Exchange } from '../../src/analyze/messages';
+import { emptyExchange, type Exchange } from '../../src/analyze/messages';
 import { frames } from '../../src/analyze/frames';
 import { decodeHeaders } from '../../src/analyze/hpack';
 
@@ -12,26 +12,16 @@ export function conn(id = 1, p: Partial<ConnInfo> = {}): ConnInfo {
 
 /** A complete exchange with no headers and empty bodies; `p` overrides any field. */
 export function exchange(p: Partial<Exchange> = {}): Exchange {
+  const c: ConnInfo = { id: 3, key: { pid: 1, ptr: '0x1', gen: '1' }, pid: 1, comm: 'c', tids: [1], lib: 'openssl', firstKtime: 0n };
   return {
-    conn: { id: 3, key: { pid: 1, ptr: '0x1', gen: '1' }, pid: 1, comm: 'c', tids: [1], lib: 'openssl', firstKtime: 0n },
-    stream: 13,
-    role: 'client',
+    ...emptyExchange(c, 13, 'client', 0n),
+    requestDir: undefined,
     method: 'GET',
     scheme: 'https',
     authority: 'example.test',
     path: '/files/4m.bin?x=1',
     status: 200,
-    requestHeaders: [],
-    informational: [],
-    responseHeaders: [],
-    requestTrailers: [],
-    responseTrailers: [],
-    requestBodyBytes: 0,
-    responseBodyBytes: 0,
-    startKtime: 0n,
-    pushPromises: [],
     state: 'complete',
-    lossy: false,
     ...p,
   };
 }
