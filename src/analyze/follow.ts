@@ -9,6 +9,7 @@
  * written, and waits while they exceed OUTSTANDING_MAX, so a slow pipe
  * (`| less`) throttles the analysis instead of growing memory.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { AnalyzeOptions, AnalyzeResult } from './analyze';
@@ -33,12 +34,18 @@ type WorkerMessage =
 export interface FollowIO {
   stdout: (chunk: string) => void;
   signal?: AbortSignal;
+  /**
+   * The worker thread's scheduling priority when it must differ from this
+   * thread's: `record --live` raises the recorder's (src/record/record.ts),
+   * and the live view must not compete with it for the CPU.
+   */
+  nice?: number;
 }
 
 /** Runs analyze() with follow on a worker; resolves when the recording ends or `signal` fires. */
 export function followAnalyze(opts: FollowAnalyzeOptions, io: FollowIO): Promise<AnalyzeResult> {
   const shared = new Int32Array(new SharedArrayBuffer(8));
-  const worker = new Worker(path.join(__dirname, 'follow.js'), { workerData: { opts, shared } });
+  const worker = new Worker(path.join(__dirname, 'follow.js'), { workerData: { opts, shared, nice: io.nice } });
   const stop = (): void => {
     Atomics.store(shared, STOP, 1);
     Atomics.notify(shared, STOP);
@@ -81,9 +88,19 @@ export function followAnalyze(opts: FollowAnalyzeOptions, io: FollowIO): Promise
   });
 }
 
+/** Sets this thread's priority (Linux: a nice value per thread); lowering one is always permitted. */
+function lowerPriority(nice: number): void {
+  try {
+    os.setPriority(nice);
+  } catch {
+    // raising a priority may be refused: then the worker keeps its parent's
+  }
+}
+
 /** The worker's side: analyze() with a FollowControl over the shared slots. */
 function runWorker(): void {
-  const { opts, shared } = workerData as { opts: FollowAnalyzeOptions; shared: Int32Array };
+  const { opts, shared, nice } = workerData as { opts: FollowAnalyzeOptions; shared: Int32Array; nice?: number };
+  if (nice !== undefined) lowerPriority(nice);
   const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
   const control = {
     stopped: () => Atomics.load(shared, STOP) !== 0,

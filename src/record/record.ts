@@ -152,8 +152,10 @@ export function formatSummary(s: RecordSummary): string {
  */
 export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordSummary> {
   let live: { done: Promise<unknown>; stop: AbortController } | undefined;
+  // The live view runs at the priority the recorder had before it raised its own.
+  const usualNice = os.getPriority();
   const onReady = (): void => {
-    if (opts.live && io.stdout) live = startLive(opts.output, opts.live, io.stdout, io.stdoutIsTTY === true);
+    if (opts.live && io.stdout) live = startLive(opts.output, opts.live, io.stdout, io.stdoutIsTTY === true, usualNice);
     io.onReady?.();
   };
   try {
@@ -171,12 +173,12 @@ export async function record(opts: RecordOptions, io: RecordIO): Promise<RecordS
 /** How long the live view may take to print the last records once the recording is over. */
 const LIVE_DRAIN_MS = 5000;
 
-function startLive(journal: string, mode: NonNullable<RecordOptions['live']>, stdout: (chunk: string) => void, tty: boolean): { done: Promise<unknown>; stop: AbortController } {
+function startLive(journal: string, mode: NonNullable<RecordOptions['live']>, stdout: (chunk: string) => void, tty: boolean, nice: number): { done: Promise<unknown>; stop: AbortController } {
   const stop = new AbortController();
   // Required here, not imported at the top: a recording without --live never loads the analyzer.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { followAnalyze } = require('../analyze/follow') as typeof import('../analyze/follow');
-  const done = followAnalyze({ journal, format: mode === 'json' ? 'json' : 'text', summary: mode === 'summary', watch: mode === 'summary' && tty }, { stdout, signal: stop.signal });
+  const done = followAnalyze({ journal, format: mode === 'json' ? 'json' : 'text', summary: mode === 'summary', watch: mode === 'summary' && tty }, { stdout, signal: stop.signal, nice });
   return { done, stop };
 }
 

@@ -164,3 +164,22 @@ test('a --pid whose process has nothing to probe gets a warning, not a silent em
     sleeper.kill();
   }
 });
+
+/** A thread's nice value: field 19 of /proc/PID/task/TID/stat, counted after the parenthesised comm. */
+const niceOf = (pid: number, tid = pid): number => {
+  const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+};
+
+test('the recorder and its loader run ahead of the traced programs (nice -10), and --nice chooses', { skip, timeout: 60_000 }, async () => {
+  for (const [args, want] of [[[], -10], [['--nice', '3'], 3]] as const) {
+    const rec = await startRecorder(['-o', path.join(dir, `nice${want}.db`), '--comm', 'h2rec-nobody', ...args]);
+    try {
+      assert.equal(niceOf(rec.pid), want, 'the recorder\'s main thread');
+      assert.equal(niceOf(rec.loaderPid), want, 'the loader, which inherits it');
+    } finally {
+      rec.proc.kill('SIGINT');
+      assert.equal((await rec.exited).code, 0, rec.stderr.join(' | '));
+    }
+  }
+});
