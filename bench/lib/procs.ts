@@ -202,3 +202,20 @@ export function versionOf(cmd: string, args: string[]): string | null {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** user+sys CPU seconds of a process so far (/proc/PID/stat, clock ticks of 10 ms). */
+export function cpuSeconds(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
+/** Uprobes the kernel lists for `pid` on `file` (bpftool perf list). */
+export function probesOf(pid: number | undefined, file: string): number {
+  const r = spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8', timeout: 10_000 });
+  try {
+    return (JSON.parse(r.stdout || '[]') as { pid?: number; filename?: string }[]).filter((e) => e.pid === pid && e.filename === file).length;
+  } catch {
+    return 0;
+  }
+}

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { JournalReader } from '../../src/journal/reader';
 import { spawnSync } from 'node:child_process';
-import { sleep, stop, track, waitExit, waitForLine } from './procs';
+import { cpuSeconds, probesOf, sleep, stop, track, waitExit, waitForLine } from './procs';
 
 /** The symbols h2rec's loader hooks in libssl, entry and return, as the bare floor. */
 export const FLOOR_SYMBOLS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex'];
@@ -265,14 +265,7 @@ async function probesLive(proc: ChildProcess, lib: string, err: string[], timeou
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`h2rec-loader exited: ${err.join('').trim()}`);
-    const r = spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8', timeout: 10_000 });
-    let mine = 0;
-    try {
-      mine = (JSON.parse(r.stdout || '[]') as { pid?: number; filename?: string }[]).filter((e) => e.pid === proc.pid && e.filename === lib).length;
-    } catch {
-      // retry
-    }
-    if (mine >= 8) return;
+    if (probesOf(proc.pid, lib) >= 8) return;
     if (Date.now() > end) {
       await stop(proc, 3000);
       throw new Error(`h2rec-loader: probes not live within ${timeoutMs} ms (bpftool perf list)`);
@@ -313,13 +306,6 @@ export interface CopyFloor {
   stop(): Promise<void>;
 }
 
-const cpuSecondsOf = (pid: number | undefined): number => {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised comm; utime and stime are fields 14 and 15.
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / 100;
-};
-
 export async function startCopyFloor(loader: string, lib: string, comm: string, file: string, timeoutMs = 30_000): Promise<CopyFloor> {
   const out = fs.openSync(file, 'w', 0o600);
   const writer = track('cat', [], { stdio: ['pipe', out, 'ignore'] });
@@ -327,7 +313,7 @@ export async function startCopyFloor(loader: string, lib: string, comm: string, 
   const { proc, err } = startLoader(loader, comm, writer.stdin!);
   await probesLive(proc, lib, err, timeoutMs);
   return {
-    usage: () => ({ loaderCpuS: cpuSecondsOf(proc.pid), writerCpuS: cpuSecondsOf(writer.pid), bytes: fs.statSync(file).size }),
+    usage: () => ({ loaderCpuS: cpuSeconds(proc.pid!), writerCpuS: cpuSeconds(writer.pid!), bytes: fs.statSync(file).size }),
     async stop(): Promise<void> {
       proc.stdin?.end();
       await stop(proc, 10_000);

@@ -14,7 +14,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import type { Env } from '../lib/env';
 import { runH2load, type H2loadResult } from '../lib/h2load';
 import { median, round } from '../lib/stats';
-import { sleep, stop, track, waitForLine } from '../lib/procs';
+import { cpuSeconds, probesOf, sleep, stop, track, waitForLine } from '../lib/procs';
 import { capturedByPid, journalLosses, removeJournal, startRecorder } from '../lib/tracers';
 
 type GoConfig = 'untraced' | 'floor' | 'kernel' | 'h2rec';
@@ -78,22 +78,6 @@ function goBuild(env: Env, out: string): string {
   return spawnSync('go', ['version'], { encoding: 'utf8' }).stdout.trim();
 }
 
-/** user+sys CPU seconds of a process so far (/proc/PID/stat, clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / 100;
-}
-
-/** Uprobes the kernel lists for `pid` on `file` (bpftool perf list). */
-function probesOf(pid: number | undefined, file: string): number {
-  const r = spawnSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8', timeout: 10_000 });
-  try {
-    return (JSON.parse(r.stdout || '[]') as { pid?: number; filename?: string }[]).filter((e) => e.pid === pid && e.filename === file).length;
-  } catch {
-    return 0;
-  }
-}
 
 /** The loader, output to `out` (a file, or /dev/null), ready once all `want` probes are listed. */
 async function startLoader(env: Env, args: string[], out: string, bin: string, want: number): Promise<ChildProcess> {

@@ -169,7 +169,6 @@ export function emptyExchange(conn: ConnInfo, stream: number, role: Exchange['ro
  * stream, HTTP/1 by request number), what is held or draining after a
  * reset, and the trouble seen; the methods are the steps of one event.
  */
-
 class ExchangeBuilder {
   readonly conns = new Map<number, ConnState>();
   /** exchanges closed early to make room, yielded before the next event */

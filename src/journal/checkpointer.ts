@@ -2,9 +2,9 @@
  * Checkpoints a journal's WAL on a worker thread, so the recorder's main
  * thread never stops reading the loader's pipe while SQLite copies WAL frames
  * into the database and fsyncs both (synchronous=NORMAL syncs at each
- * checkpoint). Done inline, a 64 MiB checkpoint held the event loop for
- * 100-300 ms: the loader blocked on a full pipe and the ring buffer, filling
- * at 300+ MB/s, dropped records (bench/RESULTS.md, issue 14).
+ * checkpoint). Done inline, every 64 MiB checkpoint held the event loop: the
+ * loader blocked on a full pipe and the ring buffer, filling at 300 MB/s,
+ * dropped records (bench/RESULTS.md, issue 14).
  *
  * The worker has its own connection and runs PASSIVE checkpoints, which take
  * no writer lock: SQLite lets them run beside the main thread's commits.
@@ -130,8 +130,11 @@ function runWorker(journal: string): void {
       checkpointNearlyAll(db);
       // The main thread then checkpoints the frames committed meanwhile, and with
       // synchronous=NORMAL it syncs the WAL first: sync them here, off its thread,
-      // so that its sync finds a few milliseconds of frames instead of a whole pass's
-      // (measured: 35-277 ms held on the main thread without this).
+      // so that its sync finds only what was committed since. Measured on the main
+      // thread's pass: 35-277 ms after a single PASSIVE pass here, 62-276 ms with the
+      // passes above and this sync (most runs' longest under 100 ms): no clear gain
+      // by itself; what keeps the ring from overflowing is the stall being this pass
+      // instead of the whole checkpoint, and the 128 MiB ring (about 450 ms at 290 MB/s).
       syncWal(journal);
       parentPort!.postMessage({ done: true } satisfies FromWorker);
     } catch (e) {

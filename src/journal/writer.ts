@@ -11,10 +11,12 @@ import { MIGRATIONS, MetaKey, SCHEMA_VERSION, toI64, type JournalMetaBase } from
 
 export type NewJournalMeta = JournalMetaBase;
 
-/** WAL pages (64 KiB each) between checkpoints: 64 MiB. */
+/** A chunk record (<= 16 KiB + header) fits in one page instead of a chain of overflow pages. */
+const PAGE_BYTES = 65536;
+/** WAL pages between checkpoints: 64 MiB. */
 const AUTOCHECKPOINT_PAGES = 1024;
 /** The same interval in bytes, for a checkpointer on another connection. */
-export const CHECKPOINT_BYTES = AUTOCHECKPOINT_PAGES * 65536;
+export const CHECKPOINT_BYTES = AUTOCHECKPOINT_PAGES * PAGE_BYTES;
 
 export interface LossSnapshot {
   tsNs: bigint;
@@ -79,9 +81,8 @@ export class JournalWriter {
     let db: Database.Database | undefined;
     try {
       db = new Database(tmp);
-      // Before anything else: a chunk record (<= 16 KiB + header) then fits in one
-      // page instead of a chain of overflow pages.
-      db.pragma('page_size = 65536');
+      // Before anything else: the page size is fixed once the file has a page.
+      db.pragma(`page_size = ${PAGE_BYTES}`);
       db.exec(MIGRATIONS.join('\n'));
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');

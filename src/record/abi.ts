@@ -17,8 +17,9 @@ export const SYSTEM_TLS_LIBS = ['libssl.so.3', 'libssl.so.1.1', 'libgnutls.so.30
  * inherits. The recorder and its loader run ahead of the traced programs: when every
  * CPU is busy, those programs wait a little instead of the ring buffer
  * dropping their records. At normal priority, on 2 cores saturated by
- * h2load and nghttpd, the recorder got under half a core and lost 1.0-1.7 GB
- * of 3.5 GB in 10 s; at -10 it kept up (bench/RESULTS.md, issue 14).
+ * h2load and nghttpd (1 MiB bodies, 10 s), the recorder got under half a core
+ * and lost 1.5-1.75 GB a run; at -10, with WAL checkpoints on a worker and a
+ * 128 MiB ring, it lost none (bench/RESULTS.md, issue 14).
  */
 export const DEFAULT_NICE = -10;
 export const KIND_DATA = 1;

@@ -78,7 +78,6 @@ export interface RecordSummary {
  */
 export const FLUSH_INTERVAL_MS = 100;
 
-
 export function defaultLoaderPath(): string {
   return process.env.H2REC_LOADER ?? path.resolve(__dirname, '../../../bpf/.output/h2rec-loader');
 }
@@ -545,7 +544,7 @@ function startCheckpoints(r: Recording): Checkpointer {
     if (checkpointer.error !== undefined) {
       r.writer.onCommit = undefined;
       r.writer.checkpointOnCommit(true);
-      r.io.stderr(`h2rec: warning: WAL checkpoints on a worker failed (${checkpointer.error}); checkpointing inline\n`);
+      r.io.stderr(`warning: WAL checkpoints on a worker failed (${checkpointer.error}); checkpointing inline`);
       return;
     }
     if (committed < next) return;
